@@ -1,0 +1,1 @@
+//! The key engine (in progress).

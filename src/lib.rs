@@ -1,0 +1,12 @@
+//! cachescope's core: everything that computes, loads and explains, with no terminal or watcher.
+//!
+//! The core never prints and never panics on bad input: loading and recomputation return values
+//! (records, per-record errors, per-node statuses) that the command line and, later, the terminal
+//! UI and the watcher render. Recomputing one record is a pure function of that record.
+
+pub mod engine;
+pub mod hash;
+pub mod load;
+pub mod policy;
+pub mod pyjson;
+pub mod record;

@@ -1,0 +1,15 @@
+//! Python-compatible JSON: a parser for the text Python's `json` module writes, and a writer that
+//! produces exactly what `json.dumps(value, sort_keys=True)` produces.
+//!
+//! Prefect hashes the text of `json.dumps`, so every byte matters: float `repr`, `\uXXXX`
+//! escapes with surrogate pairs, bare `NaN`/`Infinity`, integers of any size, and key order.
+
+mod float_repr;
+mod parse;
+mod value;
+mod write;
+
+pub use float_repr::{float_repr, write_float_repr};
+pub use parse::{ParseError, parse};
+pub use value::{Float, Key, Value};
+pub use write::{DumpError, SortKeys, dumps, write_str, write_value};

@@ -1,0 +1,168 @@
+//! Shared by the integration tests: the Python virtualenv with pinned `prefect==3.9.1` and the
+//! recorder, created once and cached under `target/`, and the path of the built binary.
+//!
+//! A missing interpreter or a failed install is a test failure with a message that says what to
+//! do; nothing here skips.
+#![allow(dead_code)]
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub const PREFECT_PIN: &str = "prefect==3.9.1";
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The cachescope binary that cargo built for this test run.
+pub fn cachescope_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cachescope"))
+}
+
+/// A virtualenv's interpreter.
+pub struct Venv {
+    pub dir: PathBuf,
+    pub python: PathBuf,
+}
+
+impl Venv {
+    /// A command running this venv's Python with a quiet, isolated Prefect environment.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.python);
+        cmd.env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+            .env("PREFECT_LOGGING_LEVEL", "ERROR")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("CACHESCOPE_RUNS");
+        cmd
+    }
+}
+
+fn run_checked(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: could not start {:?}: {e}", cmd.get_program()));
+    if !out.status.success() {
+        panic!(
+            "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Finds a base interpreter: `python3` for "3", else `python3.X` from pyenv or PATH.
+pub fn base_python(version: &str) -> PathBuf {
+    let candidates: Vec<PathBuf> = if version == "3" {
+        vec![PathBuf::from("python3")]
+    } else {
+        let mut c = Vec::new();
+        if let Ok(out) = Command::new("pyenv").args(["prefix", version]).output()
+            && out.status.success()
+        {
+            // `pyenv prefix 3.13` resolves to the newest installed 3.13.x.
+            let prefix = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            c.push(Path::new(&prefix).join("bin").join(format!("python{version}")));
+        }
+        c.push(PathBuf::from(format!("python{version}")));
+        c
+    };
+    for cand in &candidates {
+        if let Ok(out) = Command::new(cand).arg("--version").output()
+            && out.status.success()
+        {
+            return cand.clone();
+        }
+    }
+    panic!(
+        "Python {version} is needed by this test and was not found (tried {candidates:?}). \
+         Install it (for example `pyenv install {version}`) and run the tests again."
+    );
+}
+
+/// Hash of every file under `recorder/`, so the cached venv reinstalls it when it changes.
+fn recorder_stamp() -> String {
+    use md5::{Digest, Md5};
+    let mut files = Vec::new();
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "__pycache__" || name.ends_with(".egg-info") || name == "build" {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, files);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    walk(&repo_root().join("recorder"), &mut files);
+    files.sort();
+    let mut h = Md5::new();
+    for f in files {
+        h.update(f.to_string_lossy().as_bytes());
+        h.update(fs::read(&f).unwrap_or_default());
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// Creates (or reuses) a venv under `target/` with the given packages, serialised across
+/// test binaries and threads by a file lock.
+fn ensure_venv(name: &str, base: &str, packages: &[&str], with_recorder: bool) -> Venv {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venvs");
+    fs::create_dir_all(&root).expect("create target/tmp/venvs");
+    let lock = File::create(root.join(format!("{name}.lock"))).expect("create venv lock");
+    lock.lock().expect("lock venv");
+    let dir = root.join(name);
+    let python = dir.join("bin").join("python");
+    let want = format!("{}\n{}", packages.join(" "), if with_recorder { recorder_stamp() } else { String::new() });
+    let stamp = dir.join(".cachescope-stamp");
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) && python.exists() {
+        return Venv { dir, python };
+    }
+    let have_packages = fs::read_to_string(&stamp)
+        .map(|s| s.lines().next() == Some(packages.join(" ").as_str()))
+        .unwrap_or(false);
+    if !have_packages || !python.exists() {
+        let _ = fs::remove_dir_all(&dir);
+        let base_py = base_python(base);
+        run_checked(Command::new(&base_py).args(["-m", "venv"]).arg(&dir), "creating a virtualenv");
+        if !packages.is_empty() {
+            run_checked(
+                Command::new(&python)
+                    .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                    .args(packages),
+                &format!("pip install {} (needs the PyPI registry)", packages.join(" ")),
+            );
+        }
+    }
+    if with_recorder {
+        run_checked(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--force-reinstall", "--no-deps"])
+                .arg(repo_root().join("recorder")),
+            "pip install ./recorder",
+        );
+    }
+    fs::write(&stamp, &want).expect("write venv stamp");
+    Venv { dir, python }
+}
+
+/// The venv with `prefect==3.9.1` and the recorder, on the machine's `python3`.
+pub fn prefect_venv() -> &'static Venv {
+    static V: OnceLock<Venv> = OnceLock::new();
+    V.get_or_init(|| ensure_venv("prefect-3.9.1-py3", "3", &[PREFECT_PIN], true))
+}
+
+/// A bare venv (no packages) on the given Python version ("3" for the machine's python3,
+/// or "3.13"), for differential tests against the standard library.
+pub fn plain_venv(version: &str) -> Venv {
+    ensure_venv(&format!("plain-py{version}"), version, &[], false)
+}
