@@ -110,7 +110,7 @@ fn recorder_stamp() -> String {
         h.update(f.to_string_lossy().as_bytes());
         h.update(fs::read(&f).unwrap_or_default());
     }
-    format!("{:x}", h.finalize())
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Creates (or reuses) a venv under `target/` with the given packages, serialised across
