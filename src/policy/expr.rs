@@ -929,8 +929,9 @@ impl Parser<'_> {
         let mut args: Vec<Arg> = Vec::new();
         while self.peek() != &Tok::Op(')') {
             let at = self.tokens[self.next].at;
-            let keyword = match (self.peek().clone(), &self.tokens[self.next + 1].tok) {
-                (Tok::Name(name), Tok::Op('=')) => {
+            let after = self.tokens.get(self.next + 1).map(|t| &t.tok);
+            let keyword = match (self.peek().clone(), after) {
+                (Tok::Name(name), Some(Tok::Op('='))) => {
                     self.next += 2;
                     if args.iter().any(|a| a.keyword.as_ref() == Some(&name)) {
                         return Err(self
@@ -1146,14 +1147,14 @@ impl Evaluator<'_> {
             _ => None,
         };
         let params: Vec<&str> = BASE_FIELDS.iter().copied().chain(extra).collect();
-        let mut bound = bind(&format!("{class}.__init__()"), &params, args)?.into_iter();
-        let mut field = || bound.next().flatten().and_then(|v| v.to_field());
+        let mut bound = bind(&format!("{class}.__init__()"), &params, args)?;
+        let field = |index: usize| bound[index].as_ref().and_then(Value::to_field);
         let configure = Configure {
-            key_storage: field(),
-            isolation_level: field(),
-            lock_manager: field(),
+            key_storage: field(0),
+            isolation_level: field(1),
+            lock_manager: field(2),
         };
-        let extra_value = bound.next().flatten();
+        let extra_value = bound.get_mut(3).and_then(Option::take);
         let unsupported = |what: &str| Err(self.src.error(at, format!("{class}(): {what}")));
         let kind = match class {
             "Inputs" => {
@@ -1315,6 +1316,21 @@ mod tests {
                 "expected '(' after .configure, found the end of the expression",
             ),
             (
+                "INPUTS.configure(",
+                18,
+                "expected a policy, a string, a list or '(', found the end of the expression",
+            ),
+            (
+                "Inputs(exclude",
+                15,
+                "expected ',' or ')', found the end of the expression",
+            ),
+            (
+                "INPUTS.configure(key_storage=)",
+                30,
+                "expected a policy, a string, a list or '(', found ')'",
+            ),
+            (
                 "INPUTS.exclude",
                 8,
                 "only .configure(...) is supported after a value, not .exclude",
@@ -1408,6 +1424,21 @@ mod tests {
         assert_eq!(syntax("INPUTS\n  + TASK_SOURCE -").1, 18);
         // Columns count characters, not bytes.
         assert_eq!(syntax("INPUTS - 'é' +").1, 15);
+    }
+
+    #[test]
+    fn every_truncated_expression_is_an_error_not_a_panic() {
+        let full = r#"(prefect.cache_policies.Inputs(["a"], exclude=['b\x41', r"c\"d"],) - "e")
+            + CompoundCachePolicy(policies=[NONE, DEFAULT]).configure(key_storage=Path("/k", "x"),
+            lock_manager=lock_a) # done"#;
+        let chars: Vec<char> = full.chars().collect();
+        for end in 0..=chars.len() {
+            let prefix: String = chars[..end].iter().collect();
+            let _ = parse_policy(&prefix);
+        }
+        // `Inputs(["a"])` set key_storage=['a'], which the Path then conflicts with.
+        let storage = "Cannot add CachePolicies with different storage locations.";
+        assert_eq!(parse_policy(full), Err(raise("ValueError", storage)));
     }
 
     #[test]
