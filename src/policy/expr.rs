@@ -18,14 +18,23 @@
 //! `CompoundCachePolicy` constructor with its `__post_init__`. Things Python does that surprise:
 //! - dataclass positional arguments start with `key_storage`: `Inputs(["a"])` sets
 //!   `key_storage=['a']`, not `exclude`;
-//! - `compound + NONE` appends the `_None` (the check that drops it only guards validation);
+//! - `compound + NONE` keeps the `_None` as a child: only `CachePolicy.__add__` returns early for
+//!   a `_None`, and the compound's override calls it just for its checks (which it then skips);
 //! - `NONE + x` returns `x` unchecked, even a string; `NONE + "x"` is not a policy at all;
 //! - merging Inputs builds a fresh `Inputs(exclude=sorted(union))`: the merged Inputs loses its
 //!   own `configure()` fields, and the compound keeps `self.x or other.x` (Python truthiness:
 //!   `key_storage=""` counts as unset there, though it still conflicts in the checks).
 //!
 //! The whole expression is parsed before anything is evaluated, because Python compiles it first:
-//! a syntax error anywhere wins over a Prefect error to its left.
+//! a syntax error anywhere wins over a Prefect error to its left. Then errors come in Python's
+//! evaluation order, with Python's exception class and message ([`ExprError::Python`]).
+//!
+//! Where this is not Python: newlines and `#` comments are accepted anywhere (the expression comes
+//! from inside a decorator's parentheses); valid Python outside the language (numbers, unary
+//! `-`, attributes other than `.configure`, f-strings, keyword arguments to `Path`, an `exclude`
+//! that is not a list of strings) is a [`ExprError::Syntax`] error saying so; and a name that is
+//! not one of the above is a `NameError` except as a whole argument, even one the star import
+//! would define (`Any`, `logger`), since none of those means anything in a policy.
 //!
 //! # How `Configure` fields hold Python values
 //! Prefect compares `configure()` values with `!=`, so `"/tmp"` and `Path("/tmp")` conflict.
