@@ -320,7 +320,11 @@ mod tests {
         PolicyNode {
             kind,
             configure: Default::default(),
-            recorded: Some(Recorded { key: key.map(str::to_string), reproducible: true, reason: None }),
+            recorded: Some(Recorded {
+                key: key.map(str::to_string),
+                reproducible: true,
+                reason: None,
+            }),
         }
     }
 
@@ -329,7 +333,12 @@ mod tests {
     }
 
     fn inputs(entries: &[(&str, i64)]) -> Value {
-        Value::Object(entries.iter().map(|(k, v)| (Key::Str(k.to_string()), Value::Int(v.to_string()))).collect())
+        Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (Key::Str(k.to_string()), Value::Int(v.to_string())))
+                .collect(),
+        )
     }
 
     const EMPTY_DICT: &str = "05da934bc95640755e0d7882f6f171d0";
@@ -337,13 +346,24 @@ mod tests {
     #[test]
     fn inputs_none_before_exclusion_and_empty_dict_after() {
         let none = inputs(&[]);
-        let m = Material { inputs: Some(&none), ..Default::default() };
+        let m = Material {
+            inputs: Some(&none),
+            ..Default::default()
+        };
         let e = evaluate(&leaf(PolicyKind::Inputs { exclude: vec![] }, None), &m);
         assert_eq!((e.key(), e.status()), (None, NodeStatus::Match));
 
         let one = inputs(&[("debug", 1)]);
-        let m = Material { inputs: Some(&one), ..Default::default() };
-        let node = leaf(PolicyKind::Inputs { exclude: vec!["debug".into()] }, Some(EMPTY_DICT));
+        let m = Material {
+            inputs: Some(&one),
+            ..Default::default()
+        };
+        let node = leaf(
+            PolicyKind::Inputs {
+                exclude: vec!["debug".into()],
+            },
+            Some(EMPTY_DICT),
+        );
         let e = evaluate(&node, &m);
         assert_eq!((e.key(), e.status()), (Some(EMPTY_DICT), NodeStatus::Match));
     }
@@ -351,37 +371,92 @@ mod tests {
     #[test]
     fn compound_keeps_order_drops_nones_and_rehashes_a_single_key() {
         let params = inputs(&[]);
-        let m = Material { source: Some("def f(): pass\n"), flow_parameters: Some(&params), run_id: Some("r-1"), ..Default::default() };
+        let m = Material {
+            source: Some("def f(): pass\n"),
+            flow_parameters: Some(&params),
+            run_id: Some("r-1"),
+            ..Default::default()
+        };
         let src = hash_strs(&["def f(): pass\n"]);
         // FlowParameters with no parameters is None and dropped; one key left is still hashed.
-        let tree = compound(vec![leaf(PolicyKind::FlowParameters, None), leaf(PolicyKind::TaskSource, Some(&src))], None);
+        let tree = compound(
+            vec![
+                leaf(PolicyKind::FlowParameters, None),
+                leaf(PolicyKind::TaskSource, Some(&src)),
+            ],
+            None,
+        );
         let e = evaluate(&tree, &m);
         assert_eq!(e.key(), Some(hash_strs(&[src.as_str()]).as_str()));
-        assert_eq!(e.nodes[0].status, NodeStatus::Changed, "recorded None at the root, recomputed a key");
+        assert_eq!(
+            e.nodes[0].status,
+            NodeStatus::Changed,
+            "recorded None at the root, recomputed a key"
+        );
         // Order is kept, not sorted: [RunId, TaskSource] differs from [TaskSource, RunId].
-        let a = evaluate(&compound(vec![leaf(PolicyKind::RunId, None), leaf(PolicyKind::TaskSource, None)], None), &m);
-        let b = evaluate(&compound(vec![leaf(PolicyKind::TaskSource, None), leaf(PolicyKind::RunId, None)], None), &m);
+        let a = evaluate(
+            &compound(
+                vec![
+                    leaf(PolicyKind::RunId, None),
+                    leaf(PolicyKind::TaskSource, None),
+                ],
+                None,
+            ),
+            &m,
+        );
+        let b = evaluate(
+            &compound(
+                vec![
+                    leaf(PolicyKind::TaskSource, None),
+                    leaf(PolicyKind::RunId, None),
+                ],
+                None,
+            ),
+            &m,
+        );
         assert_ne!(a.key(), b.key());
-        assert_eq!(a.key(), Some(md5_hex(&format!("[[\"r-1\", \"{src}\"], {{}}]")).as_str()));
+        assert_eq!(
+            a.key(),
+            Some(md5_hex(&format!("[[\"r-1\", \"{src}\"], {{}}]")).as_str())
+        );
         // RunId is the raw id, not hashed.
         assert_eq!(a.nodes[1].key.as_deref(), Some("r-1"));
     }
 
     #[test]
     fn unverifiable_nodes_carry_their_recorded_key() {
-        let m = Material { run_id: Some("r-1"), ..Default::default() };
-        let mut opaque = leaf(PolicyKind::Inputs { exclude: vec![] }, Some("feedfacefeedfacefeedfacefeedface"));
+        let m = Material {
+            run_id: Some("r-1"),
+            ..Default::default()
+        };
+        let mut opaque = leaf(
+            PolicyKind::Inputs { exclude: vec![] },
+            Some("feedfacefeedfacefeedfacefeedface"),
+        );
         opaque.recorded.as_mut().unwrap().reproducible = false;
         opaque.recorded.as_mut().unwrap().reason = Some("cloudpickle".into());
-        let fnkey = leaf(PolicyKind::CacheKeyFn { function: Some("m.f".into()) }, Some("user-key"));
+        let fnkey = leaf(
+            PolicyKind::CacheKeyFn {
+                function: Some("m.f".into()),
+            },
+            Some("user-key"),
+        );
         let expected = hash_strs(&["feedfacefeedfacefeedfacefeedface", "user-key", "r-1"]);
-        let tree = compound(vec![opaque, fnkey, leaf(PolicyKind::RunId, Some("r-1"))], Some(&expected));
+        let tree = compound(
+            vec![opaque, fnkey, leaf(PolicyKind::RunId, Some("r-1"))],
+            Some(&expected),
+        );
         let e = evaluate(&tree, &m);
         assert_eq!(e.key(), Some(expected.as_str()));
         let statuses: Vec<_> = e.nodes.iter().map(|n| n.status).collect();
         assert_eq!(
             statuses,
-            [NodeStatus::Match, NodeStatus::Unverifiable, NodeStatus::Unverifiable, NodeStatus::Match]
+            [
+                NodeStatus::Match,
+                NodeStatus::Unverifiable,
+                NodeStatus::Unverifiable,
+                NodeStatus::Match
+            ]
         );
         assert_eq!(e.status(), NodeStatus::Unverifiable);
         assert_eq!(e.nodes[1].note.as_deref(), Some("cloudpickle"));
@@ -401,9 +476,15 @@ mod tests {
     fn placeholders_make_inputs_unverifiable() {
         let v = Value::Object(vec![(
             Key::Str("fn".into()),
-            Value::Object(vec![(Key::Str("__cachescope_repr__".into()), Value::Str("<function <lambda>>".into()))]),
+            Value::Object(vec![(
+                Key::Str("__cachescope_repr__".into()),
+                Value::Str("<function <lambda>>".into()),
+            )]),
         )]);
-        let m = Material { inputs: Some(&v), ..Default::default() };
+        let m = Material {
+            inputs: Some(&v),
+            ..Default::default()
+        };
         let e = evaluate(&leaf(PolicyKind::Inputs { exclude: vec![] }, Some("k")), &m);
         assert_eq!((e.status(), e.key()), (NodeStatus::Unverifiable, Some("k")));
     }
