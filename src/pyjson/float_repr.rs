@@ -2,9 +2,12 @@
 //!
 //! The digits come from Rust's `{:e}` formatting, which (like CPython's `dtoa` in mode 0) picks
 //! the shortest digit string that reads back to the same f64, and of those the one closest to
-//! the exact value. Only the layout is Python's own, and that is what this module adds: CPython
-//! switches to exponent form when the decimal exponent is below -4 or at least 16, writes the
-//! exponent with a sign and at least two digits, and always shows a fractional part otherwise.
+//! the exact value. The two differ on one point: when the exact value lies exactly halfway
+//! between two shortest candidates (1e15 + 0.25 is `1000000000000000.25`), Rust rounds the last
+//! digit up and CPython rounds it to even (`1000000000000000.2`). This module corrects those
+//! ties, then lays the digits out as CPython does: exponent form when the decimal exponent is
+//! below -4 or at least 16, with a sign and at least two exponent digits, and otherwise always
+//! a fractional part.
 
 use std::fmt::Write;
 
@@ -76,13 +79,12 @@ fn write_finite(value: f64, out: &mut String) {
         .position(|&b| b == b'e')
         .expect("exponent form has an 'e'");
     let (mantissa, exponent) = (&text[..e_at], &text[e_at + 1..]);
-    let mut digits = [0u8; 20];
+    let mut digit_buf = [0u8; 20];
     let mut ndigits = 0;
     for &b in mantissa.iter().filter(|&&b| b != b'.') {
-        digits[ndigits] = b;
+        digit_buf[ndigits] = b;
         ndigits += 1;
     }
-    let digits = &digits[..ndigits];
     let (exp_negative, exp_digits) = match exponent.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, exponent),
@@ -91,6 +93,8 @@ fn write_finite(value: f64, out: &mut String) {
         .iter()
         .fold(0i32, |acc, &d| acc * 10 + i32::from(d - b'0'));
     let exp10 = if exp_negative { -magnitude } else { magnitude };
+    round_tie_to_even(value.abs(), &mut digit_buf[..ndigits], exp10);
+    let digits = &digit_buf[..ndigits];
 
     if negative {
         out.push('-');
@@ -137,6 +141,76 @@ fn write_finite(value: f64, out: &mut String) {
             }
             out.push_str(".0");
         }
+    }
+}
+
+/// Where Rust rounded an exact tie up to an odd last digit, takes the even digit below, as
+/// CPython's `dtoa` does (it bumps the last digit on an exact half only when it is odd).
+///
+/// `digits` are the shortest digits of `x` (positive, finite) and `exp10` the decimal exponent
+/// of the first one. A tie needs the exact value of `x` to be `digits - 1` followed by a 5, so
+/// the cheap tests (odd last digit, the right number of binary fraction digits) come first and
+/// the exact decimal expansion is only printed for real candidates.
+fn round_tie_to_even(x: f64, digits: &mut [u8], exp10: i32) {
+    let last = digits.len() - 1;
+    if digits[last].is_multiple_of(2) {
+        return;
+    }
+    // x = m * 2^e with m odd: e is the (negated) number of binary fraction digits.
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (m, e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), biased - 1075)
+    };
+    if m == 0 {
+        return;
+    }
+    let e = e + m.trailing_zeros() as i32;
+
+    // The midpoint below: the digits with the last one lowered, then a 5 at decimal place
+    // 10^place.
+    let place = exp10 - digits.len() as i32;
+    let mut midpoint = [0u8; 21];
+    midpoint[..digits.len()].copy_from_slice(digits);
+    midpoint[last] -= 1;
+    midpoint[digits.len()] = b'5';
+    let midpoint = &midpoint[..=digits.len()];
+
+    let exact = if place >= 0 {
+        // The midpoint is an integer, so x must be one; Rust prints the exact digits.
+        if e < 0 {
+            return;
+        }
+        let text = format!("{x:.0}");
+        let (head, zeros) = text.as_bytes().split_at(text.len().min(midpoint.len()));
+        head == midpoint && zeros.len() == place as usize && zeros.iter().all(|&b| b == b'0')
+    } else {
+        // x has exactly -e fraction digits (the last one a 5); the midpoint has -place.
+        if e >= 0 || -e != -place {
+            return;
+        }
+        let text = format!("{x:.prec$}", prec = (-place) as usize);
+        let mut significant = text
+            .bytes()
+            .filter(|&b| b != b'.')
+            .skip_while(|&b| b == b'0');
+        midpoint.iter().all(|&d| significant.next() == Some(d)) && significant.next().is_none()
+    };
+    if !exact {
+        return;
+    }
+    // The even candidate must still read back as x (it always does unless x sits on a binade
+    // boundary, where the interval of values that round to x is lopsided).
+    let mut candidate = String::with_capacity(32);
+    for (i, &d) in digits.iter().enumerate() {
+        candidate.push(char::from(if i == last { d - 1 } else { d }));
+    }
+    candidate.push_str(&format!("e{}", exp10 - last as i32));
+    if candidate.parse::<f64>() == Ok(x) {
+        digits[last] -= 1;
     }
 }
 
@@ -192,6 +266,24 @@ mod tests {
             (12345678901234568.0, "1.2345678901234568e+16"),
             (0.000123456, "0.000123456"),
             (9.999999999999999e-5, "9.999999999999999e-05"),
+        ];
+        for &(value, want) in cases {
+            assert_eq!(float_repr(value), want, "repr of {value:e}");
+        }
+    }
+
+    #[test]
+    fn exact_ties_round_to_even_like_cpython() {
+        // Checked against CPython: the exact values end in 5 one digit past the shortest.
+        let cases: &[(f64, &str)] = &[
+            (1e15 + 0.25, "1000000000000000.2"),
+            (1e15 + 0.75, "1000000000000000.8"),
+            (1e15 - 0.75, "999999999999999.2"),
+            (1e14 + 0.125, "100000000000000.12"),
+            (-(1e14 + 0.125), "-100000000000000.12"),
+            (1e14 + 0.375, "100000000000000.38"),
+            (0.5, "0.5"),
+            (2.5, "2.5"),
         ];
         for &(value, want) in cases {
             assert_eq!(float_repr(value), want, "repr of {value:e}");
