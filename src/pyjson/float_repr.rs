@@ -148,15 +148,17 @@ fn write_finite(value: f64, out: &mut String) {
 /// CPython's `dtoa` does (it bumps the last digit on an exact half only when it is odd).
 ///
 /// `digits` are the shortest digits of `x` (positive, finite) and `exp10` the decimal exponent
-/// of the first one. A tie needs the exact value of `x` to be `digits - 1` followed by a 5, so
-/// the cheap tests (odd last digit, the right number of binary fraction digits) come first and
-/// the exact decimal expansion is only printed for real candidates.
+/// of the first one. A tie needs the exact value of `x` to be the midpoint `digits - 1`
+/// followed by a 5, so the cheap tests come first and the exact decimal expansion is only
+/// printed for real candidates.
 fn round_tie_to_even(x: f64, digits: &mut [u8], exp10: i32) {
     let last = digits.len() - 1;
     if digits[last].is_multiple_of(2) {
         return;
     }
-    // x = m * 2^e with m odd: e is the (negated) number of binary fraction digits.
+    // The midpoint is (2 * (digits - 1) + 1) * 5 * 10^place: an odd number times 2^place. So
+    // x = m * 2^e with m odd can only equal it when e == place.
+    let place = exp10 - digits.len() as i32;
     let bits = x.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
     let fraction = bits & ((1u64 << 52) - 1);
@@ -165,40 +167,32 @@ fn round_tie_to_even(x: f64, digits: &mut [u8], exp10: i32) {
     } else {
         (fraction | (1u64 << 52), biased - 1075)
     };
-    if m == 0 {
+    if m == 0 || e + m.trailing_zeros() as i32 != place {
         return;
     }
-    let e = e + m.trailing_zeros() as i32;
 
-    // The midpoint below: the digits with the last one lowered, then a 5 at decimal place
-    // 10^place.
-    let place = exp10 - digits.len() as i32;
     let mut midpoint = [0u8; 21];
     midpoint[..digits.len()].copy_from_slice(digits);
     midpoint[last] -= 1;
     midpoint[digits.len()] = b'5';
     let midpoint = &midpoint[..=digits.len()];
-
-    let exact = if place >= 0 {
-        // The midpoint is an integer, so x must be one; Rust prints the exact digits.
-        if e < 0 {
-            return;
-        }
-        let text = format!("{x:.0}");
-        let (head, zeros) = text.as_bytes().split_at(text.len().min(midpoint.len()));
-        head == midpoint && zeros.len() == place as usize && zeros.iter().all(|&b| b == b'0')
+    // Rust prints the exact decimal expansion at a given precision: with no fraction digits
+    // for an integer x, with exactly -place of them (all x has) otherwise.
+    let text = if place >= 0 {
+        format!("{x:.0}")
     } else {
-        // x has exactly -e fraction digits (the last one a 5); the midpoint has -place.
-        if e >= 0 || -e != -place {
-            return;
-        }
-        let text = format!("{x:.prec$}", prec = (-place) as usize);
-        let mut significant = text
-            .bytes()
-            .filter(|&b| b != b'.')
-            .skip_while(|&b| b == b'0');
-        midpoint.iter().all(|&d| significant.next() == Some(d)) && significant.next().is_none()
+        format!("{x:.prec$}", prec = place.unsigned_abs() as usize)
     };
+    let mut significant = text
+        .bytes()
+        .filter(|&b| b != b'.')
+        .skip_while(|&b| b == b'0');
+    let exact = midpoint.iter().all(|&d| significant.next() == Some(d))
+        && significant
+            .by_ref()
+            .take(place.max(0) as usize)
+            .all(|b| b == b'0')
+        && significant.next().is_none();
     if !exact {
         return;
     }
