@@ -7,9 +7,9 @@
 
 use std::cmp::Ordering;
 
-use crate::hash::{hash_objects, hash_strs};
+use crate::hash::{hash_objects, hash_strs, md5_hex};
 use crate::policy::{PolicyKind, PolicyNode};
-use crate::pyjson::{Key, SortKeys, Value};
+use crate::pyjson::{Key, SortKeys, Value, write_key, write_value};
 use crate::record::{RunRecord, holds_placeholder};
 
 /// What the policies hash: the inputs, the task source, the flow parameters and the run id.
@@ -239,12 +239,33 @@ fn compute_inputs(exclude: &[String], inputs: Option<&Value>) -> Computed {
     if entries.is_empty() {
         return Computed::Key(None);
     }
-    let kept: Vec<(Key, Value)> = entries
-        .iter()
-        .filter(|(k, _)| !matches!(k, Key::Str(name) if exclude.iter().any(|e| e == name)))
-        .cloned()
-        .collect();
-    hash_value(&Value::Object(kept), "inputs")
+    let kept = || {
+        entries
+            .iter()
+            .filter(|(k, _)| !matches!(k, Key::Str(name) if exclude.iter().any(|e| e == name)))
+    };
+    if kept().any(|(_, v)| holds_placeholder(v)) {
+        return Computed::Unverifiable(
+            "the inputs hold a value JSON could not encode (cloudpickle)".to_string(),
+        );
+    }
+    // `hash_objects({kept inputs})`, written straight from the record's entries rather than
+    // from a filtered copy: recorded objects are already in Python's sort order.
+    let mut text = String::from("[[{");
+    for (i, (k, v)) in kept().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        write_key(k, &mut text);
+        text.push_str(": ");
+        if let Err(e) = write_value(v, SortKeys::Preserve, &mut text) {
+            return Computed::Unverifiable(format!(
+                "the inputs cannot be written as JSON ({e}): cloudpickle"
+            ));
+        }
+    }
+    text.push_str("}], {}]");
+    Computed::Key(Some(md5_hex(&text)))
 }
 
 fn hash_value(value: &Value, what: &str) -> Computed {
@@ -313,7 +334,6 @@ pub fn recompute_with(record: &RunRecord, material: &Material) -> RecordEvaluati
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::md5_hex;
     use crate::policy::Recorded;
 
     fn leaf(kind: PolicyKind, key: Option<&str>) -> PolicyNode {

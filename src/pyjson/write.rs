@@ -135,7 +135,7 @@ fn begin<'a>(
 }
 
 /// Writes a key as the string `json.dumps` turns it into.
-fn write_key(key: &Key, out: &mut String) {
+pub fn write_key(key: &Key, out: &mut String) {
     match key {
         Key::Str(s) => write_str(s, out),
         // None of these texts needs escaping.
