@@ -11,3 +11,4 @@ pub mod par;
 pub mod policy;
 pub mod pyjson;
 pub mod record;
+pub mod storage;
