@@ -10,3 +10,4 @@ pub mod load;
 pub mod policy;
 pub mod pyjson;
 pub mod record;
+pub mod source;
