@@ -39,7 +39,8 @@ struct Run {
 fn truth(version: &str, script_args: &[String], tag: &str) -> Run {
     let venv = support::plain_venv(version);
     let script = support::repo_root().join("tests/py/getsource_truth.py");
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("getsource-truth-{tag}-py{version}.jsonl"));
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("getsource-truth-{tag}-py{version}.jsonl"));
     let status = venv
         .command()
         .arg(&script)
@@ -48,7 +49,12 @@ fn truth(version: &str, script_args: &[String], tag: &str) -> Run {
         .args(script_args)
         .status()
         .unwrap_or_else(|e| panic!("could not run {}: {e}", venv.python.display()));
-    assert!(status.success(), "{} {} failed: {status}", venv.python.display(), script.display());
+    assert!(
+        status.success(),
+        "{} {} failed: {status}",
+        venv.python.display(),
+        script.display()
+    );
     let text = std::fs::read_to_string(&out).expect("truth output");
     let mut truths = Vec::new();
     let mut summary = Value::Null;
@@ -71,8 +77,16 @@ fn truth(version: &str, script_args: &[String], tag: &str) -> Run {
             result,
         });
     }
-    let python: PythonVersion = summary["python"].as_str().expect("summary names the python").parse().expect("version");
-    Run { python, truths, summary }
+    let python: PythonVersion = summary["python"]
+        .as_str()
+        .expect("summary names the python")
+        .parse()
+        .expect("version");
+    Run {
+        python,
+        truths,
+        summary,
+    }
 }
 
 /// What the comparison found.
@@ -103,13 +117,22 @@ fn compare(run: &Run) -> Outcome {
     for t in &run.truths {
         by_file.entry(t.file.as_str()).or_default().push(t);
     }
-    let mut o = Outcome { compared: 0, agreed: 0, both_raised: 0, disagreements: Vec::new() };
+    let mut o = Outcome {
+        compared: 0,
+        agreed: 0,
+        both_raised: 0,
+        disagreements: Vec::new(),
+    };
     for (file, truths) in by_file {
         let bytes = std::fs::read(file).expect("read a file Python just read");
         let parsed = SourceFile::from_bytes(&bytes, run.python);
         for (k, t) in truths.iter().enumerate() {
             o.compared += 1;
-            let label = format!("{file}: {} (line {})", t.qualname.as_deref().unwrap_or(&t.name), t.line);
+            let label = format!(
+                "{file}: {} (line {})",
+                t.qualname.as_deref().unwrap_or(&t.name),
+                t.line
+            );
             let ours: Result<String, SourceError> = match &parsed {
                 Err(e) => Err(e.clone()),
                 Ok(sf) => {
@@ -120,11 +143,18 @@ fn compare(run: &Run) -> Outcome {
                             let hits: Vec<_> = sf
                                 .functions()
                                 .iter()
-                                .filter(|f| f.code_first_line == t.line && f.qualname.rsplit('.').next() == Some(&t.name))
+                                .filter(|f| {
+                                    f.code_first_line == t.line
+                                        && f.qualname.rsplit('.').next() == Some(&t.name)
+                                })
                                 .collect();
                             match hits.as_slice() {
                                 [one] => Ok(one.qualname.clone()),
-                                _ => Err(format!("{} functions named {} start at that line", hits.len(), t.name)),
+                                _ => Err(format!(
+                                    "{} functions named {} start at that line",
+                                    hits.len(),
+                                    t.name
+                                )),
                             }
                         }
                     };
@@ -138,8 +168,13 @@ fn compare(run: &Run) -> Outcome {
                             // The one-call API must agree with the indexed one: check it on
                             // the first function of every file (it re-reads the whole file).
                             if k == 0 {
-                                let text = cachescope::source::decode_source(&bytes).expect("decoded above");
-                                assert_eq!(find_function(&text, &q, Some(t.line), run.python), got, "{label}");
+                                let text = cachescope::source::decode_source(&bytes)
+                                    .expect("decoded above");
+                                assert_eq!(
+                                    find_function(&text, &q, Some(t.line), run.python),
+                                    got,
+                                    "{label}"
+                                );
                             }
                             match got {
                                 Ok(f) if f.code_first_line != t.line => {
@@ -157,13 +192,19 @@ fn compare(run: &Run) -> Outcome {
             };
             match (&t.result, ours) {
                 (Ok(want), Ok(got)) if *want == got => o.agreed += 1,
-                (Ok(want), Ok(got)) => o.disagreements.push(format!("{label}:\n    {}", short_diff(want, &got))),
+                (Ok(want), Ok(got)) => o
+                    .disagreements
+                    .push(format!("{label}:\n    {}", short_diff(want, &got))),
                 (Err(_), Err(_)) => {
                     o.agreed += 1;
                     o.both_raised += 1;
                 }
-                (Ok(_), Err(e)) => o.disagreements.push(format!("{label}: inspect returned source, ours failed: {e}")),
-                (Err(pe), Ok(_)) => o.disagreements.push(format!("{label}: inspect raised {pe}, ours returned source")),
+                (Ok(_), Err(e)) => o.disagreements.push(format!(
+                    "{label}: inspect returned source, ours failed: {e}"
+                )),
+                (Err(pe), Ok(_)) => o.disagreements.push(format!(
+                    "{label}: inspect raised {pe}, ours returned source"
+                )),
             }
         }
     }
@@ -174,7 +215,11 @@ fn report(what: &str, run: &Run, o: &Outcome) -> f64 {
     for d in &o.disagreements {
         println!("DISAGREE {d}");
     }
-    let rate = if o.compared == 0 { 0.0 } else { o.agreed as f64 / o.compared as f64 };
+    let rate = if o.compared == 0 {
+        0.0
+    } else {
+        o.agreed as f64 / o.compared as f64
+    };
     println!(
         "{what} under Python {}: {} modules compiled ({} test-suite files and {} files that do not compile skipped; \
          {} code objects that are not defs left out), {} functions compared, {} agree ({} of them because both raise), {} disagree: {:.4}% agreement",
@@ -198,12 +243,23 @@ fn report(what: &str, run: &Run, o: &Outcome) -> f64 {
 }
 
 fn stdlib(version: &str) {
-    let run = truth(version, &["--stdlib".into(), "--min-modules".into(), "300".into()], "stdlib");
+    let run = truth(
+        version,
+        &["--stdlib".into(), "--min-modules".into(), "300".into()],
+        "stdlib",
+    );
     let o = compare(&run);
     let rate = report("standard library", &run, &o);
-    assert!(run.summary["modules"].as_u64().unwrap_or(0) >= 300, "fewer than 300 modules compared");
+    assert!(
+        run.summary["modules"].as_u64().unwrap_or(0) >= 300,
+        "fewer than 300 modules compared"
+    );
     assert!(o.compared >= 5000, "only {} functions compared", o.compared);
-    assert!(rate >= 0.999, "agreement {:.4}% is below 99.9%", rate * 100.0);
+    assert!(
+        rate >= 0.999,
+        "agreement {:.4}% is below 99.9%",
+        rate * 100.0
+    );
 }
 
 #[test]
@@ -234,9 +290,17 @@ fn cases_for(python: PythonVersion) -> (Vec<String>, Vec<String>) {
             .lines()
             .take(3)
             .find_map(|l| l.split("min-python:").nth(1))
-            .map(|v| v.trim().parse::<PythonVersion>().expect("min-python version"));
+            .map(|v| {
+                v.trim()
+                    .parse::<PythonVersion>()
+                    .expect("min-python version")
+            });
         let path = f.to_string_lossy().to_string();
-        if min.is_some_and(|m| m > python) { no.push(path) } else { yes.push(path) }
+        if min.is_some_and(|m| m > python) {
+            no.push(path)
+        } else {
+            yes.push(path)
+        }
     }
     (yes, no)
 }
@@ -245,13 +309,31 @@ fn cases(version: &str, python: PythonVersion) {
     let (files, not_for_this) = cases_for(python);
     assert!(files.len() >= 30, "only {} case files", files.len());
     let run = truth(version, &files, "cases");
-    assert_eq!(run.python.minor, python.minor, "interpreter for {version} is {}", run.python);
+    assert_eq!(
+        run.python.minor, python.minor,
+        "interpreter for {version} is {}",
+        run.python
+    );
     let o = compare(&run);
     report("hand-written cases", &run, &o);
-    println!("  {} case files need a newer Python: {not_for_this:?}", not_for_this.len());
-    assert_eq!(run.summary["skipped_not_compiling"], 0, "a case file does not compile");
-    assert!(o.compared >= 100, "only {} functions in the cases", o.compared);
-    assert!(o.disagreements.is_empty(), "{} disagreements on the hand-written cases", o.disagreements.len());
+    println!(
+        "  {} case files need a newer Python: {not_for_this:?}",
+        not_for_this.len()
+    );
+    assert_eq!(
+        run.summary["skipped_not_compiling"], 0,
+        "a case file does not compile"
+    );
+    assert!(
+        o.compared >= 100,
+        "only {} functions in the cases",
+        o.compared
+    );
+    assert!(
+        o.disagreements.is_empty(),
+        "{} disagreements on the hand-written cases",
+        o.disagreements.len()
+    );
 }
 
 #[test]

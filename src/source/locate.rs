@@ -154,12 +154,13 @@ pub fn index_lines(lines: Lines<'_>, python: PythonVersion) -> FunctionIndex {
                     }
                     first_decorator_line = None;
                     header = Some(Header { kind, qualname });
-                } else if at_start && t.text == "global" {
-                    // Names follow; they are collected as they come (see below).
-                } else if stmt.len() >= 2 && is_global_stmt(&stmt) {
-                    if let Some(scope) = scopes.last_mut() {
-                        scope.globals.push(t.text.to_string());
-                    }
+                } else if !(at_start && t.text == "global")
+                    && stmt.len() >= 2
+                    && is_global_stmt(&stmt)
+                    && let Some(scope) = scopes.last_mut()
+                {
+                    // A name listed by `global`: a later def of it in this scope is not local.
+                    scope.globals.push(t.text.to_string());
                 }
             }
         }
