@@ -6,7 +6,8 @@
 //! compares byte for byte:
 //! - the standard library of Python 3.11 (`python3`) and 3.13: at least 300 modules, at
 //!   least 99.9% agreement;
-//! - the hand-written tricky files in tests/source-cases/ under 3.9, 3.11 and 3.13: 100%.
+//! - the hand-written tricky files in tests/source-cases/ under 3.9, 3.11, 3.12 and 3.13:
+//!   100%.
 //!
 //! A missing interpreter fails the test with a message (see tests/support).
 
@@ -344,6 +345,11 @@ fn cases_match_inspect_under_python3() {
 #[test]
 fn cases_match_inspect_under_python3_13() {
     cases("3.13", PythonVersion::new(3, 13));
+}
+
+#[test]
+fn cases_match_inspect_under_python3_12() {
+    cases("3.12", PythonVersion::new(3, 12));
 }
 
 #[test]

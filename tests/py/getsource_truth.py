@@ -8,7 +8,7 @@ file through linecache as it would for a live function.
 
 Usage:
     python getsource_truth.py --out FILE --stdlib [--min-modules N]
-    python getsource_truth.py --out FILE PATH...      (files, or directories of .py files)
+    python getsource_truth.py --out FILE PATH...      (files, or directories searched for .py files)
 
 FILE gets one JSON object per line:
     {"file": ..., "qualname": ... or null before 3.11, "name": ..., "line": co_firstlineno,
@@ -53,7 +53,9 @@ def given_files(paths):
     files = []
     for p in paths:
         if os.path.isdir(p):
-            files += sorted(os.path.join(p, n) for n in os.listdir(p) if n.endswith(".py"))
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames.sort()
+                files += [os.path.join(dirpath, n) for n in sorted(filenames) if n.endswith(".py")]
         else:
             files.append(p)
     return files
