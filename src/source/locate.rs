@@ -251,14 +251,15 @@ pub fn pick<'i>(
     };
     best.ok_or_else(|| SourceError::NotFound {
         qualname: qualname.to_string(),
-        candidates: similar(index, qualname),
+        candidates: similar(index, qualname, near_line),
         index_stopped: index.stopped.clone(),
     })
 }
 
-/// Up to five qualnames of the file that look most like `qualname`: the same final name
-/// first, then by edit distance.
-fn similar(index: &FunctionIndex, qualname: &str) -> Vec<String> {
+/// Up to five qualnames of the file that look most like `qualname` (the same final name
+/// first, then by edit distance), then the function defined nearest `near_line` if it is not
+/// among them: after a rename the old line still points at the function.
+fn similar(index: &FunctionIndex, qualname: &str, near_line: Option<usize>) -> Vec<String> {
     let last = |q: &str| q.rsplit('.').next().unwrap_or(q).to_string();
     let want_last = last(qualname);
     let mut scored: Vec<(usize, &str)> = index
@@ -277,11 +278,21 @@ fn similar(index: &FunctionIndex, qualname: &str) -> Vec<String> {
         .collect();
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
-    scored
+    let mut out: Vec<String> = scored
         .into_iter()
         .take(5)
         .map(|(_, q)| q.to_string())
-        .collect()
+        .collect();
+    if let Some(line) = near_line
+        && let Some(near) = index
+            .functions
+            .iter()
+            .min_by_key(|f| f.code_first_line.abs_diff(line))
+        && !out.contains(&near.qualname)
+    {
+        out.push(near.qualname.clone());
+    }
+    out
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

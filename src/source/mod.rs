@@ -136,7 +136,8 @@ pub enum SourceError {
     #[error("the file declares encoding {0:?}, which cachescope cannot decode")]
     UnsupportedEncoding(String),
     /// No function with that qualname; `candidates` lists qualnames in the file that look
-    /// closest, and `index_stopped` says where indexing gave up if the file does not tokenize.
+    /// closest and the one defined nearest the line asked about, and `index_stopped` says
+    /// where indexing gave up if the file does not tokenize.
     #[error("{}", not_found_message(qualname, candidates, index_stopped))]
     NotFound {
         qualname: String,
@@ -159,7 +160,7 @@ pub enum SourceError {
 fn not_found_message(qualname: &str, candidates: &[String], stopped: &Option<String>) -> String {
     let mut m = format!("no function {qualname:?} in the file");
     if !candidates.is_empty() {
-        m.push_str("; functions with similar names: ");
+        m.push_str("; similar or nearby functions: ");
         m.push_str(&candidates.join(", "));
     }
     if let Some(s) = stopped {
@@ -346,6 +347,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn not_found_names_the_function_near_the_line() {
+        let text = "def alpha():\n    pass\n\n\ndef renamed():\n    pass\n";
+        let e = find_function(text, "original", Some(5), PythonVersion::new(3, 11)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no function \"original\" in the file; similar or nearby functions: renamed"
+        );
+        let e = find_function("def f(:\n'''\n", "g", None, PythonVersion::new(3, 13)).unwrap_err();
+        assert!(e.to_string().contains("does not tokenize at line 2"), "{e}");
     }
 
     #[test]
