@@ -84,7 +84,7 @@ pub fn run() -> ExitCode {
             json,
         }) => {
             // --project alone also means "look at the files": it only matters for live keys.
-            let live = (live || project.is_some()).then(|| LiveOptions { project });
+            let live = (live || project.is_some()).then_some(LiveOptions { project });
             keys::run(&default_paths(paths), json, live)
         }
         Some(Command::Source {
