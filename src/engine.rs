@@ -1,1 +1,410 @@
-//! The key engine (in progress).
+//! The key engine: recomputes every node of a policy tree from a run's material, as Prefect
+//! 3.9.1's `compute_key` methods do, and compares each node with what was recorded.
+//!
+//! Evaluation is a pure function of the tree and the [`Material`]: no I/O, no printing. Live
+//! mode (source from the file as it is now) and what-ifs (another tree) reuse it by changing
+//! the material or the tree.
+
+use std::cmp::Ordering;
+
+use crate::hash::{hash_objects, hash_strs};
+use crate::policy::{PolicyKind, PolicyNode};
+use crate::pyjson::{Key, SortKeys, Value};
+use crate::record::{RunRecord, holds_placeholder};
+
+/// What the policies hash: the inputs, the task source, the flow parameters and the run id.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Material<'a> {
+    /// The text TaskSource hashes.
+    pub source: Option<&'a str>,
+    /// The inputs object Inputs hashes (before exclusion).
+    pub inputs: Option<&'a Value>,
+    /// The flow parameters object, or None outside a flow.
+    pub flow_parameters: Option<&'a Value>,
+    /// The flow run id, or the task run id outside a flow.
+    pub run_id: Option<&'a str>,
+}
+
+impl<'a> Material<'a> {
+    /// The material recorded in a run record.
+    pub fn of_record(record: &'a RunRecord) -> Material<'a> {
+        Material {
+            source: record.task.source.as_deref(),
+            inputs: record.inputs.as_ref(),
+            flow_parameters: record.flow.as_ref().and_then(|f| f.parameters.as_ref()),
+            run_id: record.run_id(),
+        }
+    }
+}
+
+/// How a recomputed node compares with the record. Ordered from best to worst, so that a
+/// record's status is the maximum of its nodes'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeStatus {
+    /// Recomputed, and equal to the recorded key.
+    Match,
+    /// Cannot be recomputed (user function, unknown class, cloudpickle); the recorded key is
+    /// carried into the parent.
+    Unverifiable,
+    /// Recomputed, and different from the recorded key.
+    Changed,
+    /// The material needed is missing or malformed.
+    Error,
+}
+
+impl NodeStatus {
+    /// The word used in `keys --json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Match => "match",
+            NodeStatus::Unverifiable => "unverifiable",
+            NodeStatus::Changed => "changed",
+            NodeStatus::Error => "error",
+        }
+    }
+}
+
+/// One node's recomputation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeEval {
+    /// "" for the root, "0", "1", ... for its children, "1/0" below that.
+    pub path: String,
+    pub policy: String,
+    /// What the record says this node returned (None for trees without a record).
+    pub recorded: Option<String>,
+    /// The recomputed key; for unverifiable nodes, the recorded key carried.
+    pub key: Option<String>,
+    pub status: NodeStatus,
+    /// Why the node is unverifiable or in error, in one line.
+    pub note: Option<String>,
+}
+
+/// A whole tree's recomputation, nodes in pre-order (root first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub nodes: Vec<NodeEval>,
+}
+
+impl Evaluation {
+    /// The root's key: what the task's cache key would be.
+    pub fn key(&self) -> Option<&str> {
+        self.nodes.first().and_then(|n| n.key.as_deref())
+    }
+
+    /// The worst status of any node (Match for an empty tree).
+    pub fn status(&self) -> NodeStatus {
+        self.nodes
+            .iter()
+            .map(|n| n.status)
+            .max()
+            .unwrap_or(NodeStatus::Match)
+    }
+
+    /// The node at `path`.
+    pub fn node(&self, path: &str) -> Option<&NodeEval> {
+        self.nodes.iter().find(|n| n.path == path)
+    }
+}
+
+/// Recomputes every node of `policy` from `material`.
+pub fn evaluate(policy: &PolicyNode, material: &Material) -> Evaluation {
+    let mut nodes = Vec::new();
+    eval_node(policy, material, String::new(), &mut nodes);
+    Evaluation { nodes }
+}
+
+/// What a node's own computation produced, before comparison with the record.
+enum Computed {
+    Key(Option<String>),
+    Unverifiable(String),
+    Error(String),
+}
+
+fn eval_node(
+    node: &PolicyNode,
+    material: &Material,
+    path: String,
+    out: &mut Vec<NodeEval>,
+) -> usize {
+    let index = out.len();
+    out.push(NodeEval {
+        path: path.clone(),
+        policy: node.class_name().to_string(),
+        recorded: node.recorded.as_ref().and_then(|r| r.key.clone()),
+        key: None,
+        status: NodeStatus::Match,
+        note: None,
+    });
+    let computed = match &node.kind {
+        PolicyKind::Compound { policies } => {
+            let mut keys = Vec::with_capacity(policies.len());
+            for (i, child) in policies.iter().enumerate() {
+                let child_path = if path.is_empty() {
+                    i.to_string()
+                } else {
+                    format!("{path}/{i}")
+                };
+                let child_index = eval_node(child, material, child_path, out);
+                let child = &out[child_index];
+                // A child in error contributes its recorded key, so the compound's own check
+                // still says whether the composition itself agrees.
+                let key = if child.status == NodeStatus::Error {
+                    child.recorded.clone()
+                } else {
+                    child.key.clone()
+                };
+                keys.extend(key);
+            }
+            Computed::Key(if keys.is_empty() {
+                None
+            } else {
+                Some(hash_strs(&keys))
+            })
+        }
+        other => compute_leaf(other, material),
+    };
+    let recorded = node.recorded.as_ref();
+    let (key, status, note) = match recorded {
+        // The recorder found this node cannot be recomputed from the record: never pretend.
+        Some(r) if !r.reproducible => (
+            r.key.clone(),
+            NodeStatus::Unverifiable,
+            Some(
+                r.reason
+                    .clone()
+                    .unwrap_or_else(|| "marked not reproducible by the recorder".to_string()),
+            ),
+        ),
+        _ => match computed {
+            Computed::Key(key) => {
+                let status = match recorded {
+                    Some(r) if r.key != key => NodeStatus::Changed,
+                    _ => NodeStatus::Match,
+                };
+                (key, status, None)
+            }
+            Computed::Unverifiable(why) => (
+                recorded.and_then(|r| r.key.clone()),
+                NodeStatus::Unverifiable,
+                Some(why),
+            ),
+            Computed::Error(why) => (None, NodeStatus::Error, Some(why)),
+        },
+    };
+    let me = &mut out[index];
+    me.key = key;
+    me.status = status;
+    me.note = note;
+    index
+}
+
+fn compute_leaf(kind: &PolicyKind, material: &Material) -> Computed {
+    match kind {
+        PolicyKind::Inputs { exclude } => compute_inputs(exclude, material.inputs),
+        PolicyKind::TaskSource => match material.source {
+            Some(source) => Computed::Key(Some(hash_strs(&[source]))),
+            None => Computed::Error("the record has no task source to hash".to_string()),
+        },
+        PolicyKind::FlowParameters => match material.flow_parameters {
+            // No flow, or a flow run without parameters: Prefect returns None.
+            None => Computed::Key(None),
+            Some(Value::Object(entries)) if entries.is_empty() => Computed::Key(None),
+            Some(params) => hash_value(params, "flow parameters"),
+        },
+        PolicyKind::RunId => match material.run_id {
+            // Not hashed: the raw UUID text.
+            Some(id) => Computed::Key(Some(id.to_string())),
+            None => Computed::Error("the record has no flow run id or task run id".to_string()),
+        },
+        PolicyKind::NoCache => Computed::Key(None),
+        PolicyKind::CacheKeyFn { function } => Computed::Unverifiable(match function {
+            Some(f) => format!("cache_key_fn {f} is user code; its key is taken from the record"),
+            None => "cache_key_fn is user code; its key is taken from the record".to_string(),
+        }),
+        PolicyKind::Other { class } => Computed::Unverifiable(format!(
+            "{class} is not a Prefect policy; its key is taken from the record"
+        )),
+        PolicyKind::Compound { .. } => unreachable!("compounds are evaluated by eval_node"),
+    }
+}
+
+fn compute_inputs(exclude: &[String], inputs: Option<&Value>) -> Computed {
+    let Some(inputs) = inputs else {
+        return Computed::Error("the record has no inputs".to_string());
+    };
+    let Some(entries) = inputs.as_object() else {
+        return Computed::Error("the record's inputs are not an object".to_string());
+    };
+    // Checked before exclusion: no inputs at all gives None, all excluded gives hash({}).
+    if entries.is_empty() {
+        return Computed::Key(None);
+    }
+    let kept: Vec<(Key, Value)> = entries
+        .iter()
+        .filter(|(k, _)| !matches!(k, Key::Str(name) if exclude.iter().any(|e| e == name)))
+        .cloned()
+        .collect();
+    hash_value(&Value::Object(kept), "inputs")
+}
+
+fn hash_value(value: &Value, what: &str) -> Computed {
+    if holds_placeholder(value) {
+        return Computed::Unverifiable(format!(
+            "the {what} hold a value JSON could not encode (cloudpickle)"
+        ));
+    }
+    // Recorded objects are already in Python's sort order; re-sorting string keys would
+    // break int keys ("10" < "2").
+    match hash_objects(&[value], SortKeys::Preserve) {
+        Ok(key) => Computed::Key(Some(key)),
+        Err(e) => Computed::Unverifiable(format!(
+            "the {what} cannot be written as JSON ({e}): cloudpickle"
+        )),
+    }
+}
+
+/// A record's recomputation: the tree's evaluation plus the record-level verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordEvaluation {
+    pub evaluation: Evaluation,
+    /// The recomputed cache key.
+    pub key: Option<String>,
+    pub status: NodeStatus,
+    /// Why the record as a whole is unverifiable or changed beyond its nodes, if so.
+    pub note: Option<String>,
+}
+
+/// Recomputes a record from its own recorded material (the fidelity check of `keys`).
+pub fn recompute(record: &RunRecord) -> RecordEvaluation {
+    recompute_with(record, &Material::of_record(record))
+}
+
+/// Recomputes a record's tree from the given material.
+pub fn recompute_with(record: &RunRecord, material: &Material) -> RecordEvaluation {
+    let Some(policy) = &record.policy else {
+        return RecordEvaluation {
+            evaluation: Evaluation { nodes: Vec::new() },
+            key: record.key.clone(),
+            status: NodeStatus::Unverifiable,
+            note: Some(
+                "the task had no cache policy; its key is taken from the record".to_string(),
+            ),
+        };
+    };
+    let evaluation = evaluate(policy, material);
+    let key = evaluation.key().map(str::to_string);
+    let mut status = evaluation.status();
+    let mut note = None;
+    // The root node's recorded key should be the key Prefect used; if it is not, the record
+    // itself is inconsistent, and that is a difference too.
+    let root_recorded = evaluation.nodes.first().and_then(|n| n.recorded.clone());
+    if root_recorded != record.key && status.cmp(&NodeStatus::Changed) == Ordering::Less {
+        status = NodeStatus::Changed;
+        note = Some("the policy tree's recorded key differs from the record's key".to_string());
+    }
+    RecordEvaluation {
+        evaluation,
+        key,
+        status,
+        note,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::md5_hex;
+    use crate::policy::Recorded;
+
+    fn leaf(kind: PolicyKind, key: Option<&str>) -> PolicyNode {
+        PolicyNode {
+            kind,
+            configure: Default::default(),
+            recorded: Some(Recorded { key: key.map(str::to_string), reproducible: true, reason: None }),
+        }
+    }
+
+    fn compound(children: Vec<PolicyNode>, key: Option<&str>) -> PolicyNode {
+        leaf(PolicyKind::Compound { policies: children }, key)
+    }
+
+    fn inputs(entries: &[(&str, i64)]) -> Value {
+        Value::Object(entries.iter().map(|(k, v)| (Key::Str(k.to_string()), Value::Int(v.to_string()))).collect())
+    }
+
+    const EMPTY_DICT: &str = "05da934bc95640755e0d7882f6f171d0";
+
+    #[test]
+    fn inputs_none_before_exclusion_and_empty_dict_after() {
+        let none = inputs(&[]);
+        let m = Material { inputs: Some(&none), ..Default::default() };
+        let e = evaluate(&leaf(PolicyKind::Inputs { exclude: vec![] }, None), &m);
+        assert_eq!((e.key(), e.status()), (None, NodeStatus::Match));
+
+        let one = inputs(&[("debug", 1)]);
+        let m = Material { inputs: Some(&one), ..Default::default() };
+        let node = leaf(PolicyKind::Inputs { exclude: vec!["debug".into()] }, Some(EMPTY_DICT));
+        let e = evaluate(&node, &m);
+        assert_eq!((e.key(), e.status()), (Some(EMPTY_DICT), NodeStatus::Match));
+    }
+
+    #[test]
+    fn compound_keeps_order_drops_nones_and_rehashes_a_single_key() {
+        let params = inputs(&[]);
+        let m = Material { source: Some("def f(): pass\n"), flow_parameters: Some(&params), run_id: Some("r-1"), ..Default::default() };
+        let src = hash_strs(&["def f(): pass\n"]);
+        // FlowParameters with no parameters is None and dropped; one key left is still hashed.
+        let tree = compound(vec![leaf(PolicyKind::FlowParameters, None), leaf(PolicyKind::TaskSource, Some(&src))], None);
+        let e = evaluate(&tree, &m);
+        assert_eq!(e.key(), Some(hash_strs(&[src.as_str()]).as_str()));
+        assert_eq!(e.nodes[0].status, NodeStatus::Changed, "recorded None at the root, recomputed a key");
+        // Order is kept, not sorted: [RunId, TaskSource] differs from [TaskSource, RunId].
+        let a = evaluate(&compound(vec![leaf(PolicyKind::RunId, None), leaf(PolicyKind::TaskSource, None)], None), &m);
+        let b = evaluate(&compound(vec![leaf(PolicyKind::TaskSource, None), leaf(PolicyKind::RunId, None)], None), &m);
+        assert_ne!(a.key(), b.key());
+        assert_eq!(a.key(), Some(md5_hex(&format!("[[\"r-1\", \"{src}\"], {{}}]")).as_str()));
+        // RunId is the raw id, not hashed.
+        assert_eq!(a.nodes[1].key.as_deref(), Some("r-1"));
+    }
+
+    #[test]
+    fn unverifiable_nodes_carry_their_recorded_key() {
+        let m = Material { run_id: Some("r-1"), ..Default::default() };
+        let mut opaque = leaf(PolicyKind::Inputs { exclude: vec![] }, Some("feedfacefeedfacefeedfacefeedface"));
+        opaque.recorded.as_mut().unwrap().reproducible = false;
+        opaque.recorded.as_mut().unwrap().reason = Some("cloudpickle".into());
+        let fnkey = leaf(PolicyKind::CacheKeyFn { function: Some("m.f".into()) }, Some("user-key"));
+        let expected = hash_strs(&["feedfacefeedfacefeedfacefeedface", "user-key", "r-1"]);
+        let tree = compound(vec![opaque, fnkey, leaf(PolicyKind::RunId, Some("r-1"))], Some(&expected));
+        let e = evaluate(&tree, &m);
+        assert_eq!(e.key(), Some(expected.as_str()));
+        let statuses: Vec<_> = e.nodes.iter().map(|n| n.status).collect();
+        assert_eq!(
+            statuses,
+            [NodeStatus::Match, NodeStatus::Unverifiable, NodeStatus::Unverifiable, NodeStatus::Match]
+        );
+        assert_eq!(e.status(), NodeStatus::Unverifiable);
+        assert_eq!(e.nodes[1].note.as_deref(), Some("cloudpickle"));
+    }
+
+    #[test]
+    fn missing_material_is_an_error_not_a_guess() {
+        let tree = compound(vec![leaf(PolicyKind::TaskSource, Some("abc"))], Some("def"));
+        let e = evaluate(&tree, &Material::default());
+        assert_eq!(e.nodes[1].status, NodeStatus::Error);
+        assert_eq!(e.status(), NodeStatus::Error);
+        // The compound still checks its composition with the child's recorded key.
+        assert_eq!(e.nodes[0].key, Some(hash_strs(&["abc"])));
+    }
+
+    #[test]
+    fn placeholders_make_inputs_unverifiable() {
+        let v = Value::Object(vec![(
+            Key::Str("fn".into()),
+            Value::Object(vec![(Key::Str("__cachescope_repr__".into()), Value::Str("<function <lambda>>".into()))]),
+        )]);
+        let m = Material { inputs: Some(&v), ..Default::default() };
+        let e = evaluate(&leaf(PolicyKind::Inputs { exclude: vec![] }, Some("k")), &m);
+        assert_eq!((e.status(), e.key()), (NodeStatus::Unverifiable, Some("k")));
+    }
+}

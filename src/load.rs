@@ -1,1 +1,250 @@
-//! Loading (in progress).
+//! Finding and loading run records: `.json` files (one record), `.jsonl` files (one per line),
+//! and folders searched recursively. A bad record becomes a [`LoadError`] naming the file, the
+//! line and column where known, and the reason; the other records still load.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::pyjson::parse;
+use crate::record::RunRecord;
+
+/// Where a record came from: a file, and for `.jsonl` the 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordSource {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+}
+
+impl RecordSource {
+    /// The folder relative paths in the record are resolved against.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new(""))
+    }
+}
+
+impl fmt::Display for RecordSource {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.path.display()),
+            None => write!(f, "{}", self.path.display()),
+        }
+    }
+}
+
+/// Why a file or record could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// One record slot: loaded, or the reason it could not be.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub source: RecordSource,
+    pub record: Result<RunRecord, LoadError>,
+}
+
+/// The record files under `paths`, sorted, plus errors for paths that cannot be read.
+/// A folder is searched recursively for `*.json` and `*.jsonl`; a file named directly is
+/// taken whatever its extension.
+pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<LoadError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen_dirs = HashSet::new();
+    for path in paths {
+        match fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => walk(path, &mut files, &mut errors, &mut seen_dirs),
+            Ok(_) => files.push(path.clone()),
+            Err(e) => errors.push(io_error(path, "cannot read", &e)),
+        }
+    }
+    files.sort();
+    files.dedup();
+    (files, errors)
+}
+
+fn io_error(path: &Path, what: &str, e: &std::io::Error) -> LoadError {
+    let reason = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or folder".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    LoadError {
+        path: path.to_path_buf(),
+        line: None,
+        column: None,
+        message: format!("{what}: {reason}"),
+    }
+}
+
+fn walk(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    errors: &mut Vec<LoadError>,
+    seen: &mut HashSet<PathBuf>,
+) {
+    // Symlinked folders are followed once: a loop must not hang the loader.
+    if let Ok(canonical) = fs::canonicalize(dir)
+        && !seen.insert(canonical)
+    {
+        return;
+    }
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return errors.push(io_error(dir, "cannot list folder", &e)),
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                errors.push(io_error(dir, "cannot list folder", &e));
+                continue;
+            }
+        };
+        let path = entry.path();
+        // Follows symlinks; a dangling link is reported only if it looks like a record.
+        match fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => walk(&path, files, errors, seen),
+            Ok(_) if is_record_file(&path) => files.push(path),
+            Ok(_) => {}
+            Err(e) if is_record_file(&path) => errors.push(io_error(&path, "cannot read", &e)),
+            Err(_) => {}
+        }
+    }
+}
+
+fn is_record_file(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("json") | Some("jsonl")
+    )
+}
+
+/// Loads every record in one file.
+pub fn load_file(path: &Path) -> Vec<Loaded> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => return vec![file_error(path, io_error(path, "cannot read", &e))],
+    };
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let (line, column) = line_col(&bytes, e.valid_up_to());
+            let error = LoadError {
+                path: path.to_path_buf(),
+                line: Some(line),
+                column: Some(column),
+                message: format!(
+                    "not UTF-8 text (invalid byte 0x{:02x})",
+                    bytes[e.valid_up_to()]
+                ),
+            };
+            return vec![file_error(path, error)];
+        }
+    };
+    let jsonl = path.extension().and_then(|e| e.to_str()) == Some("jsonl");
+    if jsonl {
+        text.split('\n')
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| {
+                let source = RecordSource {
+                    path: path.to_path_buf(),
+                    line: Some(i + 1),
+                };
+                let record = load_text(line, path, i);
+                Loaded { source, record }
+            })
+            .collect()
+    } else {
+        let record = if text.trim().is_empty() {
+            Err(LoadError {
+                path: path.to_path_buf(),
+                line: None,
+                column: None,
+                message: "empty file (a record still being written?)".to_string(),
+            })
+        } else {
+            load_text(text, path, 0)
+        };
+        vec![Loaded {
+            source: RecordSource {
+                path: path.to_path_buf(),
+                line: None,
+            },
+            record,
+        }]
+    }
+}
+
+fn file_error(path: &Path, error: LoadError) -> Loaded {
+    Loaded {
+        source: RecordSource {
+            path: path.to_path_buf(),
+            line: None,
+        },
+        record: Err(error),
+    }
+}
+
+/// Parses and reads one record; `line_offset` is the number of lines before `text` in the file.
+fn load_text(text: &str, path: &Path, line_offset: usize) -> Result<RunRecord, LoadError> {
+    let value = parse(text).map_err(|e| LoadError {
+        path: path.to_path_buf(),
+        line: Some(e.line + line_offset),
+        column: Some(e.column),
+        message: e.message,
+    })?;
+    RunRecord::from_value(&value).map_err(|e| LoadError {
+        path: path.to_path_buf(),
+        line: if line_offset > 0 || path.extension().and_then(|x| x.to_str()) == Some("jsonl") {
+            Some(line_offset + 1)
+        } else {
+            None
+        },
+        column: None,
+        message: e.message,
+    })
+}
+
+fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// Everything under `paths`: every record slot in path order, and errors for paths that
+/// could not be searched.
+pub fn load_paths(paths: &[PathBuf]) -> (Vec<Loaded>, Vec<LoadError>) {
+    let (files, errors) = discover(paths);
+    let loaded = files.iter().flat_map(|f| load_file(f)).collect();
+    (loaded, errors)
+}

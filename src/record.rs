@@ -1,1 +1,362 @@
-//! Run records (in progress).
+//! Run records (format `cachescope/run-record@1`): what the recorder wrote for one task run,
+//! read from parsed JSON into typed fields. Unknown fields are ignored; a missing or mistyped
+//! required field is an error that names the field.
+
+use std::path::{Path, PathBuf};
+
+use crate::policy::{Configure, PolicyKind, PolicyNode, Recorded};
+use crate::pyjson::{Key, Value};
+
+pub const FORMAT_V1: &str = "cachescope/run-record@1";
+
+/// One task run, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub recorded_at: Option<String>,
+    pub environment: Environment,
+    /// As written: absolute, or relative to the record file's folder.
+    pub project_root: Option<String>,
+    /// None when the task ran outside a flow.
+    pub flow: Option<FlowInfo>,
+    pub task: TaskInfo,
+    pub task_run: TaskRunInfo,
+    /// The inputs the policy saw, encoded; an object. None when the record has none.
+    pub inputs: Option<Value>,
+    /// The policy tree; None when the task had no cache policy.
+    pub policy: Option<PolicyNode>,
+    /// The cache key Prefect used, or None.
+    pub key: Option<String>,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    pub prefect: Option<String>,
+    pub python: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowInfo {
+    pub name: Option<String>,
+    pub run_id: Option<String>,
+    pub run_name: Option<String>,
+    /// The flow parameters as FlowParameters saw them, encoded; an object.
+    pub parameters: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInfo {
+    pub name: String,
+    pub task_key: Option<String>,
+    pub qualname: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u64>,
+    /// Exactly the text TaskSource hashed; None if there was none.
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskRunInfo {
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub state: Option<String>,
+    pub cache_hit: bool,
+    pub cache_expiration: Option<String>,
+    pub refresh_cache: bool,
+    /// As written: absolute, or relative to the record file's folder; None if not local.
+    pub result_storage: Option<String>,
+}
+
+/// A record that does not follow the format: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RecordError {
+    pub message: String,
+}
+
+fn err(message: String) -> RecordError {
+    RecordError { message }
+}
+
+/// Reads fields of one JSON object, naming the full field path in errors.
+struct Fields<'a> {
+    value: &'a Value,
+    path: String,
+}
+
+impl<'a> Fields<'a> {
+    fn of(value: &'a Value, path: &str) -> Result<Fields<'a>, RecordError> {
+        match value {
+            Value::Object(_) => Ok(Fields {
+                value,
+                path: path.to_string(),
+            }),
+            _ => Err(err(format!(
+                "field `{path}` must be an object, found {}",
+                kind_name(value)
+            ))),
+        }
+    }
+
+    fn name(&self, field: &str) -> String {
+        if self.path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{}.{field}", self.path)
+        }
+    }
+
+    fn get(&self, field: &str) -> Option<&'a Value> {
+        self.value.get(field)
+    }
+
+    fn required(&self, field: &str) -> Result<&'a Value, RecordError> {
+        self.get(field)
+            .ok_or_else(|| err(format!("missing required field `{}`", self.name(field))))
+    }
+
+    /// A string or null (or absent).
+    fn opt_str(&self, field: &str) -> Result<Option<String>, RecordError> {
+        match self.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(self.wrong(field, "a string or null", other)),
+        }
+    }
+
+    fn req_str(&self, field: &str) -> Result<String, RecordError> {
+        match self.required(field)? {
+            Value::Str(s) => Ok(s.clone()),
+            other => Err(self.wrong(field, "a string", other)),
+        }
+    }
+
+    fn opt_bool(&self, field: &str) -> Result<Option<bool>, RecordError> {
+        match self.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(self.wrong(field, "true or false", other)),
+        }
+    }
+
+    fn opt_object(&self, field: &str) -> Result<Option<&'a Value>, RecordError> {
+        match self.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v @ Value::Object(_)) => Ok(Some(v)),
+            Some(other) => Err(self.wrong(field, "an object or null", other)),
+        }
+    }
+
+    fn wrong(&self, field: &str, expected: &str, found: &Value) -> RecordError {
+        err(format!(
+            "field `{}` must be {expected}, found {}",
+            self.name(field),
+            kind_name(found)
+        ))
+    }
+}
+
+fn kind_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Int(_) | Value::Float(_) => "a number",
+        Value::Str(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl RunRecord {
+    /// Reads a record from its parsed JSON.
+    pub fn from_value(value: &Value) -> Result<RunRecord, RecordError> {
+        let top = Fields::of(value, "")?;
+        let format = top.req_str("format")?;
+        if format != FORMAT_V1 {
+            return Err(err(format!(
+                "field `format` is {format:?}, expected {FORMAT_V1:?}"
+            )));
+        }
+        let environment = match top.opt_object("environment")? {
+            Some(env) => {
+                let env = Fields::of(env, "environment")?;
+                Environment {
+                    prefect: env.opt_str("prefect")?,
+                    python: env.opt_str("python")?,
+                }
+            }
+            None => Environment::default(),
+        };
+        let flow = match top.opt_object("flow")? {
+            Some(flow) => {
+                let f = Fields::of(flow, "flow")?;
+                Some(FlowInfo {
+                    name: f.opt_str("name")?,
+                    run_id: f.opt_str("run_id")?,
+                    run_name: f.opt_str("run_name")?,
+                    parameters: f.opt_object("parameters")?.cloned(),
+                })
+            }
+            None => None,
+        };
+        let task = Fields::of(top.required("task")?, "task")?;
+        let line = match task.get("line") {
+            None | Some(Value::Null) => None,
+            Some(Value::Int(text)) => Some(text.parse::<u64>().map_err(|_| {
+                err(format!(
+                    "field `task.line` must be a line number, found {text}"
+                ))
+            })?),
+            Some(other) => return Err(task.wrong("line", "an integer", other)),
+        };
+        let task_info = TaskInfo {
+            name: task.req_str("name")?,
+            task_key: task.opt_str("task_key")?,
+            qualname: task.opt_str("qualname")?,
+            file: task.opt_str("file")?,
+            line,
+            source: task.opt_str("source")?,
+        };
+        let task_run = match top.opt_object("task_run")? {
+            Some(tr) => {
+                let tr = Fields::of(tr, "task_run")?;
+                TaskRunInfo {
+                    id: tr.opt_str("id")?,
+                    name: tr.opt_str("name")?,
+                }
+            }
+            None => TaskRunInfo::default(),
+        };
+        let policy = match top.required("policy")? {
+            Value::Null => None,
+            node => Some(read_node(node, "policy")?),
+        };
+        // `key` must be present (null is a real answer: no key) so that a truncated record
+        // is not read as "no cache key".
+        top.required("key")?;
+        let key = top.opt_str("key")?;
+        let outcome = match top.opt_object("outcome")? {
+            Some(o) => {
+                let o = Fields::of(o, "outcome")?;
+                Outcome {
+                    state: o.opt_str("state")?,
+                    cache_hit: o.opt_bool("cache_hit")?.unwrap_or(false),
+                    cache_expiration: o.opt_str("cache_expiration")?,
+                    refresh_cache: o.opt_bool("refresh_cache")?.unwrap_or(false),
+                    result_storage: o.opt_str("result_storage")?,
+                }
+            }
+            None => Outcome::default(),
+        };
+        Ok(RunRecord {
+            recorded_at: top.opt_str("recorded_at")?,
+            environment,
+            project_root: top.opt_str("project_root")?,
+            flow,
+            task: task_info,
+            task_run,
+            inputs: top.opt_object("inputs")?.cloned(),
+            policy,
+            key,
+            outcome,
+        })
+    }
+
+    /// The id RunId hashes: the flow run's, or the task run's outside a flow.
+    pub fn run_id(&self) -> Option<&str> {
+        match &self.flow {
+            Some(flow) => flow.run_id.as_deref(),
+            None => self.task_run.id.as_deref(),
+        }
+    }
+
+    /// `project_root` resolved against the folder that holds the record file.
+    pub fn project_root_in(&self, record_dir: &Path) -> Option<PathBuf> {
+        self.project_root.as_deref().map(|p| record_dir.join(p))
+    }
+
+    /// `outcome.result_storage` resolved against the folder that holds the record file.
+    pub fn result_storage_in(&self, record_dir: &Path) -> Option<PathBuf> {
+        self.outcome
+            .result_storage
+            .as_deref()
+            .map(|p| record_dir.join(p))
+    }
+}
+
+fn read_node(value: &Value, path: &str) -> Result<PolicyNode, RecordError> {
+    let f = Fields::of(value, path)?;
+    let class = f.req_str("policy")?;
+    let kind = match class.as_str() {
+        "Inputs" => PolicyKind::Inputs {
+            exclude: read_str_list(&f, "exclude")?,
+        },
+        "TaskSource" => PolicyKind::TaskSource,
+        "FlowParameters" => PolicyKind::FlowParameters,
+        "RunId" => PolicyKind::RunId,
+        "CacheKeyFnPolicy" => PolicyKind::CacheKeyFn {
+            function: f.opt_str("function")?,
+        },
+        "_None" => PolicyKind::NoCache,
+        "CompoundCachePolicy" => {
+            let children = match f.required("policies")? {
+                Value::Array(items) => items,
+                other => return Err(f.wrong("policies", "an array", other)),
+            };
+            let policies = children
+                .iter()
+                .enumerate()
+                .map(|(i, child)| read_node(child, &format!("{path}.policies[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            PolicyKind::Compound { policies }
+        }
+        _ => PolicyKind::Other { class },
+    };
+    // The key may be absent only if the node was never reached; null means "returned None".
+    let key = f.opt_str("key")?;
+    let reproducible = f.opt_bool("reproducible")?.unwrap_or(true);
+    Ok(PolicyNode {
+        kind,
+        configure: Configure {
+            key_storage: f.opt_str("key_storage")?,
+            isolation_level: f.opt_str("isolation_level")?,
+            lock_manager: f.opt_str("lock_manager")?,
+        },
+        recorded: Some(Recorded {
+            key,
+            reproducible,
+            reason: f.opt_str("reason")?,
+        }),
+    })
+}
+
+fn read_str_list(f: &Fields, field: &str) -> Result<Vec<String>, RecordError> {
+    match f.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::Str(s) => Ok(s.clone()),
+                other => Err(f.wrong(field, "a list of strings", other)),
+            })
+            .collect(),
+        Some(other) => Err(f.wrong(field, "a list of strings", other)),
+    }
+}
+
+/// True when an encoded value holds a `{"__cachescope_repr__": ...}` placeholder: something
+/// JSON could not encode, so the key that hashed it came from cloudpickle.
+pub fn holds_placeholder(value: &Value) -> bool {
+    match value {
+        Value::Object(entries) => entries.iter().any(|(k, v)| {
+            matches!(k, Key::Str(s) if s == "__cachescope_repr__") && entries.len() == 1
+                || holds_placeholder(v)
+        }),
+        Value::Array(items) => items.iter().any(holds_placeholder),
+        _ => false,
+    }
+}

@@ -23,18 +23,26 @@ impl Configure {
 pub enum PolicyKind {
     /// `Inputs(exclude=[...])`; the exclude list keeps Prefect's order (sorted only when a
     /// compound merged it).
-    Inputs { exclude: Vec<String> },
+    Inputs {
+        exclude: Vec<String>,
+    },
     TaskSource,
     FlowParameters,
     RunId,
     /// `CacheKeyFnPolicy`: the user's `cache_key_fn`, by qualified name when known.
-    CacheKeyFn { function: Option<String> },
+    CacheKeyFn {
+        function: Option<String>,
+    },
     /// `_None`: `NONE` and `NO_CACHE`.
     NoCache,
     /// `CompoundCachePolicy`, children in Prefect's order.
-    Compound { policies: Vec<PolicyNode> },
+    Compound {
+        policies: Vec<PolicyNode>,
+    },
     /// Any other class, by its qualified name.
-    Other { class: String },
+    Other {
+        class: String,
+    },
 }
 
 /// What the recorder saw a node do in one run.
@@ -59,7 +67,11 @@ pub struct PolicyNode {
 
 impl PolicyNode {
     pub fn new(kind: PolicyKind) -> PolicyNode {
-        PolicyNode { kind, configure: Configure::default(), recorded: None }
+        PolicyNode {
+            kind,
+            configure: Configure::default(),
+            recorded: None,
+        }
     }
 
     /// Prefect's class name: `Inputs`, `CompoundCachePolicy`, `_None`, or the qualified name of

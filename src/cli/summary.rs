@@ -1,0 +1,174 @@
+//! `cachescope PATH...` before the terminal UI exists: a readable summary of each run, with its
+//! policy tree and the key every node produced.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use cachescope::engine::{NodeEval, NodeStatus};
+use cachescope::load::load_paths;
+use cachescope::policy::{PolicyKind, PolicyNode};
+use cachescope::record::RunRecord;
+
+use super::Outcome;
+use super::keys::{KeysResult, evaluate_all, outcome};
+
+pub fn run(paths: &[PathBuf]) -> Outcome {
+    let (loaded, search_errors) = load_paths(paths);
+    let results = evaluate_all(&loaded);
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let _ = write_summary(&mut out, &results).and_then(|()| out.flush());
+    for e in &search_errors {
+        eprintln!("cachescope: {e}");
+    }
+    outcome(&results, &search_errors)
+}
+
+fn write_summary(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
+    for r in results {
+        writeln!(out, "{}", r.loaded.source)?;
+        match &r.evaluation {
+            Ok((rec, eval)) => {
+                write_header(out, rec)?;
+                if let Some(policy) = &rec.policy {
+                    write_tree(out, policy, &eval.evaluation.nodes, &mut 0, "", true, true)?;
+                } else {
+                    writeln!(
+                        out,
+                        "  no cache policy; key {}",
+                        rec.key.as_deref().unwrap_or("None")
+                    )?;
+                }
+                writeln!(
+                    out,
+                    "  verdict: {}{}",
+                    eval.status.as_str(),
+                    eval.note
+                        .as_ref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                )?;
+            }
+            Err(e) => writeln!(out, "  error: {}", e.message)?,
+        }
+        writeln!(out)?;
+    }
+    let count = |s: NodeStatus| results.iter().filter(|r| r.status() == s).count();
+    writeln!(
+        out,
+        "{} records: {} match, {} unverifiable, {} changed, {} error",
+        results.len(),
+        count(NodeStatus::Match),
+        count(NodeStatus::Unverifiable),
+        count(NodeStatus::Changed),
+        count(NodeStatus::Error)
+    )
+}
+
+fn write_header(out: &mut impl Write, rec: &RunRecord) -> io::Result<()> {
+    let location = match (&rec.task.file, rec.task.line) {
+        (Some(file), Some(line)) => format!(" ({file}:{line})"),
+        (Some(file), None) => format!(" ({file})"),
+        _ => String::new(),
+    };
+    let flow = match &rec.flow {
+        Some(f) => format!(
+            "flow {} / {}",
+            f.name.as_deref().unwrap_or("?"),
+            f.run_name.as_deref().or(f.run_id.as_deref()).unwrap_or("?")
+        ),
+        None => "outside a flow".to_string(),
+    };
+    let o = &rec.outcome;
+    let mut state = o.state.clone().unwrap_or_else(|| "?".to_string());
+    if o.cache_hit {
+        state.push_str(" (cache hit)");
+    }
+    if o.refresh_cache {
+        state.push_str(", refresh_cache");
+    }
+    if let Some(exp) = &o.cache_expiration {
+        state.push_str(&format!(", expires {exp}"));
+    }
+    writeln!(out, "  task {}{location}, {flow}", rec.task.name)?;
+    writeln!(
+        out,
+        "  {state}; key {}",
+        rec.key.as_deref().unwrap_or("None")
+    )
+}
+
+fn label(node: &PolicyNode) -> String {
+    let mut s = match &node.kind {
+        PolicyKind::Inputs { exclude } if !exclude.is_empty() => {
+            format!("Inputs(exclude={exclude:?})")
+        }
+        PolicyKind::CacheKeyFn { function: Some(f) } => format!("CacheKeyFnPolicy({f})"),
+        _ => node.class_name().to_string(),
+    };
+    let c = &node.configure;
+    for (name, value) in [
+        ("key_storage", &c.key_storage),
+        ("isolation_level", &c.isolation_level),
+        ("lock_manager", &c.lock_manager),
+    ] {
+        if let Some(v) = value {
+            s.push_str(&format!(" [{name}={v}]"));
+        }
+    }
+    s
+}
+
+/// Draws the tree in pre-order, consuming `nodes` (the evaluation, also pre-order) as it goes.
+fn write_tree(
+    out: &mut impl Write,
+    node: &PolicyNode,
+    nodes: &[NodeEval],
+    next: &mut usize,
+    prefix: &str,
+    last: bool,
+    root: bool,
+) -> io::Result<()> {
+    let eval = &nodes[*next];
+    *next += 1;
+    let branch = if root {
+        ""
+    } else if last {
+        "└─ "
+    } else {
+        "├─ "
+    };
+    let key = eval.key.as_deref().unwrap_or("None");
+    let mut line = format!(
+        "  {prefix}{branch}{:<40} {key:<32}  {}",
+        label(node),
+        eval.status.as_str()
+    );
+    if eval.status == NodeStatus::Changed {
+        line.push_str(&format!(
+            " (recorded {})",
+            eval.recorded.as_deref().unwrap_or("None")
+        ));
+    } else if let Some(note) = &eval.note {
+        line.push_str(&format!(" ({note})"));
+    }
+    writeln!(out, "{}", line.trim_end())?;
+    let child_prefix = if root {
+        String::new()
+    } else {
+        format!("{prefix}{}", if last { "   " } else { "│  " })
+    };
+    let children = node.children();
+    for (i, child) in children.iter().enumerate() {
+        write_tree(
+            out,
+            child,
+            nodes,
+            next,
+            &child_prefix,
+            i + 1 == children.len(),
+            false,
+        )?;
+    }
+    Ok(())
+}
