@@ -74,13 +74,33 @@ def encode_value(value: Any) -> Any:
     ``prefect_json_object_encoder``) and is loaded back with ``json.loads``, which keeps object
     keys in the order sorting put them: dumping the result again without ``sort_keys`` gives
     the hashed text back, even for int keys, which sort differently as strings. A value JSON
-    cannot encode (Prefect then falls back to cloudpickle) becomes a repr marker.
+    cannot encode (Prefect then falls back to cloudpickle) becomes a repr marker, and so does
+    one holding a lone surrogate.
     """
     try:
         text = _json_serializer().dumps(value).decode("utf-8")
     except Exception:  # noqa: BLE001 - any failure here is Prefect's cloudpickle fallback
         return {REPR_MARKER: _safe_repr(value)}
-    return json.loads(text)
+    encoded = json.loads(text)
+    if _holds_lone_surrogate(encoded):
+        # Prefect hashed the text fine (`\ud800`), but a reader that holds text as Unicode
+        # scalar values (cachescope does) cannot load such a string: keep it for display only.
+        return {REPR_MARKER: _safe_repr(value)}
+    return encoded
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """After ``json.loads``, valid surrogate pairs are joined, so any surrogate left is alone."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_lone_surrogate(k) or _holds_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_lone_surrogate(v) for v in value)
+    return False
 
 
 def encode_mapping(values: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -187,7 +207,7 @@ def _expected_key(node: Dict[str, Any], record: Dict[str, Any]) -> tuple[Optiona
         opaque = sorted(name for name, value in hashed.items() if has_marker(value))
         if opaque:
             names = ", ".join(opaque)
-            return None, f"input {names} could not be JSON-encoded; Prefect hashed the inputs with cloudpickle"
+            return None, f"input {names} is recorded only as its repr (not JSON-encodable, so Prefect used cloudpickle, or a lone surrogate)"
         return hash_material(hashed), None
     if label == "TaskSource":
         source = record["task"]["source"]
@@ -200,7 +220,7 @@ def _expected_key(node: Dict[str, Any], record: Dict[str, Any]) -> tuple[Optiona
         if not parameters:
             return None, None
         if has_marker(parameters):
-            return None, "a flow parameter could not be JSON-encoded; Prefect hashed them with cloudpickle"
+            return None, "a flow parameter is recorded only as its repr (not JSON-encodable, so Prefect used cloudpickle, or a lone surrogate)"
         return hash_material(parameters), None
     if label == "RunId":
         flow = record["flow"]
