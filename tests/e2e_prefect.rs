@@ -451,3 +451,21 @@ fn records_carry_what_the_run_did() {
     };
     assert_eq!(order, ["-5", "1", "2", "10"]);
 }
+
+/// The recorder's own unit tests (encoding against Prefect's hash, the capture, the
+/// reproducibility check, the lazy bootstrap), in the same venv as the flow.
+#[test]
+fn recorder_unit_tests_pass() {
+    let venv = support::prefect_venv();
+    let cwd = tempfile::tempdir().unwrap();
+    let out = venv
+        .command()
+        .args(["-m", "unittest", "discover", "-v", "-s"])
+        .arg(support::repo_root().join("recorder/tests"))
+        .current_dir(cwd.path())
+        .output()
+        .expect("run the recorder's unit tests");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "recorder unit tests failed:\n{stderr}");
+    assert!(stderr.contains("\nOK"), "no unittest summary:\n{stderr}");
+}
