@@ -41,7 +41,8 @@ def make_record(rng, i):
     flow_run = str(uuid.UUID(int=rng.getrandbits(128)))
     task_run = str(uuid.UUID(int=rng.getrandbits(128)))
     source = SOURCE.format(n=i % 50)
-    inputs = make_inputs(rng)
+    # Records store encoded values with keys in the order sort_keys put them (run-record v1).
+    inputs = json.loads(json.dumps(make_inputs(rng), sort_keys=True))
     params = {"day": "2026-11-%02d" % (1 + i % 28), "limit": i}
     src_key = hash_objects(source)
     run_key = flow_run

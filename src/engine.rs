@@ -7,9 +7,9 @@
 
 use std::cmp::Ordering;
 
-use crate::hash::{hash_objects, hash_strs};
+use crate::hash::{hash_objects, hash_strs, md5_hex};
 use crate::policy::{PolicyKind, PolicyNode};
-use crate::pyjson::{Key, SortKeys, Value};
+use crate::pyjson::{Key, SortKeys, Value, write_key, write_value};
 use crate::record::{RunRecord, holds_placeholder};
 
 /// What the policies hash: the inputs, the task source, the flow parameters and the run id.
@@ -239,12 +239,33 @@ fn compute_inputs(exclude: &[String], inputs: Option<&Value>) -> Computed {
     if entries.is_empty() {
         return Computed::Key(None);
     }
-    let kept: Vec<(Key, Value)> = entries
-        .iter()
-        .filter(|(k, _)| !matches!(k, Key::Str(name) if exclude.iter().any(|e| e == name)))
-        .cloned()
-        .collect();
-    hash_value(&Value::Object(kept), "inputs")
+    let kept = || {
+        entries
+            .iter()
+            .filter(|(k, _)| !matches!(k, Key::Str(name) if exclude.iter().any(|e| e == name)))
+    };
+    if kept().any(|(_, v)| holds_placeholder(v)) {
+        return Computed::Unverifiable(
+            "the inputs hold a value JSON could not encode (cloudpickle)".to_string(),
+        );
+    }
+    // `hash_objects({kept inputs})`, written straight from the record's entries rather than
+    // from a filtered copy: recorded objects are already in Python's sort order.
+    let mut text = String::from("[[{");
+    for (i, (k, v)) in kept().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        write_key(k, &mut text);
+        text.push_str(": ");
+        if let Err(e) = write_value(v, SortKeys::Preserve, &mut text) {
+            return Computed::Unverifiable(format!(
+                "the inputs cannot be written as JSON ({e}): cloudpickle"
+            ));
+        }
+    }
+    text.push_str("}], {}]");
+    Computed::Key(Some(md5_hex(&text)))
 }
 
 fn hash_value(value: &Value, what: &str) -> Computed {
@@ -313,14 +334,17 @@ pub fn recompute_with(record: &RunRecord, material: &Material) -> RecordEvaluati
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::md5_hex;
     use crate::policy::Recorded;
 
     fn leaf(kind: PolicyKind, key: Option<&str>) -> PolicyNode {
         PolicyNode {
             kind,
             configure: Default::default(),
-            recorded: Some(Recorded { key: key.map(str::to_string), reproducible: true, reason: None }),
+            recorded: Some(Recorded {
+                key: key.map(str::to_string),
+                reproducible: true,
+                reason: None,
+            }),
         }
     }
 
@@ -329,7 +353,12 @@ mod tests {
     }
 
     fn inputs(entries: &[(&str, i64)]) -> Value {
-        Value::Object(entries.iter().map(|(k, v)| (Key::Str(k.to_string()), Value::Int(v.to_string()))).collect())
+        Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (Key::Str(k.to_string()), Value::Int(v.to_string())))
+                .collect(),
+        )
     }
 
     const EMPTY_DICT: &str = "05da934bc95640755e0d7882f6f171d0";
@@ -337,13 +366,24 @@ mod tests {
     #[test]
     fn inputs_none_before_exclusion_and_empty_dict_after() {
         let none = inputs(&[]);
-        let m = Material { inputs: Some(&none), ..Default::default() };
+        let m = Material {
+            inputs: Some(&none),
+            ..Default::default()
+        };
         let e = evaluate(&leaf(PolicyKind::Inputs { exclude: vec![] }, None), &m);
         assert_eq!((e.key(), e.status()), (None, NodeStatus::Match));
 
         let one = inputs(&[("debug", 1)]);
-        let m = Material { inputs: Some(&one), ..Default::default() };
-        let node = leaf(PolicyKind::Inputs { exclude: vec!["debug".into()] }, Some(EMPTY_DICT));
+        let m = Material {
+            inputs: Some(&one),
+            ..Default::default()
+        };
+        let node = leaf(
+            PolicyKind::Inputs {
+                exclude: vec!["debug".into()],
+            },
+            Some(EMPTY_DICT),
+        );
         let e = evaluate(&node, &m);
         assert_eq!((e.key(), e.status()), (Some(EMPTY_DICT), NodeStatus::Match));
     }
@@ -351,37 +391,92 @@ mod tests {
     #[test]
     fn compound_keeps_order_drops_nones_and_rehashes_a_single_key() {
         let params = inputs(&[]);
-        let m = Material { source: Some("def f(): pass\n"), flow_parameters: Some(&params), run_id: Some("r-1"), ..Default::default() };
+        let m = Material {
+            source: Some("def f(): pass\n"),
+            flow_parameters: Some(&params),
+            run_id: Some("r-1"),
+            ..Default::default()
+        };
         let src = hash_strs(&["def f(): pass\n"]);
         // FlowParameters with no parameters is None and dropped; one key left is still hashed.
-        let tree = compound(vec![leaf(PolicyKind::FlowParameters, None), leaf(PolicyKind::TaskSource, Some(&src))], None);
+        let tree = compound(
+            vec![
+                leaf(PolicyKind::FlowParameters, None),
+                leaf(PolicyKind::TaskSource, Some(&src)),
+            ],
+            None,
+        );
         let e = evaluate(&tree, &m);
         assert_eq!(e.key(), Some(hash_strs(&[src.as_str()]).as_str()));
-        assert_eq!(e.nodes[0].status, NodeStatus::Changed, "recorded None at the root, recomputed a key");
+        assert_eq!(
+            e.nodes[0].status,
+            NodeStatus::Changed,
+            "recorded None at the root, recomputed a key"
+        );
         // Order is kept, not sorted: [RunId, TaskSource] differs from [TaskSource, RunId].
-        let a = evaluate(&compound(vec![leaf(PolicyKind::RunId, None), leaf(PolicyKind::TaskSource, None)], None), &m);
-        let b = evaluate(&compound(vec![leaf(PolicyKind::TaskSource, None), leaf(PolicyKind::RunId, None)], None), &m);
+        let a = evaluate(
+            &compound(
+                vec![
+                    leaf(PolicyKind::RunId, None),
+                    leaf(PolicyKind::TaskSource, None),
+                ],
+                None,
+            ),
+            &m,
+        );
+        let b = evaluate(
+            &compound(
+                vec![
+                    leaf(PolicyKind::TaskSource, None),
+                    leaf(PolicyKind::RunId, None),
+                ],
+                None,
+            ),
+            &m,
+        );
         assert_ne!(a.key(), b.key());
-        assert_eq!(a.key(), Some(md5_hex(&format!("[[\"r-1\", \"{src}\"], {{}}]")).as_str()));
+        assert_eq!(
+            a.key(),
+            Some(md5_hex(&format!("[[\"r-1\", \"{src}\"], {{}}]")).as_str())
+        );
         // RunId is the raw id, not hashed.
         assert_eq!(a.nodes[1].key.as_deref(), Some("r-1"));
     }
 
     #[test]
     fn unverifiable_nodes_carry_their_recorded_key() {
-        let m = Material { run_id: Some("r-1"), ..Default::default() };
-        let mut opaque = leaf(PolicyKind::Inputs { exclude: vec![] }, Some("feedfacefeedfacefeedfacefeedface"));
+        let m = Material {
+            run_id: Some("r-1"),
+            ..Default::default()
+        };
+        let mut opaque = leaf(
+            PolicyKind::Inputs { exclude: vec![] },
+            Some("feedfacefeedfacefeedfacefeedface"),
+        );
         opaque.recorded.as_mut().unwrap().reproducible = false;
         opaque.recorded.as_mut().unwrap().reason = Some("cloudpickle".into());
-        let fnkey = leaf(PolicyKind::CacheKeyFn { function: Some("m.f".into()) }, Some("user-key"));
+        let fnkey = leaf(
+            PolicyKind::CacheKeyFn {
+                function: Some("m.f".into()),
+            },
+            Some("user-key"),
+        );
         let expected = hash_strs(&["feedfacefeedfacefeedfacefeedface", "user-key", "r-1"]);
-        let tree = compound(vec![opaque, fnkey, leaf(PolicyKind::RunId, Some("r-1"))], Some(&expected));
+        let tree = compound(
+            vec![opaque, fnkey, leaf(PolicyKind::RunId, Some("r-1"))],
+            Some(&expected),
+        );
         let e = evaluate(&tree, &m);
         assert_eq!(e.key(), Some(expected.as_str()));
         let statuses: Vec<_> = e.nodes.iter().map(|n| n.status).collect();
         assert_eq!(
             statuses,
-            [NodeStatus::Match, NodeStatus::Unverifiable, NodeStatus::Unverifiable, NodeStatus::Match]
+            [
+                NodeStatus::Match,
+                NodeStatus::Unverifiable,
+                NodeStatus::Unverifiable,
+                NodeStatus::Match
+            ]
         );
         assert_eq!(e.status(), NodeStatus::Unverifiable);
         assert_eq!(e.nodes[1].note.as_deref(), Some("cloudpickle"));
@@ -401,9 +496,15 @@ mod tests {
     fn placeholders_make_inputs_unverifiable() {
         let v = Value::Object(vec![(
             Key::Str("fn".into()),
-            Value::Object(vec![(Key::Str("__cachescope_repr__".into()), Value::Str("<function <lambda>>".into()))]),
+            Value::Object(vec![(
+                Key::Str("__cachescope_repr__".into()),
+                Value::Str("<function <lambda>>".into()),
+            )]),
         )]);
-        let m = Material { inputs: Some(&v), ..Default::default() };
+        let m = Material {
+            inputs: Some(&v),
+            ..Default::default()
+        };
         let e = evaluate(&leaf(PolicyKind::Inputs { exclude: vec![] }, Some("k")), &m);
         assert_eq!((e.status(), e.key()), (NodeStatus::Unverifiable, Some("k")));
     }

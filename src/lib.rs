@@ -7,6 +7,8 @@
 pub mod engine;
 pub mod hash;
 pub mod load;
+pub mod par;
 pub mod policy;
 pub mod pyjson;
 pub mod record;
+pub mod storage;

@@ -215,7 +215,7 @@ fn load_text(text: &str, path: &Path, line_offset: usize) -> Result<RunRecord, L
         column: Some(e.column),
         message: e.message,
     })?;
-    RunRecord::from_value(&value).map_err(|e| LoadError {
+    RunRecord::from_value(value).map_err(|e| LoadError {
         path: path.to_path_buf(),
         line: if line_offset > 0 || path.extension().and_then(|x| x.to_str()) == Some("jsonl") {
             Some(line_offset + 1)

@@ -172,8 +172,30 @@ fn kind_name(v: &Value) -> &'static str {
 }
 
 impl RunRecord {
-    /// Reads a record from its parsed JSON.
-    pub fn from_value(value: &Value) -> Result<RunRecord, RecordError> {
+    /// Reads a record from its parsed JSON. The encoded inputs and flow parameters, the bulk
+    /// of a record, are moved out rather than copied.
+    pub fn from_value(mut value: Value) -> Result<RunRecord, RecordError> {
+        let inputs = take_field(&mut value, "inputs");
+        let parameters = match &mut value {
+            Value::Object(entries) => match entries
+                .iter_mut()
+                .find(|(k, _)| matches!(k, Key::Str(s) if s == "flow"))
+            {
+                Some((_, flow)) => take_field(flow, "parameters"),
+                None => None,
+            },
+            _ => None,
+        };
+        let mut record = RunRecord::read(&value)?;
+        record.inputs = object_or_null(inputs, "inputs")?;
+        if let Some(flow) = &mut record.flow {
+            flow.parameters = object_or_null(parameters, "flow.parameters")?;
+        }
+        Ok(record)
+    }
+
+    /// Reads every field but the inputs and flow parameters.
+    fn read(value: &Value) -> Result<RunRecord, RecordError> {
         let top = Fields::of(value, "")?;
         let format = top.req_str("format")?;
         if format != FORMAT_V1 {
@@ -198,7 +220,7 @@ impl RunRecord {
                     name: f.opt_str("name")?,
                     run_id: f.opt_str("run_id")?,
                     run_name: f.opt_str("run_name")?,
-                    parameters: f.opt_object("parameters")?.cloned(),
+                    parameters: None,
                 })
             }
             None => None,
@@ -259,7 +281,7 @@ impl RunRecord {
             flow,
             task: task_info,
             task_run,
-            inputs: top.opt_object("inputs")?.cloned(),
+            inputs: None,
             policy,
             key,
             outcome,
@@ -285,6 +307,28 @@ impl RunRecord {
             .result_storage
             .as_deref()
             .map(|p| record_dir.join(p))
+    }
+}
+
+/// Removes a field from an object (the parser has already merged duplicate keys).
+fn take_field(value: &mut Value, field: &str) -> Option<Value> {
+    let Value::Object(entries) = value else {
+        return None;
+    };
+    let pos = entries
+        .iter()
+        .position(|(k, _)| matches!(k, Key::Str(s) if s == field))?;
+    Some(entries.remove(pos).1)
+}
+
+fn object_or_null(value: Option<Value>, field: &str) -> Result<Option<Value>, RecordError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(other) => Err(err(format!(
+            "field `{field}` must be an object or null, found {}",
+            kind_name(&other)
+        ))),
     }
 }
 

@@ -4,7 +4,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use cachescope::engine::{NodeStatus, RecordEvaluation, recompute};
-use cachescope::load::{LoadError, Loaded, load_paths};
+use cachescope::load::{LoadError, Loaded, discover, load_file};
+use cachescope::par::map_ordered;
 use cachescope::record::RunRecord;
 use serde::Serialize;
 
@@ -152,28 +153,68 @@ pub fn outcome(results: &[KeysResult], search_errors: &[LoadError]) -> Outcome {
 }
 
 pub fn run(paths: &[PathBuf], json: bool) -> Outcome {
-    let (loaded, search_errors) = load_paths(paths);
-    let results = evaluate_all(&loaded);
+    let (files, search_errors) = discover(paths);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    // A closed pipe (`| head`) is not an error worth a panic: stop writing quietly.
-    let _ = if json {
-        write_json(&mut out, &results)
-    } else {
-        write_text(&mut out, &results)
+    let mut counts = [0usize; 4];
+    let mut records = 0usize;
+    let mut write_failed = false;
+    // Each file is loaded, recomputed and rendered on a worker; lines come back in path order.
+    map_ordered(
+        &files,
+        |file| {
+            let loaded = load_file(file);
+            let results = evaluate_all(&loaded);
+            let mut text = Vec::new();
+            let statuses: Vec<NodeStatus> = results.iter().map(KeysResult::status).collect();
+            let rendered = if json {
+                write_json(&mut text, &results)
+            } else {
+                write_text(&mut text, &results)
+            };
+            let errors: Vec<String> = results
+                .iter()
+                .filter_map(|r| r.evaluation.as_ref().err().map(|e| e.to_string()))
+                .collect();
+            (rendered.map(|()| text), statuses, errors)
+        },
+        |(text, statuses, errors)| {
+            records += statuses.len();
+            for s in statuses {
+                counts[s as usize] += 1;
+            }
+            // A closed pipe (`| head`) is not worth a panic: stop writing, keep counting.
+            if !write_failed {
+                write_failed = text.and_then(|t| out.write_all(&t)).is_err();
+            }
+            if json {
+                for e in errors {
+                    eprintln!("cachescope: {e}");
+                }
+            }
+        },
+    );
+    if !json && !write_failed {
+        let _ = writeln!(
+            out,
+            "{records} records: {} match, {} unverifiable, {} changed, {} error",
+            counts[NodeStatus::Match as usize],
+            counts[NodeStatus::Unverifiable as usize],
+            counts[NodeStatus::Changed as usize],
+            counts[NodeStatus::Error as usize]
+        );
     }
-    .and_then(|()| out.flush());
+    let _ = out.flush();
     for e in &search_errors {
         eprintln!("cachescope: {e}");
     }
-    if json {
-        for r in &results {
-            if let Err(e) = &r.evaluation {
-                eprintln!("cachescope: {e}");
-            }
-        }
+    if !search_errors.is_empty() || counts[NodeStatus::Error as usize] > 0 {
+        Outcome::Error
+    } else if counts[NodeStatus::Changed as usize] > 0 {
+        Outcome::Difference
+    } else {
+        Outcome::Ok
     }
-    outcome(&results, &search_errors)
 }
 
 fn write_json(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
@@ -185,10 +226,8 @@ fn write_json(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
 }
 
 fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
-    let mut counts = [0usize; 4];
     for r in results {
         let status = r.status();
-        counts[status as usize] += 1;
         match &r.evaluation {
             Err(e) => writeln!(out, "{:<12}  {e}", status.as_str())?,
             Ok((rec, eval)) => {
@@ -230,13 +269,5 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
             }
         }
     }
-    writeln!(
-        out,
-        "{} records: {} match, {} unverifiable, {} changed, {} error",
-        results.len(),
-        counts[NodeStatus::Match as usize],
-        counts[NodeStatus::Unverifiable as usize],
-        counts[NodeStatus::Changed as usize],
-        counts[NodeStatus::Error as usize]
-    )
+    Ok(())
 }

@@ -139,11 +139,8 @@ fn write_tree(
         "├─ "
     };
     let key = eval.key.as_deref().unwrap_or("None");
-    let mut line = format!(
-        "  {prefix}{branch}{:<40} {key:<32}  {}",
-        label(node),
-        eval.status.as_str()
-    );
+    let tree = format!("{prefix}{branch}{}", label(node));
+    let mut line = format!("  {tree:<44} {key:<36}  {}", eval.status.as_str());
     if eval.status == NodeStatus::Changed {
         line.push_str(&format!(
             " (recorded {})",

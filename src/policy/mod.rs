@@ -4,5 +4,8 @@
 mod expr;
 mod tree;
 
-pub use expr::{ExprError, parse_policy};
+pub use expr::{
+    ExprError, REPR_PREFIX, add, compound_cache_policy, configure, constant, parse_policy,
+    storage_path, sub,
+};
 pub use tree::{Configure, PolicyKind, PolicyNode, Recorded};

@@ -10,6 +10,6 @@ mod value;
 mod write;
 
 pub use float_repr::{float_repr, write_float_repr};
-pub use parse::{ParseError, parse};
+pub use parse::{MAX_DEPTH, ParseError, parse};
 pub use value::{Float, Key, Value};
-pub use write::{DumpError, SortKeys, dumps, write_str, write_value};
+pub use write::{DumpError, SortKeys, dumps, write_key, write_str, write_value};

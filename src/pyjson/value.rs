@@ -24,6 +24,9 @@ pub enum Value {
 pub struct Float {
     pub value: f64,
     /// The literal as written in the source text, when the value was parsed.
+    ///
+    /// For display only: the writer never prints it, because `json.dumps` prints
+    /// `repr(float(text))`, which it recomputes from `value` (`1.50` comes out `1.5`).
     pub text: Option<Box<str>>,
 }
 

@@ -65,7 +65,11 @@ pub fn base_python(version: &str) -> PathBuf {
         {
             // `pyenv prefix 3.13` resolves to the newest installed 3.13.x.
             let prefix = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            c.push(Path::new(&prefix).join("bin").join(format!("python{version}")));
+            c.push(
+                Path::new(&prefix)
+                    .join("bin")
+                    .join(format!("python{version}")),
+            );
         }
         c.push(PathBuf::from(format!("python{version}")));
         c
@@ -93,7 +97,11 @@ fn recorder_stamp() -> String {
             let p = e.path();
             let name = e.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with('.') || name == "__pycache__" || name.ends_with(".egg-info") || name == "build" {
+            if name.starts_with('.')
+                || name == "__pycache__"
+                || name.ends_with(".egg-info")
+                || name == "build"
+            {
                 continue;
             }
             if p.is_dir() {
@@ -122,7 +130,15 @@ fn ensure_venv(name: &str, base: &str, packages: &[&str], with_recorder: bool) -
     lock.lock().expect("lock venv");
     let dir = root.join(name);
     let python = dir.join("bin").join("python");
-    let want = format!("{}\n{}", packages.join(" "), if with_recorder { recorder_stamp() } else { String::new() });
+    let want = format!(
+        "{}\n{}",
+        packages.join(" "),
+        if with_recorder {
+            recorder_stamp()
+        } else {
+            String::new()
+        }
+    );
     let stamp = dir.join(".cachescope-stamp");
     if fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) && python.exists() {
         return Venv { dir, python };
@@ -133,20 +149,40 @@ fn ensure_venv(name: &str, base: &str, packages: &[&str], with_recorder: bool) -
     if !have_packages || !python.exists() {
         let _ = fs::remove_dir_all(&dir);
         let base_py = base_python(base);
-        run_checked(Command::new(&base_py).args(["-m", "venv"]).arg(&dir), "creating a virtualenv");
+        run_checked(
+            Command::new(&base_py).args(["-m", "venv"]).arg(&dir),
+            "creating a virtualenv",
+        );
         if !packages.is_empty() {
             run_checked(
                 Command::new(&python)
-                    .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                    .args([
+                        "-m",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--disable-pip-version-check",
+                    ])
                     .args(packages),
-                &format!("pip install {} (needs the PyPI registry)", packages.join(" ")),
+                &format!(
+                    "pip install {} (needs the PyPI registry)",
+                    packages.join(" ")
+                ),
             );
         }
     }
     if with_recorder {
         run_checked(
             Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--force-reinstall", "--no-deps"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--force-reinstall",
+                    "--no-deps",
+                ])
                 .arg(repo_root().join("recorder")),
             "pip install ./recorder",
         );
