@@ -121,7 +121,7 @@ fn run_flow() -> FlowRun {
         let text = fs::read_to_string(&path).unwrap();
         let value = parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let record =
-            RunRecord::from_value(&value).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            RunRecord::from_value(value).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let id = record.task_run.id.clone().expect("task_run.id");
         records.insert(id, (path, record));
     }
@@ -466,6 +466,9 @@ fn recorder_unit_tests_pass() {
         .output()
         .expect("run the recorder's unit tests");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "recorder unit tests failed:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "recorder unit tests failed:\n{stderr}"
+    );
     assert!(stderr.contains("\nOK"), "no unittest summary:\n{stderr}");
 }

@@ -50,7 +50,7 @@ fn records() -> BTreeMap<PathBuf, RunRecord> {
             let text = fs::read_to_string(&p).unwrap();
             let value = parse(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             let record =
-                RunRecord::from_value(&value).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                RunRecord::from_value(value).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             (p.strip_prefix(&root).unwrap().to_path_buf(), record)
         })
         .collect()
