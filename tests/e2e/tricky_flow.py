@@ -74,6 +74,9 @@ def note(state: Any, expect: Expect) -> Any:
     metadata = getattr(state.data, "metadata", None)
     storage_key = getattr(metadata, "storage_key", None)
     stored = os.path.basename(storage_key) if storage_key and os.path.exists(storage_key) else None
+    if state.is_failed():
+        # A failure is persisted under a random name, never under the cache key.
+        stored = None
     if expect.keyless and stored is not None:
         FAILURES.append(f"{expect.case}: expected no stored result, found {stored}")
     if not expect.keyless and stored is None:
@@ -365,6 +368,47 @@ def takes_lock(lock: Any) -> str:
     return "ran uncached"
 
 
+def _generated_task() -> Any:
+    """A task whose function has no source file (made with exec): Prefect has no source text
+    and hashes the compiled code object with cloudpickle instead."""
+    namespace: dict[str, Any] = {}
+    exec(compile("def generated(x):\n    return x * 10\n", "<generated>", "exec"), namespace)
+    return task(namespace["generated"], cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
+
+
+generated = _generated_task()
+
+
+@task(result_storage_key="fixed-{parameters[x]}", persist_result=True)
+def fixed_storage_key(x: int) -> int:
+    # result_storage_key replaces the cache policy: Prefect holds no policy at all.
+    return x
+
+
+ATTEMPTS: dict[str, int] = {}
+
+
+@task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True, retries=1, retry_delay_seconds=0)
+def flaky(x: int, run: str) -> int:
+    # Fails on the first attempt: the key is computed twice, and one record is written.
+    ATTEMPTS[run] = ATTEMPTS.get(run, 0) + 1
+    if ATTEMPTS[run] == 1:
+        raise RuntimeError("first attempt fails")
+    return x
+
+
+@task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
+def always_fails(x: int) -> int:
+    raise ValueError(f"bad input {x}")
+
+
+@flow
+def inner(k: int = 2) -> None:
+    """A subflow: FlowParameters sees its parameters, RunId its run id."""
+    note(flow_params_only(1, return_state=True), Expect("subflow-parameters"))
+    note(run_id_only(1, return_state=True), Expect("subflow-run-id"))
+
+
 @dataclass
 class Ledger:
     """Tasks as methods: `self` is an input, encoded as a dataclass."""
@@ -455,6 +499,11 @@ def tricky(n: int = 3, started: datetime = datetime(2024, 1, 1, tzinfo=timezone.
     note(Ledger("ada").total([1.5, 2.25], return_state=True), Expect("method-on-dataclass"))
     note(Opaque(7).shifted(1, return_state=True), Expect("method-on-plain-object", unverifiable=True))
     note(make_scaler(3)(5, return_state=True), Expect("locals-function"))
+    note(generated(n, return_state=True), Expect("no-source", unverifiable=True))
+    note(fixed_storage_key(n, return_state=True), Expect("result-storage-key", unverifiable=True))
+    note(flaky(n, run=str(uuid.uuid4()), return_state=True), Expect("retried", state="Completed"))
+    note(always_fails(n, return_state=True), Expect("failed", keyless=True, state="Failed"))
+    inner(k=n)
 
     # Several runs at once on the thread pool: each capture must stay with its own run.
     futures = [(i, echo.with_options(task_run_name=f"concurrent-{i}").submit({"concurrent": i})) for i in range(6)]
