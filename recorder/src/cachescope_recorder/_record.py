@@ -3,8 +3,8 @@
 A record is built in two steps. When Prefect computes the transaction key, :func:`snapshot`
 takes everything the key was computed from (encoded at once, before the task can mutate its
 inputs) together with what every policy node returned. When the task run reaches a final state,
-:func:`write_record` adds the outcome, checks every node against the recorded material
-(:func:`mark_reproducible`) and writes the file atomically.
+:func:`finish` adds the outcome and checks every node against the recorded material
+(:func:`mark_reproducible`), and :func:`write_record` writes the file atomically.
 """
 
 from __future__ import annotations
