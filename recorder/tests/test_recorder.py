@@ -257,6 +257,26 @@ class SettingsTest(unittest.TestCase):
             self.assertIn("NaN", path.read_text())
 
 
+class FailureTest(unittest.TestCase):
+    def test_a_recorder_failure_is_logged_once_and_never_raised(self) -> None:
+        from cachescope_recorder import _hooks
+
+        _hooks._warned = False
+        with tempfile.TemporaryDirectory() as tmp:
+            blocker = Path(tmp) / "a-file"
+            blocker.write_text("")
+            config = cachescope_recorder.Config(runs_dir=blocker, project_root=Path(tmp), relative_paths=False)
+            record = {"policy": None, "outcome": {}}
+            engine = SimpleNamespace()
+            engine.__dict__[_hooks._PENDING] = _record.Pending(config=config, path=blocker / "r.json", record=record, key=None)
+            state = SimpleNamespace(name="Completed", is_final=lambda: True, data=None)
+            with self.assertLogs("cachescope_recorder", "DEBUG") as logs:
+                _hooks._after_state(engine, state)
+                _hooks._after_state(engine, state)
+        self.assertEqual([r.levelname for r in logs.records], ["WARNING", "DEBUG"])
+        self.assertIn("could not write the run record", logs.records[0].getMessage())
+
+
 class BootstrapTest(unittest.TestCase):
     PROBE = (
         "import sys; "
