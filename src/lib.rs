@@ -11,4 +11,5 @@ pub mod par;
 pub mod policy;
 pub mod pyjson;
 pub mod record;
+pub mod source;
 pub mod storage;

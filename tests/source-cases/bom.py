@@ -1,0 +1,6 @@
+﻿def f():
+    return "bom"
+
+
+def g():
+    return 2

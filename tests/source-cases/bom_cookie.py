@@ -1,0 +1,4 @@
+﻿# -*- coding: utf-8 -*-
+@staticmethod
+def f():
+    return "bom and cookie"

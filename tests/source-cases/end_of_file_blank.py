@@ -1,0 +1,11 @@
+def f():
+    return 1
+
+
+
+# comment at the end
+
+    # indented comment at the very end
+
+
+

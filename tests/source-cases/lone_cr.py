@@ -1,0 +1,1 @@
+def f():    return 1    # commentdef g(): passclass C:    def m(self):        x = """a b"""        return x
