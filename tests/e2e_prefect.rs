@@ -22,6 +22,7 @@ use std::sync::OnceLock;
 
 use cachescope::pyjson::{Key, Value, parse};
 use cachescope::record::RunRecord;
+use cachescope::source::{PythonVersion, get_source};
 use serde_json::Value as Json;
 
 /// What Prefect did for one task run, from the flow's manifest.
@@ -500,4 +501,43 @@ fn recorder_unit_tests_pass() {
         "recorder unit tests failed:\n{stderr}"
     );
     assert!(stderr.contains("\nOK"), "no unittest summary:\n{stderr}");
+}
+
+/// `task.file`, `task.qualname` and `task.line` lead back to `task.source`: cachescope's own
+/// `inspect.getsource` finds, in the file as it is, exactly the text Prefect hashed.
+#[test]
+fn recorded_sources_are_what_getsource_finds_in_the_file() {
+    let run = flow_run();
+    let file = e2e_dir().join("tricky_flow.py");
+    let bytes = fs::read(&file).unwrap();
+    let mut problems = Vec::new();
+    for (expected, path, record) in cases(run) {
+        let (Some(source), Some(qualname)) = (&record.task.source, &record.task.qualname) else {
+            continue;
+        };
+        let python: PythonVersion = record
+            .environment
+            .python
+            .as_deref()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let line = record.task.line.map(|l| l as usize);
+        match get_source(&bytes, qualname, line, python) {
+            Ok(found) if &found.source == source && Some(found.code_first_line) == line => {}
+            Ok(found) => problems.push(format!(
+                "[{}] {}: {qualname} at line {line:?}: getsource gives {:?} from line {}",
+                expected.case,
+                path.display(),
+                found.source,
+                found.code_first_line
+            )),
+            Err(e) => problems.push(format!(
+                "[{}] {}: {qualname}: {e}",
+                expected.case,
+                path.display()
+            )),
+        }
+    }
+    report(run, "recorded sources against the file", &problems);
 }

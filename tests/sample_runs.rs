@@ -14,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cachescope::pyjson::{Value, parse};
 use cachescope::record::{RunRecord, holds_placeholder};
+use cachescope::source::{PythonVersion, get_source};
 use serde_json::Value as Json;
 
 fn sample_runs() -> PathBuf {
@@ -328,4 +329,48 @@ fn nothing_names_a_path_of_the_recording_machine() {
             );
         }
     }
+}
+
+/// Every recorded source is what `inspect.getsource` finds in the project as it is now, except
+/// for the `clean` runs recorded before story 02's edit, which differ by exactly that edit.
+#[test]
+fn recorded_sources_match_the_project_but_for_the_story_02_edit() {
+    let before = r#"if row["status"] == "refund" or row["region"] not in regions:"#;
+    let after = r#"if row["status"] in ("refund", "cancelled") or row["region"] not in regions:"#;
+    let root = sample_runs();
+    let mut edited = 0;
+    for (path, record) in records() {
+        let dir = root.join(&path).parent().unwrap().to_path_buf();
+        let file = record
+            .project_root_in(&dir)
+            .unwrap()
+            .join(record.task.file.as_deref().unwrap());
+        let python: PythonVersion = record
+            .environment
+            .python
+            .as_deref()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let found = get_source(
+            &fs::read(&file).unwrap(),
+            record.task.qualname.as_deref().unwrap(),
+            record.task.line.map(|l| l as usize),
+            python,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let recorded = record.task.source.as_deref().unwrap();
+        if recorded != found.source {
+            assert_eq!(record.task.name, "clean", "{}", path.display());
+            assert_eq!(
+                recorded.replace(before, after),
+                found.source,
+                "{}",
+                path.display()
+            );
+            edited += 1;
+        }
+    }
+    // Story 01's two runs and story 02's first run ran before the edit.
+    assert_eq!(edited, 3);
 }
