@@ -350,13 +350,13 @@ fn check_culprits(got: &Json, expected: &Json, problems: &mut Vec<String>) {
             continue;
         };
         let at = format!("culprit {}", label(want));
-        if let Some(proof) = want.get("proof") {
-            if &culprit["proof"] != proof {
-                problems.push(format!(
-                    "{at}: proof {}, expected {proof}",
-                    culprit["proof"]
-                ));
-            }
+        if let Some(proof) = want.get("proof")
+            && &culprit["proof"] != proof
+        {
+            problems.push(format!(
+                "{at}: proof {}, expected {proof}",
+                culprit["proof"]
+            ));
         }
         if let Some(with) = want.get("with") {
             let (g, w) = (sorted(strings(&culprit["with"])), sorted(strings(with)));
