@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Optional
@@ -373,7 +374,8 @@ def feeds_a(out: Path) -> tuple[Project, Runs, float]:
     return project, a, time.monotonic()
 
 
-def feeds_b(out: Path, project: Project, a: Runs, a_done: float) -> None:
+def feeds_b(out: Path, project: Project, a: Runs, a_done: float) -> datetime:
+    """B of the feeds cases; returns when the result B stored expires."""
     time.sleep(max(0.0, EXPIRY_GAP - (time.monotonic() - a_done)))
     b = run_flow(project, "feeds", out / "feeds" / "b", out / "feeds" / "storage", day="2024-03-01")
     expired_at, b_at = a.record("fetch_rates")["outcome"]["cache_expiration"], b.record("fetch_rates")["recorded_at"]
@@ -382,8 +384,9 @@ def feeds_b(out: Path, project: Project, a: Runs, a_done: float) -> None:
     for case, task in (("no-key-no-cache", "stream"), ("no-key-persist-off", "notify"), ("no-key-error", "append")):
         require(a.record(task)["key"] is None and b.record(task)["key"] is None, f"{case}: {task} has a key")
         pair(case, task, a, b, "Completed", expect("miss", causes=("no_key",)))
-    # B stored the result again; by the time anyone explains live, it has expired too.
+    # B stored the result again; the script ends only once that one has expired too.
     live("live-expired", "fetch_rates", a, project, expect("miss", causes=("expired",)))
+    return datetime.fromisoformat(b.record("fetch_rates")["outcome"]["cache_expiration"].replace("Z", "+00:00"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,8 +400,9 @@ def set_order(seed: str) -> list[str]:
 
 
 def seeds_with_different_set_orders() -> tuple[str, str]:
+    first = set_order("0")
     for candidate in range(1, 100):
-        if set_order(str(candidate)) != set_order("0"):
+        if set_order(str(candidate)) != first:
             return "0", str(candidate)
     sys.exit("no two hash seeds order the regions differently")
 
@@ -457,10 +461,11 @@ def main() -> int:
         live_cases(out)
         finish(hashing_a, f"hashing.py with PYTHONHASHSEED={seed_a}")
         hashing_b = start_hashing(hashing, out / "hashing" / "b", hashing_storage, seed_b, server.api_url)
-        feeds_b(out, *feeds)
+        expires = feeds_b(out, *feeds)
         finish(hashing_b, f"hashing.py with PYTHONHASHSEED={seed_b}")
         hashing_cases(Runs(out / "hashing" / "a"), Runs(out / "hashing" / "b"))
 
+    time.sleep(max(0.0, (expires - datetime.now(timezone.utc)).total_seconds() + 0.1))
     (out / "manifest.json").write_text(json.dumps(MANIFEST, indent=2) + "\n")
     print(f"{len(MANIFEST)} cases in {time.monotonic() - started:.0f} s", flush=True)
     for problem in PROBLEMS:
