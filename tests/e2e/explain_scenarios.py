@@ -385,7 +385,7 @@ def feeds_b(out: Path, project: Project, a: Runs, a_done: float) -> datetime:
         require(a.record(task)["key"] is None and b.record(task)["key"] is None, f"{case}: {task} has a key")
         pair(case, task, a, b, "Completed", expect("miss", causes=("no_key",)))
     # B stored the result again; the script ends only once that one has expired too.
-    live("live-expired", "fetch_rates", a, project, expect("miss", causes=("expired",)))
+    live("live-expired", "fetch_rates", a, project, expect("miss", causes=("expired",), evidence={"key_b": a.record("fetch_rates")["key"]}))
     return datetime.fromisoformat(b.record("fetch_rates")["outcome"]["cache_expiration"].replace("Z", "+00:00"))
 
 
