@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use cachescope::policy::parse_policy;
 use serde_json::Value as Json;
 
 /// One case of the manifest.
@@ -427,6 +428,16 @@ fn check_advice(got: &Json, expected: &Json, problems: &mut Vec<String>) {
         let kind = advice["kind"].as_str().unwrap_or("?");
         if !non_empty_str(&advice["text"]) {
             problems.push(format!("advice {kind}: no text"));
+        }
+        // A fix is a policy expression a user can paste into the decorator.
+        match &advice["fix"] {
+            Json::Null => {}
+            Json::String(fix) => {
+                if let Err(e) = parse_policy(fix) {
+                    problems.push(format!("advice {kind}: fix {fix:?} is not a policy: {e}"));
+                }
+            }
+            other => problems.push(format!("advice {kind}: fix is {other}")),
         }
         // The contract gives this advice a fix (a policy expression) and a check over the
         // task's recorded runs.
