@@ -398,12 +398,23 @@ fn check_causes(got: &Json, expected: &Json, problems: &mut Vec<String>) {
     if kinds != want {
         problems.push(format!("non_key_causes {kinds:?}, expected {want:?}"));
     }
-    for cause in causes {
+    for cause in &causes {
         if !non_empty_str(&cause["summary"]) {
             problems.push(format!("non-key cause {}: no summary", cause["kind"]));
         }
         if cause["kind"] == "expired" && !non_empty_str(&cause["detail"]["expired_at"]) {
             problems.push(format!("expired: no detail.expired_at: {cause}"));
+        }
+    }
+    // Where only one reason fits (an error, not NO_CACHE), the summary must give it.
+    for (kind, text) in expected["cause_mentions"].as_object().into_iter().flatten() {
+        let text = text.as_str().unwrap_or_default();
+        let said = causes
+            .iter()
+            .filter(|c| c["kind"] == kind.as_str())
+            .any(|c| c["summary"].as_str().is_some_and(|s| s.contains(text)));
+        if !said {
+            problems.push(format!("no {kind} cause whose summary mentions {text:?}"));
         }
     }
 }

@@ -21,7 +21,8 @@ Written into OUT:
   ``task_a`` names A's task when it is not ``task``. ``expect`` holds ``verdict``, ``culprits``
   (``policy`` and ``path``; ``proof`` and ``with`` when fixed; ``detail``, a subset of the
   culprit's detail; ``diff_lines``, lines its diff must contain), ``non_key_causes`` and
-  ``advice`` (kinds), and ``evidence``, a subset of the whole ``explain --json`` output.
+  ``advice`` (kinds), ``evidence``, a subset of the whole ``explain --json`` output, and
+  ``cause_mentions``, text the summary of a non-key cause must contain, by kind.
   Subsets match objects key by key and arrays item by item.
 - ``check.json``: runs of one project and copies of it (one task edited, unedited, a helper
   edited) for ``cachescope check``.
@@ -208,14 +209,19 @@ def culprit(policy: str, path: str, proof: Optional[str] = "proven", *, with_: O
     return out
 
 
-def expect(verdict: str, culprits: tuple[dict[str, Any], ...] = (), causes: tuple[str, ...] = (), advice: tuple[str, ...] = (), evidence: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    return {"verdict": verdict, "culprits": list(culprits), "non_key_causes": list(causes), "advice": list(advice), "evidence": evidence or {}}
+def expect(verdict: str, culprits: tuple[dict[str, Any], ...] = (), causes: tuple[str, ...] = (), advice: tuple[str, ...] = (), evidence: Optional[dict[str, Any]] = None, cause_mentions: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    out = {"verdict": verdict, "culprits": list(culprits), "non_key_causes": list(causes), "advice": list(advice), "evidence": evidence or {}}
+    if cause_mentions is not None:
+        out["cause_mentions"] = cause_mentions
+    return out
 
 
 def diff_lines(edit: tuple[str, str]) -> list[str]:
-    """The removed and added lines of a one-line edit, as a unified diff shows them."""
+    """The line of explain/scores.py an edit changes, before and after, as a unified diff
+    shows them."""
     old, new = edit
-    return [f"-{line}" for line in old.splitlines() if line] + [f"+{line}" for line in new.splitlines() if line]
+    [line] = [line for line in (PROJECTS / "scores.py").read_text().splitlines() if old in line]
+    return [f"-{line}", f"+{line.replace(old, new)}"]
 
 
 def source_span(record: dict[str, Any]) -> list[int]:
@@ -362,6 +368,8 @@ def policies_cases(out: Path) -> None:
     pair("policy-tree-changed", "aggregate", a, b, "Completed", expect("miss", (culprit("CompoundCachePolicy", "", None),)))
     # TASK_SOURCE - "debug" is TASK_SOURCE: no input counts, so B hits with another debug.
     pair("minus-without-inputs", "tune", a, b, "Cached", expect("hit", advice=("minus_without_inputs",)))
+    # The same mistake where it costs a miss: the flow parameter meant to be left out busts it.
+    pair("minus-without-inputs-flow-parameters", "publish_model", a, b, "Completed", expect("miss", (culprit("FlowParameters", "1", detail={"changes": [change]}),), advice=("minus_without_inputs",)))
     # Two tasks, one argument name, INPUTS only: square is served double's result in run A.
     pair("inputs-only-collision", "square", a, a, "Cached", expect("hit", advice=("inputs_only_collision",)), task_a="double")
     # The same dict written in another order: cloudpickle, not JSON, so another key.
@@ -383,7 +391,9 @@ def feeds_b(out: Path, project: Project, a: Runs, a_done: float) -> datetime:
     pair("expired", "fetch_rates", a, b, "Completed", expect("miss", causes=("expired",)))
     for case, task in (("no-key-no-cache", "stream"), ("no-key-persist-off", "notify"), ("no-key-error", "append")):
         require(a.record(task)["key"] is None and b.record(task)["key"] is None, f"{case}: {task} has a key")
-        pair(case, task, a, b, "Completed", expect("miss", causes=("no_key",)))
+        # Only the error says why there is no key: the summary must name it.
+        mentions = {"no_key": "ValueError"} if task == "append" else None
+        pair(case, task, a, b, "Completed", expect("miss", causes=("no_key",), cause_mentions=mentions))
     # B stored the result again; the script ends only once that one has expired too.
     live("live-expired", "fetch_rates", a, project, expect("miss", causes=("expired",), evidence={"key_b": a.record("fetch_rates")["key"]}))
     return datetime.fromisoformat(b.record("fetch_rates")["outcome"]["cache_expiration"].replace("Z", "+00:00"))

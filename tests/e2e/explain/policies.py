@@ -55,6 +55,11 @@ def tune(dataset: str, debug: bool = False) -> str:
     return f"tuned on {dataset}"
 
 
+@task(cache_policy=TASK_SOURCE + FLOW_PARAMETERS - "config", persist_result=True)
+def publish_model(region: str) -> str:
+    return f"model for {region}"
+
+
 @task(cache_policy=INPUTS, persist_result=True)
 def double(x: int) -> int:
     return 2 * x
@@ -79,6 +84,7 @@ def policies(config: dict[str, Any], region: str = "north") -> None:
     render("weekly", debug=True)
     aggregate([1, 2, 3])
     tune("sales", debug=DEBUG)
+    publish_model(region)
     double(3)
     square(3)
     label(CODES)
