@@ -289,6 +289,15 @@ fn check_detail_shape(culprit: &Json, at: &str, problems: &mut Vec<String>) {
                     "each change is changed, added or removed",
                 );
                 need(non_empty_str(&change["path"]), "each change has a path");
+                // The marker is how the recorder writes a value JSON cannot encode (for
+                // display only, run-record-v1.md); it is no part of the user's value.
+                need(
+                    !change["path"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("__cachescope_repr__"),
+                    "a change path names the user's value, not the recorder's repr marker",
+                );
             }
         }
         "RunId" => {
