@@ -340,7 +340,12 @@ def loud(x: int) -> int:
     return x
 
 
-KEY_STORAGE = Path(tempfile.mkdtemp(prefix="cachescope-keys-"))
+# Beside the result storage when the test gave a PREFECT_HOME, so nothing is left elsewhere.
+KEY_STORAGE = (
+    Path(os.environ["PREFECT_HOME"]) / "key-storage"
+    if "PREFECT_HOME" in os.environ
+    else Path(tempfile.mkdtemp(prefix="cachescope-keys-"))
+)
 
 
 @task(
