@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod hash;
+pub mod live;
 pub mod load;
 pub mod par;
 pub mod policy;

@@ -78,6 +78,24 @@ pub struct RecordError {
     pub message: String,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+    use std::path::Path;
+
+    #[test]
+    fn normalize_folds_dots_lexically() {
+        assert_eq!(
+            normalize(Path::new("runs/a/b/../../../storage")),
+            Path::new("storage")
+        );
+        assert_eq!(normalize(Path::new("./runs/./a")), Path::new("runs/a"));
+        assert_eq!(normalize(Path::new("../x/../y")), Path::new("../y"));
+        assert_eq!(normalize(Path::new("/a/../../b")), Path::new("/b"));
+        assert_eq!(normalize(Path::new("a/..")), Path::new("."));
+    }
+}
+
 fn err(message: String) -> RecordError {
     RecordError { message }
 }
@@ -307,6 +325,31 @@ impl RunRecord {
             .result_storage
             .as_deref()
             .map(|p| record_dir.join(p))
+    }
+}
+
+/// Folds `.` and `name/..` out of a path without touching the file system, so that
+/// `runs/a/../../storage` reads as `storage`. Leading `..` of a relative path are kept.
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
     }
 }
 

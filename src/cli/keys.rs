@@ -1,17 +1,21 @@
-//! `cachescope keys`: every record's key recomputed from its recorded material.
+//! `cachescope keys`: every record's key recomputed, from its recorded material or (`--live`)
+//! with the task's source as it is now, with a hit/miss prediction.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use cachescope::engine::{NodeStatus, RecordEvaluation, recompute};
+use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_live};
 use cachescope::load::{LoadError, Loaded, discover, load_file};
 use cachescope::par::map_ordered;
 use cachescope::record::RunRecord;
+use jiff::Timestamp;
 use serde::Serialize;
 
 use super::Outcome;
 
-/// One line of `keys --json`, as cli.md specifies.
+/// One line of `keys --json`, as cli.md specifies (plus documented extensions).
 #[derive(Serialize)]
 struct KeysLine<'a> {
     record: String,
@@ -25,7 +29,26 @@ struct KeysLine<'a> {
     /// Why the record is unverifiable or changed beyond its nodes (an extension).
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'a str>,
+    /// `--live` only: hit, miss or unknown for the next run (an extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<&'static str>,
+    /// `--live` only: why, in one line (an extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    /// `--live` only: where the source was read (an extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<SourceLine>,
     nodes: Vec<NodeLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct SourceLine {
+    file: Option<String>,
+    first_line: Option<usize>,
+    last_line: Option<usize>,
+    python: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -40,34 +63,65 @@ struct NodeLine<'a> {
     note: Option<&'a str>,
 }
 
-/// A record slot's result: its evaluation, or the reason it could not be loaded.
+/// How one record came out.
+pub struct Recomputed<'a> {
+    pub record: &'a RunRecord,
+    pub evaluation: RecordEvaluation,
+    /// With `--live`: the prediction and where the source came from.
+    pub live: Option<LiveEvaluation>,
+}
+
+/// A record slot's result: its recomputation, or the reason it could not be loaded.
 pub struct KeysResult<'a> {
     pub loaded: &'a Loaded,
-    pub evaluation: Result<(&'a RunRecord, RecordEvaluation), &'a LoadError>,
+    pub result: Result<Recomputed<'a>, &'a LoadError>,
 }
 
 impl KeysResult<'_> {
     pub fn status(&self) -> NodeStatus {
-        self.evaluation
+        self.result
             .as_ref()
-            .map_or(NodeStatus::Error, |(_, e)| e.status)
+            .map_or(NodeStatus::Error, |r| r.evaluation.status)
     }
 }
 
-pub fn evaluate_all(loaded: &[Loaded]) -> Vec<KeysResult<'_>> {
+/// What `--live` needs: where to look for files, a shared cache of them, and "now".
+pub struct LiveMode {
+    pub options: LiveOptions,
+    pub cache: Mutex<SourceCache>,
+    pub now: Timestamp,
+}
+
+pub fn evaluate_all<'a>(loaded: &'a [Loaded], live: Option<&LiveMode>) -> Vec<KeysResult<'a>> {
     loaded
         .iter()
         .map(|l| KeysResult {
             loaded: l,
-            evaluation: l.record.as_ref().map(|r| (r, recompute(r))),
+            result: l.record.as_ref().map(|record| match live {
+                None => Recomputed {
+                    record,
+                    evaluation: recompute(record),
+                    live: None,
+                },
+                Some(mode) => {
+                    let mut cache = mode.cache.lock().unwrap_or_else(|e| e.into_inner());
+                    let live =
+                        evaluate_live(record, l.source.dir(), &mode.options, &mut cache, mode.now);
+                    Recomputed {
+                        record,
+                        evaluation: live.evaluation.clone(),
+                        live: Some(live),
+                    }
+                }
+            }),
         })
         .collect()
 }
 
 fn json_line<'a>(result: &'a KeysResult<'a>) -> KeysLine<'a> {
     let record = result.loaded.source.to_string();
-    let (rec, eval) = match &result.evaluation {
-        Ok((rec, eval)) => (rec, eval),
+    let r = match &result.result {
+        Ok(r) => r,
         Err(e) => {
             return KeysLine {
                 record,
@@ -78,19 +132,42 @@ fn json_line<'a>(result: &'a KeysResult<'a>) -> KeysLine<'a> {
                 status: NodeStatus::Error.as_str(),
                 error: Some(e.to_string()),
                 note: None,
+                verdict: None,
+                reason: None,
+                source: None,
                 nodes: Vec::new(),
             };
         }
     };
+    let eval = &r.evaluation;
+    let source = r.live.as_ref().map(|live| match &live.source {
+        Ok(s) => SourceLine {
+            file: Some(s.path.display().to_string()),
+            first_line: Some(s.function.first_line),
+            last_line: Some(s.function.last_line),
+            python: Some(s.python.to_string()),
+            error: None,
+        },
+        Err(problem) => SourceLine {
+            file: None,
+            first_line: None,
+            last_line: None,
+            python: None,
+            error: Some(problem.to_string()),
+        },
+    });
     KeysLine {
         record,
-        task: Some(&rec.task.name),
-        task_run: rec.task_run.id.as_deref(),
-        recorded: rec.key.as_deref(),
+        task: Some(&r.record.task.name),
+        task_run: r.record.task_run.id.as_deref(),
+        recorded: r.record.key.as_deref(),
         key: eval.key.as_deref(),
         status: eval.status.as_str(),
         error: (eval.status == NodeStatus::Error).then(|| first_problem(eval)),
         note: eval.note.as_deref(),
+        verdict: r.live.as_ref().map(|l| l.verdict.as_str()),
+        reason: r.live.as_ref().map(|l| l.reason.as_str()),
+        source,
         nodes: eval
             .evaluation
             .nodes
@@ -128,7 +205,7 @@ fn first_problem(eval: &RecordEvaluation) -> String {
         .unwrap_or_else(|| "cannot be recomputed".to_string())
 }
 
-fn short(key: Option<&str>) -> String {
+pub fn short(key: Option<&str>) -> String {
     match key {
         Some(k) if k.len() > 12 => format!("{}…", &k[..12]),
         Some(k) => k.to_string(),
@@ -152,11 +229,17 @@ pub fn outcome(results: &[KeysResult], search_errors: &[LoadError]) -> Outcome {
     }
 }
 
-pub fn run(paths: &[PathBuf], json: bool) -> Outcome {
+pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome {
     let (files, search_errors) = discover(paths);
+    let live = live.map(|options| LiveMode {
+        options,
+        cache: Mutex::new(SourceCache::new()),
+        now: Timestamp::now(),
+    });
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut counts = [0usize; 4];
+    let mut verdicts = [0usize; 3];
     let mut records = 0usize;
     let mut write_failed = false;
     // Each file is loaded, recomputed and rendered on a worker; lines come back in path order.
@@ -164,9 +247,20 @@ pub fn run(paths: &[PathBuf], json: bool) -> Outcome {
         &files,
         |file| {
             let loaded = load_file(file);
-            let results = evaluate_all(&loaded);
+            let results = evaluate_all(&loaded, live.as_ref());
             let mut text = Vec::new();
             let statuses: Vec<NodeStatus> = results.iter().map(KeysResult::status).collect();
+            let predicted: Vec<&'static str> = results
+                .iter()
+                .filter_map(|r| {
+                    r.result
+                        .as_ref()
+                        .ok()?
+                        .live
+                        .as_ref()
+                        .map(|l| l.verdict.as_str())
+                })
+                .collect();
             let rendered = if json {
                 write_json(&mut text, &results)
             } else {
@@ -174,14 +268,20 @@ pub fn run(paths: &[PathBuf], json: bool) -> Outcome {
             };
             let errors: Vec<String> = results
                 .iter()
-                .filter_map(|r| r.evaluation.as_ref().err().map(|e| e.to_string()))
+                .filter_map(|r| r.result.as_ref().err().map(|e| e.to_string()))
                 .collect();
-            (rendered.map(|()| text), statuses, errors)
+            (rendered.map(|()| text), statuses, predicted, errors)
         },
-        |(text, statuses, errors)| {
+        |(text, statuses, predicted, errors)| {
             records += statuses.len();
             for s in statuses {
                 counts[s as usize] += 1;
+            }
+            for v in predicted {
+                verdicts[["hit", "miss", "unknown"]
+                    .iter()
+                    .position(|x| *x == v)
+                    .unwrap_or(2)] += 1;
             }
             // A closed pipe (`| head`) is not worth a panic: stop writing, keep counting.
             if !write_failed {
@@ -195,14 +295,20 @@ pub fn run(paths: &[PathBuf], json: bool) -> Outcome {
         },
     );
     if !json && !write_failed {
-        let _ = writeln!(
-            out,
+        let mut summary = format!(
             "{records} records: {} match, {} unverifiable, {} changed, {} error",
             counts[NodeStatus::Match as usize],
             counts[NodeStatus::Unverifiable as usize],
             counts[NodeStatus::Changed as usize],
             counts[NodeStatus::Error as usize]
         );
+        if live.is_some() {
+            summary.push_str(&format!(
+                "; next run: {} hit, {} miss, {} unknown",
+                verdicts[0], verdicts[1], verdicts[2]
+            ));
+        }
+        let _ = writeln!(out, "{summary}");
     }
     let _ = out.flush();
     for e in &search_errors {
@@ -228,45 +334,60 @@ fn write_json(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
 fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
     for r in results {
         let status = r.status();
-        match &r.evaluation {
-            Err(e) => writeln!(out, "{:<12}  {e}", status.as_str())?,
-            Ok((rec, eval)) => {
-                let task = rec.task.name.as_str();
+        let rec = match &r.result {
+            Err(e) => {
+                writeln!(out, "{:<12}  {e}", status.as_str())?;
+                continue;
+            }
+            Ok(rec) => rec,
+        };
+        let eval = &rec.evaluation;
+        let verdict = rec
+            .live
+            .as_ref()
+            .map(|l| format!("{:<8}", l.verdict.as_str()))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{:<12}  {verdict}{:<20}  {:<13}  {}",
+            status.as_str(),
+            rec.record.task.name,
+            short(eval.key.as_deref()),
+            r.loaded.source
+        )?;
+        for n in &eval.evaluation.nodes {
+            if n.status != NodeStatus::Match {
+                let at = if n.path.is_empty() {
+                    "root".to_string()
+                } else {
+                    n.path.clone()
+                };
+                let detail = match n.status {
+                    NodeStatus::Changed => format!(
+                        "recorded {} but recomputed {}",
+                        short(n.recorded.as_deref()),
+                        short(n.key.as_deref())
+                    ),
+                    _ => n.note.clone().unwrap_or_default(),
+                };
                 writeln!(
                     out,
-                    "{:<12}  {:<20}  {:<13}  {}",
-                    status.as_str(),
-                    task,
-                    short(eval.key.as_deref()),
-                    r.loaded.source
+                    "              {at} {}: {} ({detail})",
+                    n.policy,
+                    n.status.as_str()
                 )?;
-                for n in &eval.evaluation.nodes {
-                    if n.status != NodeStatus::Match {
-                        let at = if n.path.is_empty() {
-                            "root".to_string()
-                        } else {
-                            n.path.clone()
-                        };
-                        let detail = match n.status {
-                            NodeStatus::Changed => format!(
-                                "recorded {} but recomputed {}",
-                                short(n.recorded.as_deref()),
-                                short(n.key.as_deref())
-                            ),
-                            _ => n.note.clone().unwrap_or_default(),
-                        };
-                        writeln!(
-                            out,
-                            "              {at} {}: {} ({detail})",
-                            n.policy,
-                            n.status.as_str()
-                        )?;
-                    }
-                }
-                if let Some(note) = &eval.note {
-                    writeln!(out, "              {note}")?;
-                }
             }
+        }
+        if let Some(note) = &eval.note {
+            writeln!(out, "              {note}")?;
+        }
+        if let Some(live) = &rec.live {
+            writeln!(
+                out,
+                "              next run: {} ({})",
+                live.verdict.as_str(),
+                live.reason
+            )?;
         }
     }
     Ok(())

@@ -1,11 +1,13 @@
 //! Argument parsing and dispatch.
 
 mod keys;
+mod source;
 mod summary;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use cachescope::live::LiveOptions;
 use clap::{Parser, Subcommand};
 
 /// Where the recorder writes by default, and so where cachescope looks with no PATH.
@@ -31,9 +33,28 @@ enum Command {
     Keys {
         /// Run records (.json, .jsonl) or folders searched recursively [default: ./.cachescope/runs]
         paths: Vec<PathBuf>,
+        /// Recompute TaskSource from the source file as it is now, and predict the next run
+        #[arg(long)]
+        live: bool,
+        /// Where task source files are found when the record's project_root does not hold them
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
         /// One JSON object per record, per line
         #[arg(long)]
         json: bool,
+    },
+    /// Print a function's source exactly as CPython's inspect.getsource returns it
+    Source {
+        /// A Python source file
+        file: PathBuf,
+        /// The function's __qualname__ (Class.method, outer.<locals>.inner)
+        qualname: String,
+        /// Pick the definition nearest this line when the qualname occurs more than once
+        #[arg(long, value_name = "N")]
+        line: Option<usize>,
+        /// Follow this CPython version's inspect (3.9 to 3.13)
+        #[arg(long, value_name = "X.Y", default_value = "3.13")]
+        python: String,
     },
 }
 
@@ -56,7 +77,22 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Some(Command::Keys { paths, json }) => keys::run(&default_paths(paths), json),
+        Some(Command::Keys {
+            paths,
+            live,
+            project,
+            json,
+        }) => {
+            // --project alone also means "look at the files": it only matters for live keys.
+            let live = (live || project.is_some()).then_some(LiveOptions { project });
+            keys::run(&default_paths(paths), json, live)
+        }
+        Some(Command::Source {
+            file,
+            qualname,
+            line,
+            python,
+        }) => source::run(&file, &qualname, line, &python),
         None => summary::run(&default_paths(cli.paths)),
     };
     ExitCode::from(outcome as u8)

@@ -14,7 +14,7 @@ use super::keys::{KeysResult, evaluate_all, outcome};
 
 pub fn run(paths: &[PathBuf]) -> Outcome {
     let (loaded, search_errors) = load_paths(paths);
-    let results = evaluate_all(&loaded);
+    let results = evaluate_all(&loaded, None);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let _ = write_summary(&mut out, &results).and_then(|()| out.flush());
@@ -27,8 +27,9 @@ pub fn run(paths: &[PathBuf]) -> Outcome {
 fn write_summary(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
     for r in results {
         writeln!(out, "{}", r.loaded.source)?;
-        match &r.evaluation {
-            Ok((rec, eval)) => {
+        match &r.result {
+            Ok(r) => {
+                let (rec, eval) = (r.record, &r.evaluation);
                 write_header(out, rec)?;
                 if let Some(policy) = &rec.policy {
                     write_tree(out, policy, &eval.evaluation.nodes, &mut 0, "", true, true)?;

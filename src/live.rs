@@ -1,0 +1,323 @@
+//! Live recomputation: a recorded run's key recomputed with the task's source as it is now in
+//! its file, and a prediction of whether the next run with the same inputs will hit.
+//!
+//! Files are read through a [`SourceCache`], so a folder of records that share one file reads
+//! and indexes it once; the watcher keeps one cache and drops the entries of changed files.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+use crate::engine::{Material, RecordEvaluation, recompute_with};
+use crate::policy::{PolicyKind, PolicyNode};
+use crate::record::RunRecord;
+use crate::source::{FunctionSource, PythonVersion, SourceError, SourceFile};
+use crate::storage::{Lookup, lookup};
+
+/// Where source files are looked for.
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    /// `--project DIR`: used when the record's `project_root` does not hold the file.
+    pub project: Option<PathBuf>,
+}
+
+/// Why the task's source could not be had from its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceProblem {
+    /// The record names no file (or no qualname) for the task.
+    NotRecorded(String),
+    /// The file is not there (any more).
+    FileMissing { tried: Vec<PathBuf> },
+    /// The file is there but cannot be read or decoded.
+    Unreadable { path: PathBuf, why: String },
+    /// The file has no such function (deleted, renamed or moved to another file).
+    FunctionMissing { path: PathBuf, error: SourceError },
+    /// `inspect.getsource` itself would fail on the file as it is now.
+    WouldRaise { path: PathBuf, error: SourceError },
+}
+
+impl fmt::Display for SourceProblem {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            SourceProblem::NotRecorded(what) => write!(f, "the record has no {what} for the task"),
+            SourceProblem::FileMissing { tried } => {
+                let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+                write!(f, "source file not found (tried {})", tried.join(", "))
+            }
+            SourceProblem::Unreadable { path, why } => {
+                write!(f, "{}: cannot read: {why}", path.display())
+            }
+            SourceProblem::FunctionMissing { path, error } => {
+                write!(f, "{}: {error}", path.display())
+            }
+            SourceProblem::WouldRaise { path, error } => write!(f, "{}: {error}", path.display()),
+        }
+    }
+}
+
+/// The task's source as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSource {
+    pub path: PathBuf,
+    pub function: FunctionSource,
+    /// The Python version whose `inspect` was followed.
+    pub python: PythonVersion,
+}
+
+/// Source files read and indexed once per (path, Python version).
+#[derive(Default)]
+pub struct SourceCache {
+    files: HashMap<(PathBuf, PythonVersion), Result<SourceFile, SourceProblem>>,
+}
+
+impl SourceCache {
+    pub fn new() -> SourceCache {
+        SourceCache::default()
+    }
+
+    /// Forgets a file, after it changed on disk.
+    pub fn invalidate(&mut self, path: &Path) {
+        self.files.retain(|(p, _), _| p != path);
+    }
+
+    fn file(&mut self, path: &Path, python: PythonVersion) -> &Result<SourceFile, SourceProblem> {
+        self.files
+            .entry((path.to_path_buf(), python))
+            .or_insert_with(|| {
+                let bytes = fs::read(path).map_err(|e| match e.kind() {
+                    ErrorKind::NotFound => SourceProblem::FileMissing {
+                        tried: vec![path.to_path_buf()],
+                    },
+                    _ => SourceProblem::Unreadable {
+                        path: path.to_path_buf(),
+                        why: e.to_string(),
+                    },
+                })?;
+                SourceFile::from_bytes(&bytes, python).map_err(|e| SourceProblem::Unreadable {
+                    path: path.to_path_buf(),
+                    why: e.to_string(),
+                })
+            })
+    }
+
+    /// The task's source from its file as it is now.
+    pub fn task_source(
+        &mut self,
+        record: &RunRecord,
+        record_dir: &Path,
+        options: &LiveOptions,
+    ) -> Result<LiveSource, SourceProblem> {
+        let file = record
+            .task
+            .file
+            .as_deref()
+            .ok_or(SourceProblem::NotRecorded("source file".into()))?;
+        let qualname = record
+            .task
+            .qualname
+            .as_deref()
+            .ok_or(SourceProblem::NotRecorded("qualname".into()))?;
+        let python = python_of(record);
+        let candidates = candidate_paths(record, record_dir, options, file);
+        let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
+            return Err(SourceProblem::FileMissing { tried: candidates });
+        };
+        let near = record.task.line.map(|l| l as usize);
+        let source_file = match self.file(&path, python) {
+            Ok(f) => f,
+            Err(problem) => return Err(problem.clone()),
+        };
+        match source_file.find_function(qualname, near) {
+            Ok(function) => Ok(LiveSource {
+                path,
+                function,
+                python,
+            }),
+            Err(error @ SourceError::NotFound { .. }) => {
+                Err(SourceProblem::FunctionMissing { path, error })
+            }
+            Err(error) => Err(SourceProblem::WouldRaise { path, error }),
+        }
+    }
+}
+
+/// The Python version whose `inspect` the record's source follows: the recording
+/// interpreter's, brought into the modelled range (3.9 to 3.13).
+pub fn python_of(record: &RunRecord) -> PythonVersion {
+    let recorded = record
+        .environment
+        .python
+        .as_deref()
+        .and_then(|v| v.parse::<PythonVersion>().ok());
+    match recorded {
+        Some(v) if v < PythonVersion::OLDEST => PythonVersion::OLDEST,
+        Some(v) if v > PythonVersion::NEWEST => PythonVersion::NEWEST,
+        Some(v) => v,
+        None => PythonVersion::NEWEST,
+    }
+}
+
+fn candidate_paths(
+    record: &RunRecord,
+    record_dir: &Path,
+    options: &LiveOptions,
+    file: &str,
+) -> Vec<PathBuf> {
+    let file = Path::new(file);
+    if file.is_absolute() {
+        let mut c = vec![file.to_path_buf()];
+        if let (Some(project), Some(name)) = (&options.project, file.file_name()) {
+            c.push(project.join(name));
+        }
+        return c;
+    }
+    let mut c = Vec::new();
+    if let Some(root) = record.project_root_in(record_dir) {
+        c.push(root.join(file));
+    }
+    if let Some(project) = &options.project {
+        c.push(project.join(file));
+    }
+    if c.is_empty() {
+        c.push(record_dir.join(file));
+    }
+    c
+}
+
+/// hit / miss / unknown, for the next run with the same inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Hit,
+    Miss,
+    Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Hit => "hit",
+            Verdict::Miss => "miss",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// A record recomputed live, with its prediction.
+#[derive(Debug, Clone)]
+pub struct LiveEvaluation {
+    /// The source as it is now, or why it could not be had (TaskSource is then in error).
+    pub source: Result<LiveSource, SourceProblem>,
+    /// The tree recomputed with the live source, compared with the recorded keys.
+    pub evaluation: RecordEvaluation,
+    pub verdict: Verdict,
+    /// Why, in one line.
+    pub reason: String,
+    /// The storage lookup of the live key, when one was made.
+    pub lookup: Option<Lookup>,
+}
+
+fn uses(policy: &PolicyNode, pred: &dyn Fn(&PolicyKind) -> bool) -> bool {
+    pred(&policy.kind) || policy.children().iter().any(|c| uses(c, pred))
+}
+
+/// Recomputes `record` with its task's source as it is now, and predicts the next run.
+pub fn evaluate_live(
+    record: &RunRecord,
+    record_dir: &Path,
+    options: &LiveOptions,
+    cache: &mut SourceCache,
+    now: Timestamp,
+) -> LiveEvaluation {
+    let needs_source = record
+        .policy
+        .as_ref()
+        .is_some_and(|p| uses(p, &|k| matches!(k, PolicyKind::TaskSource)));
+    let source = cache.task_source(record, record_dir, options);
+    let mut material = Material::of_record(record);
+    material.source = match (&source, needs_source) {
+        (Ok(live), _) => Some(live.function.source.as_str()),
+        // Without the live source, TaskSource cannot be recomputed: an error, not the recording.
+        (Err(_), true) => None,
+        (Err(_), false) => material.source,
+    };
+    let mut evaluation = recompute_with(record, &material);
+    if let (Err(problem), true) = (&source, needs_source) {
+        for node in &mut evaluation.evaluation.nodes {
+            if node.policy == "TaskSource" {
+                node.note = Some(problem.to_string());
+            }
+        }
+    }
+    let storage = record.result_storage_in(record_dir);
+    let (verdict, reason, lookup_result) = predict(record, &evaluation, storage.as_deref(), now);
+    LiveEvaluation {
+        source,
+        evaluation,
+        verdict,
+        reason,
+        lookup: lookup_result,
+    }
+}
+
+fn predict(
+    record: &RunRecord,
+    evaluation: &RecordEvaluation,
+    storage: Option<&Path>,
+    now: Timestamp,
+) -> (Verdict, String, Option<Lookup>) {
+    use crate::engine::NodeStatus;
+    let Some(policy) = &record.policy else {
+        return (
+            Verdict::Unknown,
+            "the task has no cache policy (result_storage_key?)".into(),
+            None,
+        );
+    };
+    if evaluation.status == NodeStatus::Error {
+        let why = evaluation
+            .evaluation
+            .nodes
+            .iter()
+            .find(|n| n.status == NodeStatus::Error)
+            .and_then(|n| n.note.clone())
+            .unwrap_or_else(|| "the key cannot be recomputed".into());
+        return (Verdict::Unknown, why, None);
+    }
+    if evaluation.key.is_none() {
+        return (
+            Verdict::Miss,
+            "the key is None: nothing is looked up or stored (NO_CACHE?)".into(),
+            None,
+        );
+    }
+    if record.outcome.refresh_cache {
+        return (
+            Verdict::Miss,
+            "refresh_cache is on: Prefect ignores cached results".into(),
+            None,
+        );
+    }
+    if uses(policy, &|k| matches!(k, PolicyKind::RunId)) {
+        let scope = if record.flow.is_some() {
+            "flow run"
+        } else {
+            "task run"
+        };
+        return (
+            Verdict::Miss,
+            format!("the policy includes RunId: the next {scope} has a new id, so a new key"),
+            None,
+        );
+    }
+    let found = lookup(storage, evaluation.key.as_deref(), now);
+    let verdict = match &found {
+        Lookup::Hit { .. } => Verdict::Hit,
+        Lookup::Miss { .. } => Verdict::Miss,
+        Lookup::Unknown { .. } => Verdict::Unknown,
+    };
+    (verdict, found.describe(), Some(found))
+}
