@@ -1,12 +1,15 @@
 """Daily order totals: the project that tests/e2e/live_scenario.py runs, edits and runs again.
 
 Every task persists its result and has a cache policy without RunId, except ``stamp``, which
-keeps Prefect's DEFAULT. ``nightly`` returns what Prefect did for each task run, so the
-scenario can hold cachescope's predictions against it.
+keeps Prefect's DEFAULT. ``checksum`` and ``pairs`` are each defined twice, under an ``if``.
+``nightly`` returns what Prefect did for each task run, so the scenario can hold cachescope's
+predictions against it.
 """
 
 from __future__ import annotations
 
+import itertools
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +87,20 @@ else:
         return total
 
 
+# A compatibility shim: on Python 3.10 and later the second definition is the one that runs.
+if sys.version_info < (3, 10):
+
+    @task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
+    def pairs(rows: list[int]) -> list[list[int]]:
+        return [[a, b] for a, b in zip(rows, rows[1:])]
+
+else:
+
+    @task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
+    def pairs(rows: list[int]) -> list[list[int]]:
+        return [list(pair) for pair in itertools.pairwise(rows)]
+
+
 def observe(state: State) -> dict[str, Any]:
     """The task run's id, its final state and the result file Prefect read or wrote."""
     metadata = getattr(state.data, "metadata", None)
@@ -112,5 +129,6 @@ def nightly(day: str = "2024-03-01", channel: str = "#sales", factor: int = 3) -
     run(Ledger("EUR").total, rows)
     run(make_scaler(factor), total)
     run(checksum, rows)
+    run(pairs, rows)
     run(weigh, rows)
     return observed
