@@ -17,9 +17,9 @@
 //!    no predictable key; then the prediction is a miss and the rerun must have missed.
 //!
 //! `pairs` is defined twice under an `if` and the later definition is the one that runs; the
-//! lines inserted above make the recorded line nearer the earlier one. cachescope then hashes
-//! the wrong definition: a known bug ([`STALE_LINE_PICKS_WRONG_DEFINITION`]), named in every
-//! failure it causes, until it is fixed.
+//! lines inserted above make the recorded line nearer the earlier one. Picking by line alone
+//! hashed the wrong definition ([`STALE_LINE_PICKS_WRONG_DEFINITION`], found by this test and
+//! fixed); the case stays as its regression test.
 //!
 //! With the same records it then breaks the project on purpose: a renamed function and a
 //! deleted file (per-record source errors), and the whole project moved away (`--project`
@@ -53,8 +53,8 @@ struct Case {
     source_changed: bool,
     /// The policy has RunId, so the next run has a new key whatever the source.
     run_id: bool,
-    /// A cachescope bug this case exposes, named in every failure it causes.
-    known_bug: Option<&'static str>,
+    /// The regression this case guards against, named in every failure it causes.
+    guards: Option<&'static str>,
 }
 
 impl Case {
@@ -65,11 +65,8 @@ impl Case {
 
     /// How failures name the case: the task, the edit, and a known bug if there is one.
     fn label(&self) -> String {
-        match self.known_bug {
-            Some(bug) => format!(
-                "{} [{}] (KNOWN CACHESCOPE BUG: {bug})",
-                self.qualname, self.edit
-            ),
+        match self.guards {
+            Some(bug) => format!("{} [{}] (guards against: {bug})", self.qualname, self.edit),
             None => format!("{} [{}]", self.qualname, self.edit),
         }
     }
@@ -78,9 +75,8 @@ impl Case {
 /// Live source extraction picks, among definitions of the same qualname, the one whose line is
 /// nearest the *recorded* line; after lines are inserted above, that can be the wrong one.
 const STALE_LINE_PICKS_WRONG_DEFINITION: &str = "with a qualname defined twice, `keys --live` \
-     takes the definition nearest the recorded line, which lines inserted above have made \
-     stale: it hashes the definition that does not run (src/source/locate.rs `pick`, called \
-     from src/live.rs `task_source`)";
+     must take the definition whose text is still the recorded source, not the one nearest the \
+     recorded line, which lines inserted above have made stale (src/live.rs `task_source`)";
 
 /// Every function of `pipeline.py` also moves down by the lines inserted at the top (edit d).
 const CASES: &[Case] = &[
@@ -90,7 +86,7 @@ const CASES: &[Case] = &[
         edit: "(a) comment inside the task",
         source_changed: true,
         run_id: false,
-        known_bug: None,
+        guards: None,
     },
     Case {
         qualname: "describe",
@@ -98,7 +94,7 @@ const CASES: &[Case] = &[
         edit: "(b) its docstring",
         source_changed: true,
         run_id: false,
-        known_bug: None,
+        guards: None,
     },
     Case {
         qualname: "summarize",
@@ -106,7 +102,7 @@ const CASES: &[Case] = &[
         edit: "(c) retries=1 added to @task",
         source_changed: true,
         run_id: false,
-        known_bug: None,
+        guards: None,
     },
     Case {
         qualname: "Ledger.total",
@@ -114,7 +110,7 @@ const CASES: &[Case] = &[
         edit: "(c) name= changed in a method's @task",
         source_changed: true,
         run_id: false,
-        known_bug: None,
+        guards: None,
     },
     Case {
         qualname: "publish",
@@ -122,7 +118,7 @@ const CASES: &[Case] = &[
         edit: "none (control)",
         source_changed: false,
         run_id: false,
-        known_bug: None,
+        guards: None,
     },
     Case {
         qualname: "stamp",
@@ -130,7 +126,7 @@ const CASES: &[Case] = &[
         edit: "none; DEFAULT policy (RunId)",
         source_changed: false,
         run_id: true,
-        known_bug: None,
+        guards: None,
     },
     Case {
         qualname: "make_scaler.<locals>.scale",
@@ -138,7 +134,7 @@ const CASES: &[Case] = &[
         edit: "enclosing function's docstring",
         source_changed: false,
         run_id: false,
-        known_bug: None,
+        guards: None,
     },
     Case {
         qualname: "checksum",
@@ -146,7 +142,7 @@ const CASES: &[Case] = &[
         edit: "the other `def checksum` (not run)",
         source_changed: false,
         run_id: false,
-        known_bug: None,
+        guards: None,
     },
     Case {
         qualname: "pairs",
@@ -154,7 +150,7 @@ const CASES: &[Case] = &[
         edit: "none; the later of two `def pairs` runs",
         source_changed: false,
         run_id: false,
-        known_bug: Some(STALE_LINE_PICKS_WRONG_DEFINITION),
+        guards: Some(STALE_LINE_PICKS_WRONG_DEFINITION),
     },
     Case {
         qualname: "weigh",
@@ -162,7 +158,7 @@ const CASES: &[Case] = &[
         edit: "the helper above it (2 lines longer)",
         source_changed: false,
         run_id: false,
-        known_bug: None,
+        guards: None,
     },
 ];
 
