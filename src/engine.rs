@@ -344,8 +344,13 @@ pub fn recompute_with(record: &RunRecord, material: &Material) -> RecordEvaluati
         };
     };
     let evaluation = evaluate(policy, material);
-    let key = evaluation.key().map(str::to_string);
     let mut status = evaluation.status();
+    // A node in error means the root's key was not really recomputed (its composition check
+    // borrowed the recorded key): the record's key is unknown.
+    let key = match status {
+        NodeStatus::Error => None,
+        _ => evaluation.key().map(str::to_string),
+    };
     let mut note = None;
     // The root node's recorded key should be the key Prefect used; if it is not, the record
     // itself is inconsistent, and that is a difference too.

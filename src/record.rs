@@ -316,7 +316,9 @@ impl RunRecord {
 
     /// `project_root` resolved against the folder that holds the record file.
     pub fn project_root_in(&self, record_dir: &Path) -> Option<PathBuf> {
-        self.project_root.as_deref().map(|p| record_dir.join(p))
+        self.project_root
+            .as_deref()
+            .map(|p| normalize(&record_dir.join(p)))
     }
 
     /// `outcome.result_storage` resolved against the folder that holds the record file.
@@ -324,7 +326,7 @@ impl RunRecord {
         self.outcome
             .result_storage
             .as_deref()
-            .map(|p| record_dir.join(p))
+            .map(|p| normalize(&record_dir.join(p)))
     }
 }
 
