@@ -333,7 +333,7 @@ pub fn render_text(e: &Explanation) -> String {
             let prefix = format!("  {} {}: ", at(&c.path), c.policy);
             t.push_str(&para(&prefix, &c.summary, "      "));
             t.push('\n');
-            t.push_str(&evidence_text(&c.evidence));
+            t.push_str(&evidence_text(&c.evidence, &c.summary));
         }
     }
     if !e.non_key_causes.is_empty() {
@@ -382,7 +382,7 @@ pub fn render_text(e: &Explanation) -> String {
 /// At most this many changed paths are shown per culprit in text.
 const TEXT_CHANGES: usize = 10;
 
-fn evidence_text(ev: &Evidence) -> String {
+fn evidence_text(ev: &Evidence, summary: &str) -> String {
     let mut t = String::new();
     match ev {
         Evidence::TaskSource(s) => {
@@ -397,7 +397,10 @@ fn evidence_text(ev: &Evidence) -> String {
                         .map_or("-".to_string(), cachescope::explain::value_diff::short_text)
                 };
                 let what = match (&c.note, c.change.as_str()) {
-                    (Some(note), _) => format!("{} -> {} ({note})", v(&c.old), v(&c.new)),
+                    // The summary above already says it when there is one change.
+                    (Some(note), _) if !summary.contains(note.as_str()) => {
+                        format!("{} -> {} ({note})", v(&c.old), v(&c.new))
+                    }
                     (None, "added") => format!("added {}", v(&c.new)),
                     (None, "removed") => format!("removed {}", v(&c.old)),
                     _ => format!("{} -> {}", v(&c.old), v(&c.new)),

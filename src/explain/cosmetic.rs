@@ -9,6 +9,8 @@
 //! compared apart: a decorator edit is code for Prefect (the decorator is part of the hashed
 //! text, and it is where the cache policy is set), reported as `decorator`.
 
+use std::ops::Range;
+
 use crate::source::scan::{Kind, Lines, Token, Tokenizer};
 
 /// cosmetic or code.
@@ -226,31 +228,48 @@ fn body_position(
     None
 }
 
-/// Classifies an edit from `a` to `b`, given the 0-based lines of `a` that were removed or
-/// replaced and the lines of `b` that were added or replaced.
-pub fn classify(a: &str, b: &str, changed_a: &[usize], changed_b: &[usize]) -> EditKind {
+/// One change of a diff: the 0-based lines of `a` it removes and of `b` it adds.
+pub type Hunk = (Range<usize>, Range<usize>);
+
+/// Classifies an edit from `a` to `b`, given the diff's changes.
+pub fn classify(a: &str, b: &str, changes: &[Hunk]) -> EditKind {
     let (Some(aa), Some(bb)) = (analyse(a), analyse(b)) else {
-        return by_lines(a, b, changed_a, changed_b);
+        return by_lines(a, b, changes);
     };
     let body_same = aa.body == bb.body;
     let decorator_same = aa.decorator == bb.decorator;
     let mut kinds = Vec::new();
-    let lines = changed_a
-        .iter()
-        .filter_map(|&i| aa.lines.get(i))
-        .chain(changed_b.iter().filter_map(|&i| bb.lines.get(i)));
-    for line in lines {
-        let kind = match *line {
-            LineKind::Blank => Some("blank"),
-            LineKind::Comment => Some("comment"),
-            LineKind::Docstring => Some("docstring"),
-            LineKind::Decorator { .. } if !decorator_same => Some("decorator"),
-            LineKind::Code { .. } if !body_same => None,
-            LineKind::Decorator { has_comment } | LineKind::Code { has_comment } => {
-                Some(if has_comment { "comment" } else { "whitespace" })
-            }
-        };
-        kinds.extend(kind);
+    for (ra, rb) in changes {
+        let lines: Vec<LineKind> = ra
+            .clone()
+            .filter_map(|i| aa.lines.get(i).copied())
+            .chain(rb.clone().filter_map(|i| bb.lines.get(i).copied()))
+            .collect();
+        // A code line whose tokens did not change was re-spaced, or its comment was edited:
+        // in a change that replaces `x = 1` by `x = 1  # why`, the comment is the edit.
+        let comment_in_change = lines.iter().any(|l| {
+            matches!(
+                l,
+                LineKind::Comment
+                    | LineKind::Code { has_comment: true }
+                    | LineKind::Decorator { has_comment: true }
+            )
+        });
+        for line in lines {
+            let kind = match line {
+                LineKind::Blank => Some("blank"),
+                LineKind::Comment => Some("comment"),
+                LineKind::Docstring => Some("docstring"),
+                LineKind::Decorator { .. } if !decorator_same => Some("decorator"),
+                LineKind::Code { .. } if !body_same => None,
+                LineKind::Decorator { .. } | LineKind::Code { .. } => Some(if comment_in_change {
+                    "comment"
+                } else {
+                    "whitespace"
+                }),
+            };
+            kinds.extend(kind);
+        }
     }
     let classification = if body_same && decorator_same {
         Classification::Cosmetic
@@ -272,15 +291,16 @@ fn ordered(kinds: Vec<&'static str>) -> Vec<&'static str> {
 }
 
 /// When a version does not tokenize: blank and `#` lines are cosmetic, anything else is code.
-fn by_lines(a: &str, b: &str, changed_a: &[usize], changed_b: &[usize]) -> EditKind {
+fn by_lines(a: &str, b: &str, changes: &[Hunk]) -> EditKind {
     let a_lines: Vec<&str> = a.lines().collect();
     let b_lines: Vec<&str> = b.lines().collect();
     let mut kinds = Vec::new();
     let mut code = false;
-    let lines = changed_a
-        .iter()
-        .filter_map(|&i| a_lines.get(i))
-        .chain(changed_b.iter().filter_map(|&i| b_lines.get(i)));
+    let lines = changes.iter().flat_map(|(ra, rb)| {
+        ra.clone()
+            .filter_map(|i| a_lines.get(i))
+            .chain(rb.clone().filter_map(|i| b_lines.get(i)))
+    });
     for line in lines {
         let t = line.trim();
         if t.is_empty() {
@@ -312,15 +332,14 @@ mod tests {
     /// real diff; these cases change lines in place or append).
     fn kind(a: &str, b: &str) -> (Classification, Vec<&'static str>) {
         let diff = similar::TextDiff::from_lines(a, b);
-        let (mut ca, mut cb) = (Vec::new(), Vec::new());
-        for op in diff.ops() {
-            let (tag, ra, rb) = op.as_tag_tuple();
-            if tag != similar::DiffTag::Equal {
-                ca.extend(ra);
-                cb.extend(rb);
-            }
-        }
-        let k = classify(a, b, &ca, &cb);
+        let changes: Vec<Hunk> = diff
+            .ops()
+            .iter()
+            .map(|op| op.as_tag_tuple())
+            .filter(|(tag, _, _)| *tag != similar::DiffTag::Equal)
+            .map(|(_, ra, rb)| (ra, rb))
+            .collect();
+        let k = classify(a, b, &changes);
         (k.classification, k.kinds)
     }
 

@@ -67,7 +67,7 @@ pub fn source_evidence(
     let diff = TextDiff::from_lines(a, b);
     let name = file.unwrap_or("<source>");
     let mut text = format!("--- a/{name}\n+++ b/{name}\n");
-    let (mut changed_a, mut changed_b) = (Vec::new(), Vec::new());
+    let mut changes = Vec::new();
     let mut changed_lines = 0;
     let mut touched_b: Option<(usize, usize)> = None;
     for op in diff.ops() {
@@ -76,8 +76,7 @@ pub fn source_evidence(
             continue;
         }
         changed_lines += ra.len().max(rb.len());
-        changed_a.extend(ra.clone());
-        changed_b.extend(rb.clone());
+        changes.push((ra.clone(), rb.clone()));
         // A pure deletion touches the line where the removed lines were.
         let (lo, hi) = if rb.is_empty() {
             let at = b_first + rb.start.saturating_sub(usize::from(rb.start > 0));
@@ -126,7 +125,7 @@ pub fn source_evidence(
             }
         }
     }
-    let edit = classify(a, b, &changed_a, &changed_b);
+    let edit = classify(a, b, &changes);
     SourceEvidence {
         file: file.map(str::to_string),
         lines_a: (a_first, a_first + count_lines(a) - 1),
