@@ -290,3 +290,6 @@ pub fn explain(case: &Case) -> Explanation {
         notes,
     }
 }
+
+#[cfg(test)]
+mod tests;
