@@ -737,7 +737,15 @@ fn live_with_the_task_gone_is_an_error_with_unknown_verdict() {
     assert_eq!(out.status.code(), Some(2));
     let e = json(&out);
     assert_eq!(e["verdict"], "unknown");
-    assert!(e["error"].as_str().unwrap().contains("clean"), "{e:#}");
+    assert_eq!(e["key_b"], Json::Null);
+    assert!(e["non_key_causes"].as_array().unwrap().is_empty(), "{e:#}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("no function \"clean\""),
+        "{e:#}"
+    );
     assert!(stderr(&out).contains("clean"), "{}", stderr(&out));
 }
 

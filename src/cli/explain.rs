@@ -279,7 +279,7 @@ pub fn render_text(e: &Explanation) -> String {
             match &e.key_b {
                 Some(k) => short(Some(k)),
                 None if e.error.is_none() => "not known before it runs (a new run id)".to_string(),
-                None => "None".to_string(),
+                None => "cannot be computed".to_string(),
             }
         )),
     }

@@ -147,7 +147,11 @@ pub fn explain(case: &Case) -> Explanation {
 
     // The verdict, and the causes of a miss that are not the key.
     let mut notes = Vec::new();
-    let mut non_key_causes = causes::no_key(&a, &b);
+    let mut non_key_causes = if live_problem.is_some() {
+        Vec::new()
+    } else {
+        causes::no_key(&a, &b)
+    };
     let verdict = match (b_run, live) {
         (Some(b_run), _) => {
             let b_hit = causes::b_hit(&b_run);

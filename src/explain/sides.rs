@@ -129,7 +129,10 @@ impl<'a> Side<'a> {
                 (n.path.clone(), key)
             })
             .collect();
+        // A node that cannot be recomputed now leaves the next key unknown, whatever the
+        // engine's recombination with recorded keys says.
         let key = match &record.policy {
+            Some(_) if evaluation.status() == NodeStatus::Error => None,
             Some(_) => evaluation.key().map(str::to_string),
             None => record.key.clone(),
         };
@@ -152,7 +155,8 @@ impl<'a> Side<'a> {
         self.keys.get(path).and_then(|k| k.as_deref())
     }
 
-    /// The key as reported: None for live with RunId, whose real key is not known yet.
+    /// The key as reported: None for live with RunId, whose real key is not known yet (and
+    /// None when it cannot be computed).
     pub fn reported_key(&self) -> Option<String> {
         if self.next_run {
             None

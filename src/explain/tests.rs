@@ -353,3 +353,82 @@ fn what_if_a_policy_without_run_id() {
     assert_eq!((w.verdict, w.key_a == w.key_b), (Verdict::Hit, true));
     assert_eq!(advice(&explain_pair(&a, &b, &[])), ["default_run_id"]);
 }
+
+#[test]
+fn cloudpickled_inputs_that_hash_differently_are_a_culprit_with_advice() {
+    // Prefect hashed `channel` with cloudpickle: the recorder kept its repr and its key.
+    let a = Spec {
+        inputs: r#"{"channel": {"__cachescope_repr__": "Channel('#sales')"}, "x": 1}"#,
+        ..spec("publish", "INPUTS + TASK_SOURCE")
+    };
+    let opaque = |s: &Spec, inputs_key: &str| {
+        let mut r = record(s);
+        let tree = r.policy.as_mut().unwrap();
+        let crate::policy::PolicyKind::Compound { policies } = &mut tree.kind else {
+            panic!()
+        };
+        let src_key = policies[0].recorded.as_ref().unwrap().key.clone().unwrap();
+        policies[1].recorded = Some(Recorded {
+            key: Some(inputs_key.into()),
+            reproducible: false,
+            reason: Some("input channel is recorded only as its repr".into()),
+        });
+        let root = crate::hash::hash_strs(&[src_key.as_str(), inputs_key]);
+        tree.recorded.as_mut().unwrap().key = Some(root.clone());
+        r.key = Some(root);
+        r
+    };
+    let (ra, rb) = (
+        opaque(&a, "11111111111111111111111111111111"),
+        opaque(&later(&a), "22222222222222222222222222222222"),
+    );
+    let (sa, sb) = (source("a"), source("b"));
+    let refs = [
+        RunRef {
+            source: &sa,
+            record: &ra,
+        },
+        RunRef {
+            source: &sb,
+            record: &rb,
+        },
+    ];
+    let e = explain(&Case {
+        a: refs[0],
+        b: Other::Run(refs[1]),
+        pairing: Pairing::Explicit,
+        runs: &refs,
+        what_if: None,
+    });
+    assert_eq!(e.culprits.len(), 1, "{e:?}");
+    assert_eq!(
+        (e.culprits[0].policy.as_str(), e.culprits[0].proof),
+        ("Inputs", Proof::Proven)
+    );
+    let Evidence::Arguments(ev) = &e.culprits[0].evidence else {
+        panic!()
+    };
+    assert!(ev.changes.is_empty(), "the reprs are the same");
+    assert_eq!(ev.opaque, ["channel"]);
+    assert_eq!(
+        e.headline,
+        "`publish` missed because its input `channel` was hashed with cloudpickle, which gave \
+         another key."
+    );
+    let adv = e
+        .advice
+        .iter()
+        .find(|a| a.kind == AdviceKind::UnhashableInput)
+        .expect("unhashable_input advice");
+    assert_eq!(
+        adv.fix.as_deref(),
+        Some("INPUTS + TASK_SOURCE - \"channel\"")
+    );
+    assert!(
+        adv.check
+            .as_deref()
+            .unwrap()
+            .starts_with("with `INPUTS + TASK_SOURCE - \"channel\"`, A and B would share one key"),
+        "{adv:?}"
+    );
+}
