@@ -749,6 +749,94 @@ fn live_with_the_task_gone_is_an_error_with_unknown_verdict() {
     assert!(stderr(&out).contains("clean"), "{}", stderr(&out));
 }
 
+/// The decorator is where the policy is set: editing it gives the next run another tree.
+#[test]
+fn live_policy_edit_in_the_decorator_is_a_tree_change() {
+    let tmp = sample_copy();
+    edit_etl(
+        tmp.path(),
+        "@task(cache_policy=FLOW_PARAMETERS + TASK_SOURCE)",
+        "@task(cache_policy=INPUTS + TASK_SOURCE)",
+    );
+    let rec = record_in(
+        &tmp.path().join("sample-runs"),
+        "08-set-of-strings",
+        "run-2",
+        "load",
+    );
+    let (e, code) = live_json(tmp.path(), &rec, &[]);
+    assert_eq!(code, Some(1), "{e:#}");
+    assert_eq!(
+        culprit_policies(&e),
+        [
+            ("CompoundCachePolicy".into(), "pair".into()),
+            ("TaskSource".into(), "pair".into())
+        ]
+    );
+    let tree = &e["culprits"][0]["detail"];
+    assert_eq!(tree["a"], "FLOW_PARAMETERS + TASK_SOURCE");
+    assert_eq!(tree["b"], "INPUTS + TASK_SOURCE");
+    assert_eq!(
+        tree["changes"],
+        serde_json::json!(["removed FlowParameters at 0", "added Inputs at 1"])
+    );
+    assert_eq!(
+        e["culprits"][1]["detail"]["cosmetic_kinds"],
+        serde_json::json!(["decorator"])
+    );
+    // The next key is the new policy's over the recorded inputs and the source as it is now.
+    let src = fs::read_to_string(tmp.path().join("sample-runs/project/etl.py")).unwrap();
+    let source_now = cachescope::source::find_function(
+        &src,
+        "load",
+        None,
+        cachescope::source::PythonVersion::new(3, 11),
+    )
+    .unwrap()
+    .source;
+    let record = load(&rec);
+    let inputs = record.inputs.as_ref().unwrap();
+    let tree = cachescope::policy::parse_policy("INPUTS + TASK_SOURCE").unwrap();
+    let m = cachescope::engine::Material {
+        source: Some(&source_now),
+        inputs: Some(inputs),
+        flow_parameters: None,
+        run_id: None,
+    };
+    let want = cachescope::engine::evaluate(&tree, &m);
+    assert_eq!(e["key_b"].as_str(), want.key());
+
+    // Adding RUN_ID: the next key is not known, and the advice says why it never hits.
+    let tmp = sample_copy();
+    edit_etl(
+        tmp.path(),
+        "@task(cache_policy=INPUTS + TASK_SOURCE)\ndef extract",
+        "@task(cache_policy=INPUTS + TASK_SOURCE + RUN_ID)\ndef extract",
+    );
+    let line = etl_line(
+        tmp.path(),
+        "@task(cache_policy=INPUTS + TASK_SOURCE + RUN_ID)",
+    );
+    let rec = record_in(
+        &tmp.path().join("sample-runs"),
+        "08-set-of-strings",
+        "run-2",
+        "extract",
+    );
+    let (e, code) = live_json(tmp.path(), &rec, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(e["key_b"], Json::Null);
+    assert_eq!(
+        e["headline"],
+        format!(
+            "The next run of `extract` would miss because you changed the cache policy in the \
+             decorator of `extract` (etl.py:{line}: added RunId at 1)."
+        )
+    );
+    assert_eq!(advice_kinds(&e), ["default_run_id"]);
+    assert_eq!(e["advice_detail"][0]["fix"], "INPUTS + TASK_SOURCE");
+}
+
 // ---------------------------------------------------------------------------------------------
 // check: the CI gate.
 
@@ -811,6 +899,33 @@ fn check_passes_on_the_samples_and_fails_on_an_edit() {
         };
         assert_eq!(l["status"], expected, "{l}");
     }
+}
+
+#[test]
+fn check_fails_on_a_configuration_change() {
+    let tmp = sample_copy();
+    edit_etl(
+        tmp.path(),
+        "@task(cache_policy=(INPUTS + TASK_SOURCE) - \"log_every\")",
+        "@task(cache_policy=INPUTS + TASK_SOURCE)",
+    );
+    let line = etl_line(tmp.path(), "def clean(") - 1;
+    let out = run_in(tmp.path(), &["check", "sample-runs"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!(
+            "clean: would miss because you changed the cache policy in the decorator of `clean` \
+             (etl.py:{line}: Inputs exclude ['log_every'] -> [])"
+        )),
+        "{text}"
+    );
 }
 
 #[test]

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 
 use cachescope::explain::check::{CheckStatus, latest_per_task, status};
 use cachescope::explain::json::culprit_json;
-use cachescope::explain::wording::{join_and, reason};
+use cachescope::explain::next_run::next_run;
+use cachescope::explain::wording::{join_and, reasons};
 use cachescope::explain::{Case, Other, Pairing, RunRef, explain};
-use cachescope::live::{LiveOptions, SourceCache, evaluate_live};
+use cachescope::live::{LiveOptions, SourceCache};
 use cachescope::load::load_paths;
 use serde_json::json;
 
@@ -56,7 +57,7 @@ pub fn run(
     let latest = latest_per_task(&refs);
     let mut changed = 0;
     for run in &latest {
-        let live = evaluate_live(run.record, run.source.dir(), &options, &mut cache, now);
+        let live = next_run(run.record, run.source.dir(), &options, &mut cache, now);
         let explanation = explain(&Case {
             a: *run,
             b: Other::Live(&live),
@@ -88,12 +89,13 @@ pub fn run(
             });
             Some(line.to_string())
         } else if st == CheckStatus::Changed {
-            let reasons: Vec<String> = explanation
+            let changed: Vec<_> = explanation
                 .culprits
                 .iter()
                 .filter(|c| c.policy != "RunId")
-                .map(|c| reason(task, c, true))
+                .cloned()
                 .collect();
+            let reasons = reasons(task, &changed, true);
             Some(format!(
                 "{task}: would miss because {} ({})",
                 join_and(&reasons),

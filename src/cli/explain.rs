@@ -8,9 +8,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use cachescope::explain::json::explanation_json;
+use cachescope::explain::next_run::next_run;
 use cachescope::explain::pairing::{pair_earlier, runs_root};
 use cachescope::explain::{Case, Evidence, Explanation, Other, Pairing, Proof, RunRef, explain};
-use cachescope::live::{LiveOptions, SourceCache, Verdict, evaluate_live};
+use cachescope::live::{LiveOptions, SourceCache, Verdict};
 use cachescope::load::{RecordSource, load_file, load_paths};
 use cachescope::policy::{PolicyNode, parse_policy};
 use cachescope::record::RunRecord;
@@ -187,7 +188,7 @@ fn explain_command(args: &ExplainArgs) -> Result<(Explanation, bool), String> {
         )
     } else if live_mode {
         let a = refs[indexes[0]];
-        live = evaluate_live(a.record, a.source.dir(), &options, &mut cache, now);
+        live = next_run(a.record, a.source.dir(), &options, &mut cache, now);
         (a, Other::Live(&live), Pairing::Explicit)
     } else {
         let b = refs[indexes[0]];
@@ -310,7 +311,7 @@ pub fn render_text(e: &Explanation) -> String {
                      into A's",
                     at(&c.path),
                     if c.with.len() == 1 { "" } else { "s" },
-                    c.with.join(", ")
+                    c.with.iter().map(|w| at(w)).collect::<Vec<_>>().join(", ")
                 ),
                 Proof::Unexplained => {
                     "unexplained: putting A's key back here does not give A's key".to_string()

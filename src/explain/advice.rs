@@ -292,7 +292,10 @@ fn with_fix(input: &AdviceInput, kind: AdviceKind, text: String, tree: &PolicyNo
 
 fn default_run_id(input: &AdviceInput) -> Option<Advice> {
     let tree = input.b.policy?;
-    if !tree_has(tree, &|k| matches!(k, PolicyKind::RunId)) || input.culprit("RunId").is_none() {
+    // RunId made this miss, or will make the next run's (live, or a policy edit that added it).
+    if !tree_has(tree, &|k| matches!(k, PolicyKind::RunId))
+        || (input.culprit("RunId").is_none() && !input.b.next_run)
+    {
         return None;
     }
     let fix = without(tree, &|k| matches!(k, PolicyKind::RunId))

@@ -23,6 +23,7 @@ pub mod culprit;
 pub mod evidence;
 pub mod json;
 pub mod model;
+pub mod next_run;
 pub mod pairing;
 pub mod sides;
 pub mod source_diff;
@@ -97,7 +98,7 @@ pub fn explain(case: &Case) -> Explanation {
     let a = Side::recorded(case.a);
     let (b, b_run, live) = match case.b {
         Other::Run(run) => (Side::recorded(run), Some(run), None),
-        Other::Live(l) => (Side::live(case.a, l), None, Some(l)),
+        Other::Live(next) => (Side::live(case.a, next), None, Some(&next.evaluation)),
     };
     let task = b.record.task.name.clone();
     // Live, a node that cannot be recomputed now (the source file or function is gone) makes
@@ -198,6 +199,11 @@ pub fn explain(case: &Case) -> Explanation {
         }
         (None, None) => Verdict::Unknown,
     };
+    if let Other::Live(next) = case.b
+        && let Some(note) = &next.note
+    {
+        notes.push(note.clone());
+    }
     // Equal keys though inputs differ: the policy left them out, which is worth saying.
     if !keys_differ && !b.live {
         notes.extend(excluded_changes(&a, &b));

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::next_run::NextRun;
 use crate::engine::{Evaluation, Material, NodeStatus, evaluate};
-use crate::live::LiveEvaluation;
 use crate::load::RecordSource;
 use crate::policy::{PolicyKind, PolicyNode};
 use crate::record::{RunRecord, normalize};
@@ -34,8 +34,9 @@ impl RunRef<'_> {
 #[derive(Debug, Clone, Copy)]
 pub enum Other<'a> {
     Run(RunRef<'a>),
-    /// A's record recomputed with the source as it is now, and its storage lookup.
-    Live(&'a LiveEvaluation),
+    /// A's record recomputed with the source (and the decorator's policy) as they are now, and
+    /// the storage lookup of that key.
+    Live(&'a NextRun),
 }
 
 /// The run id the next run will have, for RunId in live mode: unknown, and certainly not A's.
@@ -94,11 +95,11 @@ impl<'a> Side<'a> {
     }
 
     /// A's record as the next run would see it.
-    pub fn live(a: RunRef<'a>, live: &'a LiveEvaluation) -> Side<'a> {
+    pub fn live(a: RunRef<'a>, next: &'a NextRun) -> Side<'a> {
         let record = a.record;
-        let uses = |pred: &dyn Fn(&PolicyKind) -> bool| {
-            record.policy.as_ref().is_some_and(|p| tree_has(p, pred))
-        };
+        let live = &next.evaluation;
+        let policy = next.policy.as_ref().or(record.policy.as_ref());
+        let uses = |pred: &dyn Fn(&PolicyKind) -> bool| policy.is_some_and(|p| tree_has(p, pred));
         let mut material = Material::of_record(record);
         let mut source_first = record.task.line.map_or(1, |l| l as usize);
         match &live.source {
@@ -113,7 +114,7 @@ impl<'a> Side<'a> {
         if next_run {
             material.run_id = Some(NEXT_RUN_ID);
         }
-        let evaluation = match &record.policy {
+        let evaluation = match policy {
             Some(policy) => evaluate(policy, &material),
             None => Evaluation { nodes: Vec::new() },
         };
@@ -131,7 +132,7 @@ impl<'a> Side<'a> {
             .collect();
         // A node that cannot be recomputed now leaves the next key unknown, whatever the
         // engine's recombination with recorded keys says.
-        let key = match &record.policy {
+        let key = match policy {
             Some(_) if evaluation.status() == NodeStatus::Error => None,
             Some(_) => evaluation.key().map(str::to_string),
             None => record.key.clone(),
@@ -139,7 +140,7 @@ impl<'a> Side<'a> {
         Side {
             record,
             dir: a.source.dir(),
-            policy: record.policy.as_ref(),
+            policy,
             material,
             evaluation,
             keys,

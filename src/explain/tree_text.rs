@@ -185,7 +185,7 @@ pub fn changes_with(a: &PolicyNode, b: &PolicyNode, alignment: &Alignment) -> Ve
             ));
             continue;
         }
-        if a_path != b_path {
+        if reordered(alignment, a_path, b_path) {
             out.push(format!(
                 "moved {} from {} to {}",
                 bn.class_name(),
@@ -246,6 +246,36 @@ pub fn changes_with(a: &PolicyNode, b: &PolicyNode, alignment: &Alignment) -> Ve
     out
 }
 
+/// The index of a node among its siblings, and its parent's path.
+fn split(path: &str) -> Option<(&str, usize)> {
+    match path.rsplit_once('/') {
+        Some((parent, i)) => Some((parent, i.parse().ok()?)),
+        None if path.is_empty() => None,
+        None => Some(("", path.parse().ok()?)),
+    }
+}
+
+/// True when a node changed places among the siblings it kept: nodes only shifted by an added
+/// or removed sibling did not move.
+fn reordered(alignment: &Alignment, a_path: &str, b_path: &str) -> bool {
+    let (Some((a_parent, a_i)), Some((b_parent, b_i))) = (split(a_path), split(b_path)) else {
+        return false;
+    };
+    // Ranks among the siblings that are in both trees under the same parents.
+    let kept: Vec<(usize, usize)> = alignment
+        .to_a
+        .iter()
+        .filter_map(|(b, a)| {
+            let (bp, bi) = split(b)?;
+            let (ap, ai) = split(a)?;
+            (bp == b_parent && ap == a_parent).then_some((ai, bi))
+        })
+        .collect();
+    let a_rank = kept.iter().filter(|(ai, _)| *ai < a_i).count();
+    let b_rank = kept.iter().filter(|(_, bi)| *bi < b_i).count();
+    a_rank != b_rank
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,11 +328,14 @@ mod tests {
         let b = parse_policy("DEFAULT").unwrap();
         assert_eq!(
             tree_changes(&a, &b),
-            [
-                "added RunId at 1",
-                "moved Inputs from 1 to 2",
-                "Inputs exclude ['debug'] -> []"
-            ]
+            ["added RunId at 1", "Inputs exclude ['debug'] -> []"]
+        );
+        // Another order is a move (a tree Prefect 3.9 does not build, but an older one might).
+        let ts_run = parse_policy("TASK_SOURCE + RUN_ID").unwrap();
+        let run_ts = parse_policy("RUN_ID + TASK_SOURCE").unwrap();
+        assert_eq!(
+            tree_changes(&ts_run, &run_ts),
+            ["moved RunId from 1 to 0", "moved TaskSource from 0 to 1"]
         );
         let c = parse_policy("(INPUTS + TASK_SOURCE).configure(key_storage='/k')").unwrap();
         assert_eq!(

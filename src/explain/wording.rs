@@ -270,6 +270,53 @@ pub fn reason(task: &str, c: &Culprit, live: bool) -> String {
     }
 }
 
+/// The policy change a culprit stands for, if it is one: a tree whose shape changed, or an
+/// Inputs whose exclude list changed (and nothing else).
+fn policy_change(c: &Culprit) -> Option<String> {
+    match &c.evidence {
+        Evidence::Tree { changes, .. } => Some(changes.join("; ")),
+        Evidence::Arguments(e) if e.changes.is_empty() && e.exclude_a != e.exclude_b => {
+            Some(format!(
+                "Inputs exclude {} -> {}",
+                str_list(&e.exclude_a),
+                str_list(&e.exclude_b)
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Why the culprits made a miss, one clause each. A policy edit shows up twice, as the
+/// policy's change and as the decorator line's change in TaskSource: it is said once.
+pub fn reasons(task: &str, culprits: &[Culprit], live: bool) -> Vec<String> {
+    let decorator = culprits.iter().find_map(|c| match &c.evidence {
+        Evidence::TaskSource(s)
+            if s.edit.classification == Classification::Code
+                && s.edit.kinds.contains(&"decorator") =>
+        {
+            Some(s.location())
+        }
+        _ => None,
+    });
+    let changes: Vec<String> = culprits.iter().filter_map(policy_change).collect();
+    if let Some(at) = &decorator
+        && !changes.is_empty()
+    {
+        let mut out = vec![format!(
+            "you changed the cache policy in the decorator of `{task}` ({at}: {})",
+            changes.join("; ")
+        )];
+        out.extend(
+            culprits
+                .iter()
+                .filter(|c| c.policy != "TaskSource" && policy_change(c).is_none())
+                .map(|c| reason(task, c, live)),
+        );
+        return out;
+    }
+    culprits.iter().map(|c| reason(task, c, live)).collect()
+}
+
 /// The first sentence of the explanation.
 pub fn headline(
     task: &str,
@@ -279,8 +326,7 @@ pub fn headline(
     causes: &[NonKeyCause],
     unknown_because: Option<&str>,
 ) -> String {
-    let reasons: Vec<String> = culprits.iter().map(|c| reason(task, c, live)).collect();
-    let because = join_and(&reasons);
+    let because = join_and(&reasons(task, culprits, live));
     let cause = causes
         .iter()
         .map(|c| c.summary.clone())
