@@ -261,20 +261,37 @@ pub fn suspects(a: &Side, b: &Side, found: &[Candidate]) -> Unexplained {
                  composition rules (other composition rules?)"
             ));
         }
+    }
+    // Nodes whose keys came from the records: "node 1 unverifiable (Inputs in A and B: why)".
+    let mut unverifiable: Vec<(String, String, Vec<&str>, String)> = Vec::new();
+    for (side, s) in [("A", a), ("B", b)] {
         for n in &s.evaluation.nodes {
-            if n.status == crate::engine::NodeStatus::Unverifiable {
-                let at = if n.path.is_empty() {
-                    "root".into()
-                } else {
-                    format!("node {}", n.path)
-                };
-                suspects.push(format!(
-                    "{side}: {at} ({}) unverifiable: {}",
-                    n.policy,
-                    n.note.as_deref().unwrap_or("taken from the record")
-                ));
+            if n.status != crate::engine::NodeStatus::Unverifiable {
+                continue;
+            }
+            match unverifiable.iter_mut().find(|(p, ..)| *p == n.path) {
+                Some((_, _, sides, _)) => sides.push(side),
+                None => unverifiable.push((
+                    n.path.clone(),
+                    n.policy.clone(),
+                    vec![side],
+                    n.note
+                        .clone()
+                        .unwrap_or_else(|| "taken from the record".into()),
+                )),
             }
         }
+    }
+    for (path, policy, sides, note) in unverifiable {
+        let at = if path.is_empty() {
+            "root".to_string()
+        } else {
+            format!("node {path}")
+        };
+        suspects.push(format!(
+            "{at} unverifiable ({policy} in {}: {note})",
+            sides.join(" and ")
+        ));
     }
     let summary = if found.is_empty() {
         "the cache keys differ, yet every node of the policy has the same key on both sides"
@@ -552,6 +569,40 @@ mod tests {
         assert_eq!(paths(&found), ["0"]);
         assert!(!ok);
         assert_eq!(proved[0].proof, Proof::Unexplained);
+    }
+
+    #[test]
+    fn unverifiable_nodes_are_suspects_once_with_their_sides() {
+        let opaque = || {
+            let mut n = leaf(PolicyKind::Inputs { exclude: vec![] }, "in");
+            n.recorded.as_mut().unwrap().reproducible = false;
+            n.recorded.as_mut().unwrap().reason = Some("cloudpickle".into());
+            n
+        };
+        let a = record(
+            compound(vec![leaf(PolicyKind::TaskSource, "s"), opaque()]),
+            "3.9.1",
+        );
+        let b = record(
+            compound(vec![leaf(PolicyKind::TaskSource, "s"), opaque()]),
+            "3.9.1",
+        );
+        let src = source();
+        let u = suspects(
+            &Side::recorded(RunRef {
+                source: &src,
+                record: &a,
+            }),
+            &Side::recorded(RunRef {
+                source: &src,
+                record: &b,
+            }),
+            &[],
+        );
+        assert_eq!(
+            u.suspects,
+            ["node 1 unverifiable (Inputs in A and B: cloudpickle)"]
+        );
     }
 
     #[test]

@@ -204,6 +204,12 @@ pub fn explain(case: &Case) -> Explanation {
     {
         notes.push(note.clone());
     }
+    if !b.live && !pairing::same_task(a.record, b.record) {
+        notes.push(format!(
+            "A and B are runs of different tasks (`{}` and `{}`)",
+            a.record.task.name, b.record.task.name
+        ));
+    }
     // Equal keys though inputs differ: the policy left them out, which is worth saying.
     if !keys_differ && !b.live {
         notes.extend(excluded_changes(&a, &b));
