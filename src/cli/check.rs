@@ -1,5 +1,6 @@
 //! `cachescope check`: the CI gate. Every task's latest record is explained against its source
-//! as it is now; one line per task that would miss because its code or configuration changed.
+//! as it is now; one line per task that would miss because its code or configuration changed
+//! (with `--json`, one object per such task, and per task that could not be checked).
 //! Exit 1 when any would, 0 when none, 2 when a record or a task could not be checked (after
 //! checking everything else).
 
@@ -75,7 +76,9 @@ pub fn run(
             }
             CheckStatus::Unchanged => {}
         }
-        let line = if json {
+        // One line per task that would miss because its code or configuration changed (and
+        // per task that could not be checked), as cli.md says; the others pass silently.
+        let line = if json && st != CheckStatus::Unchanged {
             let line = json!({
                 "task": task,
                 "record": run.source.to_string(),

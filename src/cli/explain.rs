@@ -432,7 +432,7 @@ fn evidence_text(ev: &Evidence, summary: &str) -> String {
         Evidence::RunId { a, b, scope } => t.push_str(&format!(
             "      {scope} id: {} -> {}\n",
             a.as_deref().unwrap_or("None"),
-            b.as_deref().unwrap_or("(the next run's, not known yet)")
+            b.as_deref().unwrap_or("None")
         )),
         Evidence::CacheKeyFn { function, a, b } => t.push_str(&format!(
             "      {}: {} -> {}\n",

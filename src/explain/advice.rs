@@ -48,7 +48,7 @@ impl AdviceInput<'_, '_> {
     }
 }
 
-/// Every piece of advice that applies.
+/// Every piece of advice that applies, of the kinds docs/explain-json.md names.
 pub fn advise(input: &AdviceInput) -> Vec<Advice> {
     let mut out = Vec::new();
     out.extend(default_run_id(input));
@@ -57,9 +57,17 @@ pub fn advise(input: &AdviceInput) -> Vec<Advice> {
     out.extend(minus_without_inputs(input));
     out.extend(inputs_only_collision(input));
     out.extend(cosmetic_source_edit(input));
-    out.extend(flow_parameters_all(input));
-    out.extend(inputs_not_in_key(input));
     out
+}
+
+/// Two more surprises, given as notes (the contract fixes the advice kinds): FLOW_PARAMETERS
+/// missing on a parameter the task never receives, and a hit on inputs the policy ignores.
+/// Each says its fix and what the engine found applying it.
+pub fn advice_notes(input: &AdviceInput) -> Vec<String> {
+    [flow_parameters_all(input), inputs_not_in_key(input)]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -275,15 +283,28 @@ fn advice(kind: AdviceKind, text: String, fix: Option<String>, check: Option<Str
     }
 }
 
+/// A fix as an expression, and what the engine found applying it (None if it does not
+/// evaluate).
+fn fix_and_check(input: &AdviceInput, tree: &PolicyNode) -> Option<(String, String)> {
+    let (fix, parsed) = as_fix(tree)?;
+    let c = check(input, &parsed, false);
+    let checked = check_text(&format!("`{fix}`"), input.task(), input.b.live, &c);
+    Some((fix, checked))
+}
+
 /// Advice with a checked policy fix.
 fn with_fix(input: &AdviceInput, kind: AdviceKind, text: String, tree: &PolicyNode) -> Advice {
-    match as_fix(tree) {
-        Some((fix, parsed)) => {
-            let c = check(input, &parsed, false);
-            let checked = check_text(&format!("`{fix}`"), input.task(), input.b.live, &c);
-            advice(kind, text, Some(fix), Some(checked))
-        }
+    match fix_and_check(input, tree) {
+        Some((fix, checked)) => advice(kind, text, Some(fix), Some(checked)),
         None => advice(kind, text, None, None),
+    }
+}
+
+/// A note with its fix and check in it.
+fn note(text: String, fix: Option<(String, String)>) -> String {
+    match fix {
+        Some((fix, checked)) => format!("{text} Fix: cache_policy={fix} ({checked})."),
+        None => text,
     }
 }
 
@@ -383,8 +404,13 @@ fn unhashable_input(input: &AdviceInput) -> Option<Advice> {
         .iter()
         .chain(&input.b.evaluation.nodes)
         .find(|n| {
+            // An opaque key, not a key that could not be computed at all (that is no_key).
             (n.policy == "Inputs" || n.policy == "FlowParameters")
                 && n.status == NodeStatus::Unverifiable
+                && n.key.is_some()
+                && !n.note.as_deref().is_some_and(|w| {
+                    w.starts_with("compute_key raised") || w.starts_with("not reached")
+                })
         })?;
     let in_inputs = opaque_node.policy == "Inputs";
     let mut names = opaque_arguments(if in_inputs {
@@ -505,27 +531,50 @@ fn minus_without_inputs(input: &AdviceInput) -> Option<Advice> {
     }
     let expr = decorator_policy(input.b.material.source?)?;
     let names = subtracted_names(&expr);
-    // It matters when FLOW_PARAMETERS hashes a parameter the user meant to leave out.
-    let params = input.b.material.flow_parameters;
-    if !tree_has(tree, &|k| matches!(k, PolicyKind::FlowParameters)) {
-        return None;
-    }
+    let hashes_params = tree_has(tree, &|k| matches!(k, PolicyKind::FlowParameters));
+    let value = |m: &Material, n: &str| {
+        (
+            m.inputs.and_then(|v| v.get(n)).cloned(),
+            m.flow_parameters.and_then(|v| v.get(n)).cloned(),
+        )
+    };
+    // It matters when the name is something the user meant to leave out of the key: a flow
+    // parameter FLOW_PARAMETERS hashes, or an input whose value changed between A and B.
     let matters: Vec<&String> = names
         .iter()
-        .filter(|n| params.and_then(|p| p.get(n)).is_some())
+        .filter(|n| {
+            let (input_b, param_b) = value(&input.b.material, n);
+            let (input_a, _) = value(&input.a.material, n);
+            (hashes_params && param_b.is_some()) || (input_b.is_some() && input_a != input_b)
+        })
         .collect();
     if matters.is_empty() {
         return None;
     }
     let ticked: Vec<String> = matters.iter().map(|n| format!("`{n}`")).collect();
+    let what = if hashes_params {
+        "and FLOW_PARAMETERS still hashes every flow parameter"
+    } else {
+        "and no input is part of the key at all"
+    };
     let text = format!(
         "`{expr}` does not leave out {}: `-` only acts on INPUTS, and this policy has none, so \
-         the subtraction did nothing and FLOW_PARAMETERS still hashes every flow parameter. To \
-         key on the task's own inputs without {}, use INPUTS.",
+         the subtraction did nothing, {what}. To key on the task's own inputs without {}, use \
+         INPUTS.",
         join_and(&ticked),
         join_and(&ticked)
     );
-    let mut fix = inputs_for_flow_parameters(tree);
+    let mut fix = if hashes_params {
+        inputs_for_flow_parameters(tree)
+    } else {
+        add(
+            &PolicyNode::new(PolicyKind::Inputs {
+                exclude: Vec::new(),
+            }),
+            &strip(tree),
+        )
+        .ok()?
+    };
     for n in matters {
         fix = sub(&fix, n);
     }
@@ -639,7 +688,7 @@ fn cosmetic_source_edit(input: &AdviceInput) -> Option<Advice> {
     }
 }
 
-fn flow_parameters_all(input: &AdviceInput) -> Option<Advice> {
+fn flow_parameters_all(input: &AdviceInput) -> Option<String> {
     let culprit = input.culprit("FlowParameters")?;
     let Evidence::Arguments(e) = &culprit.evidence else {
         return None;
@@ -663,10 +712,10 @@ fn flow_parameters_all(input: &AdviceInput) -> Option<Advice> {
         if foreign.len() == 1 { "it" } else { "them" }
     );
     let fix = inputs_for_flow_parameters(input.b.policy?);
-    Some(with_fix(input, AdviceKind::FlowParametersAll, text, &fix))
+    Some(note(text, fix_and_check(input, &fix)))
 }
 
-fn inputs_not_in_key(input: &AdviceInput) -> Option<Advice> {
+fn inputs_not_in_key(input: &AdviceInput) -> Option<String> {
     let tree = input.b.policy?;
     if !input.hit || input.b.live || tree_has(tree, &|k| matches!(k, PolicyKind::Inputs { .. })) {
         return None;
@@ -707,12 +756,7 @@ fn inputs_not_in_key(input: &AdviceInput) -> Option<Advice> {
         Some(true) => format!("with `{fix_text}`, A and B would still share one key"),
         None => format!("with `{fix_text}`, the keys cannot be computed"),
     };
-    Some(advice(
-        AdviceKind::InputsNotInKey,
-        text,
-        Some(fix_text),
-        Some(checked),
-    ))
+    Some(note(text, Some((fix_text, checked))))
 }
 
 #[cfg(test)]

@@ -17,6 +17,23 @@ fn cause(kind: CauseKind, summary: String) -> NonKeyCause {
 
 /// Why a side has no key.
 fn why_no_key(side: &Side) -> String {
+    // The recorder says which compute_key raised: Prefect logged it and ran without a key.
+    if let Some(n) = side.evaluation.nodes.iter().find(|n| {
+        n.note
+            .as_deref()
+            .is_some_and(|w| w.starts_with("compute_key raised"))
+    }) {
+        let at = if n.path.is_empty() {
+            "the root".to_string()
+        } else {
+            format!("node {}", n.path)
+        };
+        return format!(
+            "computing the key failed ({} at {at}: {}), so Prefect ran the task without a key",
+            n.policy,
+            n.note.as_deref().unwrap_or_default()
+        );
+    }
     match side.policy {
         None => "the task has no cache policy".to_string(),
         Some(p) if matches!(p.kind, crate::policy::PolicyKind::NoCache) => {

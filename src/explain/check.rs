@@ -56,12 +56,15 @@ pub fn latest_per_task<'a>(runs: &[RunRef<'a>]) -> Vec<RunRef<'a>> {
     latest.into_values().collect()
 }
 
-/// The gate's status for one live explanation.
+/// The gate's status for one live explanation: changed when the next run would miss and a
+/// culprit other than RunId says why.
 pub fn status(explanation: &Explanation) -> CheckStatus {
     if let Some(why) = &explanation.error {
         return CheckStatus::Error(why.clone());
     }
-    if explanation.culprits.iter().any(|c| c.policy != "RunId") {
+    if explanation.verdict != crate::live::Verdict::Hit
+        && explanation.culprits.iter().any(|c| c.policy != "RunId")
+    {
         CheckStatus::Changed
     } else {
         CheckStatus::Unchanged

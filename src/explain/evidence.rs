@@ -78,11 +78,8 @@ pub fn evidence(a: &Side, b: &Side, c: &Candidate, live_problem: Option<&str>) -
         )),
         PolicyKind::RunId => Evidence::RunId {
             a: a.material.run_id.map(str::to_string),
-            b: if b.next_run {
-                None
-            } else {
-                b.material.run_id.map(str::to_string)
-            },
+            // Live, the material holds a stand-in for the next run's id, which is what it says.
+            b: b.material.run_id.map(str::to_string),
             scope: b.run_scope(),
         },
         PolicyKind::CacheKeyFn { function } => Evidence::CacheKeyFn {

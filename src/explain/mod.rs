@@ -237,13 +237,15 @@ pub fn explain(case: &Case) -> Explanation {
         }
     }
 
-    let advice = advise(&AdviceInput {
+    let advice_input = AdviceInput {
         a: &a,
         b: &b,
         culprits: &culprits,
         hit: verdict == Verdict::Hit,
         runs: case.runs,
-    });
+    };
+    let advice = advise(&advice_input);
+    notes.extend(advice::advice_notes(&advice_input));
 
     let what_if = case.what_if.map(|(expr, tree)| {
         let blockers = match b_run {

@@ -77,7 +77,7 @@ pub enum Evidence {
     Arguments(ArgumentEvidence),
     RunId {
         a: Option<String>,
-        /// None for the next run (live): its id is not known before it runs.
+        /// For the next run (live), a stand-in: its id is not known before it runs.
         b: Option<String>,
         scope: &'static str,
     },
@@ -167,10 +167,6 @@ pub enum AdviceKind {
     MinusWithoutInputs,
     InputsOnlyCollision,
     CosmeticSourceEdit,
-    /// FLOW_PARAMETERS missed on a parameter the task never receives (an extension).
-    FlowParametersAll,
-    /// B hit A's entry though its inputs changed: the policy does not hash inputs (an extension).
-    InputsNotInKey,
 }
 
 impl AdviceKind {
@@ -182,8 +178,6 @@ impl AdviceKind {
             AdviceKind::MinusWithoutInputs => "minus_without_inputs",
             AdviceKind::InputsOnlyCollision => "inputs_only_collision",
             AdviceKind::CosmeticSourceEdit => "cosmetic_source_edit",
-            AdviceKind::FlowParametersAll => "flow_parameters_all",
-            AdviceKind::InputsNotInKey => "inputs_not_in_key",
         }
     }
 }

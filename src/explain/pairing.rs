@@ -5,9 +5,9 @@
 //! the latest run recorded before B with the same inputs (sets compared as sets; inputs that
 //! B's policy excludes are ignored), else the latest run recorded before B.
 //!
-//! Records are searched under a runs folder: the nearest folder named `runs` that holds B
-//! (the recorder's `.cachescope/runs`, or `sample-runs/runs`), else B's own folder; `--runs DIR`
-//! names another.
+//! Records are searched under a runs folder: the nearest folder named `runs` that holds B, at
+//! most two levels above B's folder (the recorder's `.cachescope/runs`, or `sample-runs/runs`
+//! with its story and run folders), else B's own folder; `--runs DIR` names another.
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -26,8 +26,10 @@ use super::value_diff::set_elements;
 /// The folder searched for B's earlier runs.
 pub fn runs_root(record: &Path) -> PathBuf {
     let dir = record.parent().unwrap_or(Path::new(""));
+    // Not above the record's grandparent: a folder named `runs` higher up is someone else's.
     let found = dir
         .ancestors()
+        .take(3)
         .find(|d| d.file_name().is_some_and(|n| n == "runs"));
     let root = found.unwrap_or(dir);
     if root.as_os_str().is_empty() {
@@ -141,6 +143,10 @@ mod tests {
             Path::new("/tmp/mine")
         );
         assert_eq!(runs_root(Path::new("x.json")), Path::new("."));
+        assert_eq!(
+            runs_root(Path::new("/home/runs/project/out/a/b/x.json")),
+            Path::new("/home/runs/project/out/a/b")
+        );
     }
 
     fn record(inputs: &str) -> RunRecord {

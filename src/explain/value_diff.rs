@@ -189,6 +189,15 @@ pub fn diff_value(
     if old == new {
         return;
     }
+    // A value JSON could not encode is recorded as its repr: one value, whose inside (the
+    // recorder's marker) is no part of the user's data.
+    if crate::record::holds_placeholder(old) && old.get("__cachescope_repr__").is_some()
+        || crate::record::holds_placeholder(new) && new.get("__cachescope_repr__").is_some()
+    {
+        let mut c = change(argument, path, ChangeKind::Changed, Some(old), Some(new));
+        c.note = Some("recorded only as its repr: JSON could not encode it".to_string());
+        return out.push(c);
+    }
     if let (Some(xs), Some(ys)) = (set_elements(old), set_elements(new)) {
         let mut c = change(argument, path, ChangeKind::Changed, Some(old), Some(new));
         c.note = Some(set_note(xs, ys));
@@ -356,6 +365,17 @@ mod tests {
         let mut found = Vec::new();
         sets_of_strings_in(&a, "", &mut found);
         assert_eq!(found, [".regions"]);
+    }
+
+    #[test]
+    fn a_repr_placeholder_is_one_value() {
+        assert_eq!(
+            paths(
+                r#"{"codes": {"__cachescope_repr__": "{1: 'one', 'b': 'bee'}"}}"#,
+                r#"{"codes": {"__cachescope_repr__": "{'b': 'bee', 1: 'one'}"}}"#
+            ),
+            [("codes".to_string(), "changed")]
+        );
     }
 
     #[test]
