@@ -244,11 +244,7 @@ fn para(prefix: &str, text: &str, indent: &str) -> String {
 }
 
 fn short(key: Option<&str>) -> String {
-    match key {
-        Some(k) if k.chars().count() > 12 => format!("{}…", k.chars().take(12).collect::<String>()),
-        Some(k) => k.to_string(),
-        None => "None".to_string(),
-    }
+    cachescope::explain::wording::short_key(key, 12)
 }
 
 fn at(path: &str) -> String {

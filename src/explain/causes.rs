@@ -37,7 +37,18 @@ fn why_no_key(side: &Side) -> String {
     match side.policy {
         None => "the task has no cache policy".to_string(),
         Some(p) if matches!(p.kind, crate::policy::PolicyKind::NoCache) => {
-            "the policy is NO_CACHE: nothing is looked up or stored".to_string()
+            // persist_result=False is the usual way to get there without writing NO_CACHE.
+            let decorator = side
+                .material
+                .source
+                .and_then(|s| s.find("def ").map(|end| &s[..end]))
+                .unwrap_or("");
+            if decorator.replace(' ', "").contains("persist_result=False") {
+                "persist_result=False makes Prefect use NO_CACHE: nothing is looked up or stored"
+                    .to_string()
+            } else {
+                "the policy is NO_CACHE: nothing is looked up or stored".to_string()
+            }
         }
         Some(_) if side.evaluation.key().is_none() => {
             "every part of the policy returned None (no inputs, no flow parameters, NO_CACHE)"

@@ -277,6 +277,16 @@ pub fn short_text(value: &Value) -> String {
             .unwrap_or_else(|_| "<not JSON>".to_string())
     };
     let text = match set_elements(value) {
+        // A value JSON could not encode: its repr, which is what the user would recognise.
+        None if value.as_object().is_some_and(|o| o.len() == 1)
+            && value.get("__cachescope_repr__").is_some() =>
+        {
+            value
+                .get("__cachescope_repr__")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string()
+        }
         Some(items) => {
             let items: Vec<String> = items.iter().map(dump).collect();
             format!("{{{}}}", items.join(", "))

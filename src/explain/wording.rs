@@ -152,10 +152,24 @@ pub fn culprit_summary(policy: &str, evidence: &Evidence) -> String {
 }
 
 fn short_id(id: &Option<String>) -> String {
-    match id {
-        Some(s) if s.chars().count() > 12 => format!("{}…", s.chars().take(8).collect::<String>()),
-        Some(s) => s.clone(),
-        None => "None".to_string(),
+    short_key(id.as_deref(), 8)
+}
+
+/// A key or id for sentences: an md5 key or a UUID cut to its first `keep` characters (they
+/// are unique enough to tell apart); anything else (a `cache_key_fn`'s own key) kept whole up
+/// to 40 characters, since its end is often what differs.
+pub fn short_key(key: Option<&str>, keep: usize) -> String {
+    let Some(k) = key else {
+        return "None".to_string();
+    };
+    let hexish = k.len() >= 32 && k.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    let n = k.chars().count();
+    if hexish && n > keep {
+        format!("{}…", k.chars().take(keep).collect::<String>())
+    } else if n > 40 {
+        format!("{}…", k.chars().take(39).collect::<String>())
+    } else {
+        k.to_string()
     }
 }
 
@@ -332,6 +346,16 @@ pub fn headline(
         .map(|c| c.summary.clone())
         .collect::<Vec<_>>()
         .join("; ");
+    let no_key = causes
+        .iter()
+        .find(|c| matches!(c.kind, super::model::CauseKind::NoKey { .. }));
+    if let (Some(c), Verdict::Miss) = (no_key, verdict) {
+        return if live {
+            format!("The next run of `{task}` would miss: {}.", c.summary)
+        } else {
+            format!("`{task}` missed: {}.", c.summary)
+        };
+    }
     match (verdict, live) {
         (Verdict::Unknown, false) => format!(
             "Cannot tell whether `{task}` was served from A's cache entry: {}.",
