@@ -10,9 +10,10 @@
 //! - advice for the known surprises, each fix checked with the policy engine ([`advice`]);
 //! - with `--policy`, what another policy would have done ([`what_if`]).
 //!
-//! [`explain`] is pure: the records, the live recomputation (which read the file and looked in
-//! storage with an injected "now") and the other loaded records are its inputs. Choosing A
-//! when only B is given is [`pairing`]; the CI gate over many tasks is [`check`].
+//! [`explain`] is pure: the records, the next run (which [`next_run`] computed by reading the
+//! file, evaluating the decorator's policy and looking in storage with an injected "now") and
+//! the other loaded records are its inputs. Choosing A when only B is given is [`pairing`]; the
+//! CI gate over many tasks is [`check`]; [`json`] is the contract's JSON.
 
 pub mod advice;
 pub mod align;
