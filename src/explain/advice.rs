@@ -11,6 +11,7 @@ use crate::pyjson::Value;
 use crate::record::{RunRecord, holds_placeholder};
 
 use super::cosmetic::Classification;
+use super::decorator::{decorator_policy, subtracted_names};
 use super::model::{Advice, AdviceKind, Culprit, Evidence};
 use super::pairing::{same_inputs, same_task};
 use super::sides::{RunRef, Side, tree_has};
@@ -459,71 +460,6 @@ fn unhashable_input(input: &AdviceInput) -> Option<Advice> {
     Some(with_fix(input, AdviceKind::UnhashableInput, text, &fix))
 }
 
-/// The `cache_policy=` expression in the task's decorator, if it has one.
-pub fn decorator_policy(source: &str) -> Option<String> {
-    let start = source.find("cache_policy")?;
-    let rest = source[start + "cache_policy".len()..].trim_start();
-    let rest = rest.strip_prefix('=')?;
-    let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    let mut end = rest.len();
-    let mut prev = '\0';
-    for (i, ch) in rest.char_indices() {
-        match quote {
-            Some(q) => {
-                if ch == q && prev != '\\' {
-                    quote = None;
-                }
-            }
-            None => match ch {
-                '"' | '\'' => quote = Some(ch),
-                '(' | '[' | '{' => depth += 1,
-                ')' | ']' | '}' if depth == 0 => {
-                    end = i;
-                    break;
-                }
-                ')' | ']' | '}' => depth -= 1,
-                ',' if depth == 0 => {
-                    end = i;
-                    break;
-                }
-                _ => {}
-            },
-        }
-        prev = ch;
-    }
-    let expr = rest[..end].trim();
-    (!expr.is_empty()).then(|| expr.to_string())
-}
-
-/// The names in `- "name"` of an expression.
-fn subtracted_names(expr: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let chars: Vec<char> = expr.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] == '-' {
-            let mut j = i + 1;
-            while j < chars.len() && chars[j].is_whitespace() {
-                j += 1;
-            }
-            if j < chars.len() && (chars[j] == '"' || chars[j] == '\'') {
-                let q = chars[j];
-                let mut k = j + 1;
-                let mut name = String::new();
-                while k < chars.len() && chars[k] != q {
-                    name.push(chars[k]);
-                    k += 1;
-                }
-                names.push(name);
-                i = k;
-            }
-        }
-        i += 1;
-    }
-    names
-}
-
 fn minus_without_inputs(input: &AdviceInput) -> Option<Advice> {
     let tree = input.b.policy?;
     if tree_has(tree, &|k| matches!(k, PolicyKind::Inputs { .. })) {
@@ -763,20 +699,6 @@ fn inputs_not_in_key(input: &AdviceInput) -> Option<String> {
 mod tests {
     use super::*;
     use crate::explain::tree_text::quote;
-
-    #[test]
-    fn the_decorator_policy_and_its_subtractions() {
-        let src = "@task(cache_policy=(INPUTS + TASK_SOURCE) - \"log_every\", retries=2)\ndef f(): pass\n";
-        assert_eq!(
-            decorator_policy(src).as_deref(),
-            Some("(INPUTS + TASK_SOURCE) - \"log_every\"")
-        );
-        let src = "@task(\n    cache_policy=FLOW_PARAMETERS - 'a' - \"b\"\n)\ndef f(): pass\n";
-        let expr = decorator_policy(src).unwrap();
-        assert_eq!(expr, "FLOW_PARAMETERS - 'a' - \"b\"");
-        assert_eq!(subtracted_names(&expr), ["a", "b"]);
-        assert_eq!(decorator_policy("@task\ndef f(): pass\n"), None);
-    }
 
     #[test]
     fn fix_trees_drop_and_replace_nodes() {

@@ -21,6 +21,7 @@ pub mod causes;
 pub mod check;
 pub mod cosmetic;
 pub mod culprit;
+pub mod decorator;
 pub mod evidence;
 pub mod json;
 pub mod model;

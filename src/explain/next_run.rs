@@ -17,7 +17,7 @@ use crate::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_live};
 use crate::policy::{PolicyKind, PolicyNode, constant, parse_policy};
 use crate::record::RunRecord;
 
-use super::advice::decorator_policy;
+use super::decorator::decorator_policy;
 
 /// What the next run would do.
 #[derive(Debug, Clone)]
