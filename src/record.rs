@@ -78,24 +78,6 @@ pub struct RecordError {
     pub message: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::normalize;
-    use std::path::Path;
-
-    #[test]
-    fn normalize_folds_dots_lexically() {
-        assert_eq!(
-            normalize(Path::new("runs/a/b/../../../storage")),
-            Path::new("storage")
-        );
-        assert_eq!(normalize(Path::new("./runs/./a")), Path::new("runs/a"));
-        assert_eq!(normalize(Path::new("../x/../y")), Path::new("../y"));
-        assert_eq!(normalize(Path::new("/a/../../b")), Path::new("/b"));
-        assert_eq!(normalize(Path::new("a/..")), Path::new("."));
-    }
-}
-
 fn err(message: String) -> RecordError {
     RecordError { message }
 }
@@ -447,5 +429,23 @@ pub fn holds_placeholder(value: &Value) -> bool {
         }),
         Value::Array(items) => items.iter().any(holds_placeholder),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+    use std::path::Path;
+
+    #[test]
+    fn normalize_folds_dots_lexically() {
+        assert_eq!(
+            normalize(Path::new("runs/a/b/../../../storage")),
+            Path::new("storage")
+        );
+        assert_eq!(normalize(Path::new("./runs/./a")), Path::new("runs/a"));
+        assert_eq!(normalize(Path::new("../x/../y")), Path::new("../y"));
+        assert_eq!(normalize(Path::new("/a/../../b")), Path::new("/b"));
+        assert_eq!(normalize(Path::new("a/..")), Path::new("."));
     }
 }
