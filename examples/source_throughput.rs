@@ -20,6 +20,10 @@ fn python_files(dir: &Path, out: &mut Vec<PathBuf>) {
     entries.sort();
     for p in entries {
         if p.is_dir() {
+            // Third-party packages installed into the interpreter are not the standard library.
+            if p.file_name().is_some_and(|n| n == "site-packages") {
+                continue;
+            }
             python_files(&p, out);
         } else if p.extension().is_some_and(|e| e == "py") {
             out.push(p);

@@ -6,6 +6,7 @@
 //! the material or the tree.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use crate::hash::{hash_objects, hash_strs, md5_hex};
 use crate::policy::{PolicyKind, PolicyNode};
@@ -108,8 +109,26 @@ impl Evaluation {
 
 /// Recomputes every node of `policy` from `material`.
 pub fn evaluate(policy: &PolicyNode, material: &Material) -> Evaluation {
+    evaluate_substituted(policy, material, &HashMap::new())
+}
+
+/// Keys to put in place of nodes' own computations, by node path ("" for the root, "1/0").
+pub type Substitutions = HashMap<String, Option<String>>;
+
+/// Recomputes `policy` from `material`, except that a node whose path is in `substitutions`
+/// returns the given key instead of computing one (its children are then not evaluated), and
+/// every compound above it combines that key as Prefect would.
+///
+/// This is how the explainer proves a culprit: B's tree with A's key put back into one node
+/// gives A's cache key exactly when that node alone made the difference. Substituting every
+/// leaf recombines recorded keys with Prefect's composition, independently of the material.
+pub fn evaluate_substituted(
+    policy: &PolicyNode,
+    material: &Material,
+    substitutions: &Substitutions,
+) -> Evaluation {
     let mut nodes = Vec::new();
-    eval_node(policy, material, String::new(), &mut nodes);
+    eval_node(policy, material, substitutions, String::new(), &mut nodes);
     Evaluation { nodes }
 }
 
@@ -123,6 +142,7 @@ enum Computed {
 fn eval_node(
     node: &PolicyNode,
     material: &Material,
+    substitutions: &Substitutions,
     path: String,
     out: &mut Vec<NodeEval>,
 ) -> usize {
@@ -135,6 +155,17 @@ fn eval_node(
         status: NodeStatus::Match,
         note: None,
     });
+    if let Some(key) = substitutions.get(&path) {
+        let me = &mut out[index];
+        me.status = if node.recorded.is_some() && me.recorded != *key {
+            NodeStatus::Changed
+        } else {
+            NodeStatus::Match
+        };
+        me.key = key.clone();
+        me.note = Some("key substituted".to_string());
+        return index;
+    }
     let computed = match &node.kind {
         PolicyKind::Compound { policies } => {
             let mut keys = Vec::with_capacity(policies.len());
@@ -144,7 +175,7 @@ fn eval_node(
                 } else {
                     format!("{path}/{i}")
                 };
-                let child_index = eval_node(child, material, child_path, out);
+                let child_index = eval_node(child, material, substitutions, child_path, out);
                 let child = &out[child_index];
                 // A child in error contributes its recorded key, so the compound's own check
                 // still says whether the composition itself agrees.
@@ -313,8 +344,13 @@ pub fn recompute_with(record: &RunRecord, material: &Material) -> RecordEvaluati
         };
     };
     let evaluation = evaluate(policy, material);
-    let key = evaluation.key().map(str::to_string);
     let mut status = evaluation.status();
+    // A node in error means the root's key was not really recomputed (its composition check
+    // borrowed the recorded key): the record's key is unknown.
+    let key = match status {
+        NodeStatus::Error => None,
+        _ => evaluation.key().map(str::to_string),
+    };
     let mut note = None;
     // The root node's recorded key should be the key Prefect used; if it is not, the record
     // itself is inconsistent, and that is a difference too.
@@ -507,5 +543,35 @@ mod tests {
         };
         let e = evaluate(&leaf(PolicyKind::Inputs { exclude: vec![] }, Some("k")), &m);
         assert_eq!((e.status(), e.key()), (NodeStatus::Unverifiable, Some("k")));
+    }
+
+    #[test]
+    fn a_substituted_node_replaces_its_subtree_and_the_compound_recombines() {
+        let m = Material {
+            source: Some("def f(): pass\n"),
+            run_id: Some("r-2"),
+            ..Default::default()
+        };
+        let tree = compound(
+            vec![
+                leaf(PolicyKind::TaskSource, None),
+                leaf(PolicyKind::RunId, None),
+            ],
+            None,
+        );
+        let src = hash_strs(&["def f(): pass\n"]);
+        let subs: Substitutions = [("1".to_string(), Some("r-1".to_string()))].into();
+        let e = evaluate_substituted(&tree, &m, &subs);
+        assert_eq!(e.key(), Some(hash_strs(&[src.as_str(), "r-1"]).as_str()));
+        assert_eq!(e.nodes[2].note.as_deref(), Some("key substituted"));
+        // A None substituted is dropped like any None; substituting the root ignores the rest.
+        let none: Substitutions = [("1".to_string(), None)].into();
+        assert_eq!(
+            evaluate_substituted(&tree, &m, &none).key(),
+            Some(hash_strs(&[src.as_str()]).as_str())
+        );
+        let root: Substitutions = [(String::new(), Some("k".to_string()))].into();
+        let e = evaluate_substituted(&tree, &m, &root);
+        assert_eq!((e.key(), e.nodes.len()), (Some("k"), 1));
     }
 }

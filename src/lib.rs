@@ -5,6 +5,7 @@
 //! UI and the watcher render. Recomputing one record is a pure function of that record.
 
 pub mod engine;
+pub mod explain;
 pub mod hash;
 pub mod live;
 pub mod load;

@@ -131,6 +131,30 @@ impl SourceCache {
             Ok(f) => f,
             Err(problem) => return Err(problem.clone()),
         };
+        // A qualname defined more than once (if/else branches, redefinitions): when lines were
+        // inserted above, the definition nearest the recorded line may be the one that does not
+        // run. One whose text is still exactly the recorded source is the best witness; only
+        // when none is (the task was edited) does the recorded line decide.
+        if let Some(recorded) = record.task.source.as_deref() {
+            let mut same_name = source_file
+                .functions()
+                .iter()
+                .filter(|d| d.qualname == qualname);
+            if same_name.clone().nth(1).is_some()
+                && let Some(function) = same_name.find_map(|d| {
+                    source_file
+                        .source_of(d)
+                        .ok()
+                        .filter(|f| f.source == recorded)
+                })
+            {
+                return Ok(LiveSource {
+                    path,
+                    function,
+                    python,
+                });
+            }
+        }
         match source_file.find_function(qualname, near) {
             Ok(function) => Ok(LiveSource {
                 path,

@@ -78,24 +78,6 @@ pub struct RecordError {
     pub message: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::normalize;
-    use std::path::Path;
-
-    #[test]
-    fn normalize_folds_dots_lexically() {
-        assert_eq!(
-            normalize(Path::new("runs/a/b/../../../storage")),
-            Path::new("storage")
-        );
-        assert_eq!(normalize(Path::new("./runs/./a")), Path::new("runs/a"));
-        assert_eq!(normalize(Path::new("../x/../y")), Path::new("../y"));
-        assert_eq!(normalize(Path::new("/a/../../b")), Path::new("/b"));
-        assert_eq!(normalize(Path::new("a/..")), Path::new("."));
-    }
-}
-
 fn err(message: String) -> RecordError {
     RecordError { message }
 }
@@ -316,7 +298,9 @@ impl RunRecord {
 
     /// `project_root` resolved against the folder that holds the record file.
     pub fn project_root_in(&self, record_dir: &Path) -> Option<PathBuf> {
-        self.project_root.as_deref().map(|p| record_dir.join(p))
+        self.project_root
+            .as_deref()
+            .map(|p| normalize(&record_dir.join(p)))
     }
 
     /// `outcome.result_storage` resolved against the folder that holds the record file.
@@ -324,7 +308,7 @@ impl RunRecord {
         self.outcome
             .result_storage
             .as_deref()
-            .map(|p| record_dir.join(p))
+            .map(|p| normalize(&record_dir.join(p)))
     }
 }
 
@@ -445,5 +429,23 @@ pub fn holds_placeholder(value: &Value) -> bool {
         }),
         Value::Array(items) => items.iter().any(holds_placeholder),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+    use std::path::Path;
+
+    #[test]
+    fn normalize_folds_dots_lexically() {
+        assert_eq!(
+            normalize(Path::new("runs/a/b/../../../storage")),
+            Path::new("storage")
+        );
+        assert_eq!(normalize(Path::new("./runs/./a")), Path::new("runs/a"));
+        assert_eq!(normalize(Path::new("../x/../y")), Path::new("../y"));
+        assert_eq!(normalize(Path::new("/a/../../b")), Path::new("/b"));
+        assert_eq!(normalize(Path::new("a/..")), Path::new("."));
     }
 }

@@ -1,16 +1,16 @@
-//! End to end against real Prefect 3.9.1: `tests/e2e/tricky_flow.py` runs about two hundred
-//! task runs (the whole table of encodable and opaque values, every kind of cache policy, sync
-//! and async tasks, methods, `<locals>` functions, tasks inside and outside flows) with the
-//! recorder switched on the way users switch it on: `CACHESCOPE_RUNS` and the `.pth` file that
-//! `pip install ./recorder` put in the venv. Then `cachescope keys --json` recomputes every
-//! record.
+//! End to end against real Prefect 3.9.1: `tests/e2e/tricky_flow.py` makes a little over two
+//! hundred task runs (the whole table of encodable and opaque values, every kind of cache
+//! policy, sync and async tasks, methods, `<locals>` functions, a task without source, retries,
+//! a failure, a subflow, tasks inside and outside flows) with the recorder switched on the way
+//! users switch it on: `CACHESCOPE_RUNS` and the `.pth` file that `pip install ./recorder` put
+//! in the venv. Then `cachescope keys --json` recomputes every record.
 //!
 //! The flow writes a manifest of what Prefect itself did: for each task run, the key it stored
 //! the result under (the file name of `state.data.metadata.storage_key`) and whether the spec
 //! says the key cannot be recomputed outside Python (cloudpickle, a `cache_key_fn`, an unknown
-//! policy class). The key recomputed from the record must be that stored key; `unverifiable`
-//! must be exactly where the manifest says. The flow takes ~25 s (a temporary Prefect server),
-//! so it runs once per test binary and the tests share it.
+//! policy class, no policy at all). The key recomputed from the record must be that stored
+//! key; `unverifiable` must be exactly where the manifest says. The flow takes ~25 s (a
+//! temporary Prefect server), so it runs once per test binary and the tests share it.
 
 mod support;
 

@@ -374,3 +374,67 @@ fn recorded_sources_match_the_project_but_for_the_story_02_edit() {
     // Story 01's two runs and story 02's first run ran before the edit.
     assert_eq!(edited, 3);
 }
+
+/// `keys --live` on the demo: what the next run would do, per story, with the project as it is
+/// (after story 02's edit) and the shipped result files.
+#[test]
+fn live_predictions_follow_the_stories() {
+    let out = Command::new(support::cachescope_bin())
+        .args(["keys", "sample-runs", "--live", "--json"])
+        .current_dir(support::repo_root())
+        .output()
+        .expect("run cachescope keys --live");
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // (story, run, task) -> (status, verdict, reason)
+    let mut live = BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let line: Json = serde_json::from_str(line).unwrap();
+        let record = line["record"].as_str().unwrap().to_string();
+        let parts: Vec<&str> = record.split('/').collect();
+        let at = (
+            parts[2].to_string(),
+            parts[3].to_string(),
+            line["task"].as_str().unwrap().to_string(),
+        );
+        let found = (
+            line["status"].as_str().unwrap().to_string(),
+            line["verdict"].as_str().unwrap().to_string(),
+            line["reason"].as_str().unwrap_or("").to_string(),
+        );
+        live.insert(at, found);
+    }
+    let get = |story: &str, run: &str, task: &str| {
+        live.get(&(story.to_string(), run.to_string(), task.to_string()))
+            .unwrap_or_else(|| panic!("no live line for {story}/{run} {task}"))
+    };
+    // Served from the shipped storage.
+    assert_eq!(get("01-cold-and-hit", "run-2-hit", "extract").1, "hit");
+    assert_eq!(get("01-cold-and-hit", "run-2-hit", "load").1, "hit");
+    // RunId: never across flow runs.
+    let transform = get("01-cold-and-hit", "run-2-hit", "transform");
+    assert_eq!(transform.1, "miss");
+    assert!(transform.2.contains("RunId"), "{transform:?}");
+    // Recorded before the edit: the source in the project is not the one hashed any more.
+    assert_eq!(get("01-cold-and-hit", "run-1-cold", "clean").0, "changed");
+    assert_eq!(get("01-cold-and-hit", "run-1-cold", "clean").1, "miss");
+    assert_eq!(
+        get("02-source-edit", "run-2-after-edit", "clean").0,
+        "match"
+    );
+    assert_eq!(get("02-source-edit", "run-2-after-edit", "clean").1, "hit");
+    // The stored record stays expired.
+    let expired = get("05-expired", "run-2-after-expiry", "extract");
+    assert_eq!(expired.1, "miss");
+    assert!(expired.2.contains("expired"), "{expired:?}");
+    // refresh_cache=True misses whatever is stored.
+    assert_eq!(
+        get("06-refresh-cache", "run-2-refresh", "extract").1,
+        "miss"
+    );
+    assert_eq!(get("06-refresh-cache", "run-1", "extract").1, "hit");
+}

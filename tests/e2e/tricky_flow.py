@@ -340,7 +340,12 @@ def loud(x: int) -> int:
     return x
 
 
-KEY_STORAGE = Path(tempfile.mkdtemp(prefix="cachescope-keys-"))
+# Beside the result storage when the test gave a PREFECT_HOME, so nothing is left elsewhere.
+KEY_STORAGE = (
+    Path(os.environ["PREFECT_HOME"]) / "key-storage"
+    if "PREFECT_HOME" in os.environ
+    else Path(tempfile.mkdtemp(prefix="cachescope-keys-"))
+)
 
 
 @task(
@@ -432,6 +437,21 @@ class Opaque:
         return x + self.seed
 
 
+class Tools:
+    """A static method and a class method as tasks."""
+
+    @task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
+    @staticmethod
+    def double(x: int) -> int:
+        return 2 * x
+
+    @task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
+    @classmethod
+    def named(cls, x: int) -> str:
+        # `cls` is an input, and a class can only be pickled.
+        return f"{cls.__name__}-{x}"
+
+
 def make_scaler(factor: int) -> Any:
     """A task defined inside a function: its qualname has `<locals>`."""
 
@@ -499,6 +519,8 @@ def tricky(n: int = 3, started: datetime = datetime(2024, 1, 1, tzinfo=timezone.
     note(Ledger("ada").total([1.5, 2.25], return_state=True), Expect("method-on-dataclass"))
     note(Opaque(7).shifted(1, return_state=True), Expect("method-on-plain-object", unverifiable=True))
     note(make_scaler(3)(5, return_state=True), Expect("locals-function"))
+    note(Tools.double(n, return_state=True), Expect("staticmethod"))
+    note(Tools.named(n, return_state=True), Expect("classmethod", unverifiable=True))
     note(generated(n, return_state=True), Expect("no-source", unverifiable=True))
     note(fixed_storage_key(n, return_state=True), Expect("result-storage-key", unverifiable=True))
     note(flaky(n, run=str(uuid.uuid4()), return_state=True), Expect("retried", state="Completed"))

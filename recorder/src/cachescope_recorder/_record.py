@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from . import Config
 from ._capture import Capture
@@ -405,7 +405,11 @@ def file_name_for(task_name: str, task_run_id: Any) -> str:
 def _relative_to(folder: Path, target: Optional[str]) -> Optional[str]:
     if target is None:
         return None
-    return Path(os.path.relpath(target, folder)).as_posix()
+    try:
+        return Path(os.path.relpath(target, folder)).as_posix()
+    except ValueError:
+        # Another drive (Windows): no relative path exists, the absolute one is still right.
+        return target
 
 
 def finish(pending: Pending, state: Any) -> Dict[str, Any]:

@@ -1,0 +1,137 @@
+//! `cachescope check`: the CI gate. Every task's latest record is explained against its source
+//! as it is now; one line per task that would miss because its code or configuration changed
+//! (with `--json`, one object per such task, and per task that could not be checked).
+//! Exit 1 when any would, 0 when none, 2 when a record or a task could not be checked (after
+//! checking everything else).
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use cachescope::explain::check::{CheckStatus, latest_per_task, status};
+use cachescope::explain::json::culprit_json;
+use cachescope::explain::next_run::next_run;
+use cachescope::explain::wording::{join_and, reasons};
+use cachescope::explain::{Case, Other, Pairing, RunRef, explain};
+use cachescope::live::{LiveOptions, SourceCache};
+use cachescope::load::load_paths;
+use serde_json::json;
+
+use super::Outcome;
+use super::explain::now;
+
+pub fn run(
+    paths: &[PathBuf],
+    project: Option<PathBuf>,
+    json: bool,
+    now_arg: Option<&str>,
+) -> Outcome {
+    let now = match now(now_arg) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cachescope: {e}");
+            return Outcome::Error;
+        }
+    };
+    let (loaded, search_errors) = load_paths(paths);
+    let mut errors = search_errors.len();
+    for e in &search_errors {
+        eprintln!("cachescope: {e}");
+    }
+    for l in &loaded {
+        if let Err(e) = &l.record {
+            eprintln!("cachescope: {e}");
+            errors += 1;
+        }
+    }
+    let refs: Vec<RunRef> = loaded
+        .iter()
+        .filter_map(|l| {
+            l.record.as_ref().ok().map(|record| RunRef {
+                source: &l.source,
+                record,
+            })
+        })
+        .collect();
+    let options = LiveOptions { project };
+    let mut cache = SourceCache::new();
+    let mut out = io::stdout().lock();
+    let latest = latest_per_task(&refs);
+    let mut changed = 0;
+    for run in &latest {
+        let live = next_run(run.record, run.source.dir(), &options, &mut cache, now);
+        let explanation = explain(&Case {
+            a: *run,
+            b: Other::Live(&live),
+            pairing: Pairing::Explicit,
+            runs: &refs,
+            what_if: None,
+        });
+        let st = status(&explanation);
+        let task = &run.record.task.name;
+        match &st {
+            CheckStatus::Changed => changed += 1,
+            CheckStatus::Error(why) => {
+                errors += 1;
+                eprintln!("cachescope: {}: cannot check `{task}`: {why}", run.source);
+            }
+            CheckStatus::Unchanged => {}
+        }
+        // One line per task that would miss because its code or configuration changed (and
+        // per task that could not be checked), as cli.md says; the others pass silently.
+        let line = if json && st != CheckStatus::Unchanged {
+            let line = json!({
+                "task": task,
+                "record": run.source.to_string(),
+                "status": st.as_str(),
+                "verdict": explanation.verdict.as_str(),
+                "key_recorded": explanation.key_a,
+                "key_live": explanation.key_b,
+                "headline": explanation.headline,
+                "culprits": explanation.culprits.iter().map(culprit_json).collect::<Vec<_>>(),
+                "error": match &st { CheckStatus::Error(why) => Some(why), _ => None },
+            });
+            Some(line.to_string())
+        } else if st == CheckStatus::Changed {
+            let changed: Vec<_> = explanation
+                .culprits
+                .iter()
+                .filter(|c| c.policy != "RunId")
+                .cloned()
+                .collect();
+            let reasons = reasons(task, &changed, true);
+            Some(format!(
+                "{task}: would miss because {} ({})",
+                join_and(&reasons),
+                run.source
+            ))
+        } else {
+            None
+        };
+        if let Some(line) = line
+            && writeln!(out, "{line}").is_err()
+        {
+            break;
+        }
+    }
+    if !json {
+        let _ = writeln!(
+            out,
+            "{} task{} checked: {changed} would miss because the code or configuration changed{}",
+            latest.len(),
+            if latest.len() == 1 { "" } else { "s" },
+            if errors > 0 {
+                format!(", {errors} could not be checked")
+            } else {
+                String::new()
+            }
+        );
+    }
+    let _ = out.flush();
+    if errors > 0 {
+        Outcome::Error
+    } else if changed > 0 {
+        Outcome::Difference
+    } else {
+        Outcome::Ok
+    }
+}
