@@ -716,28 +716,13 @@ fn every_scenario_record_recomputes() {
 // ---------------------------------------------------------------------------------------------
 // check
 
-/// The tasks `check --json` says would miss: JSON lines (or one document, or a list), each an
-/// object naming its task; an object whose verdict is "hit" names no miss.
-fn tasks_that_miss(run: &Run) -> Result<BTreeSet<String>, String> {
-    let stdout = run.stdout();
-    let values: Vec<Json> = match serde_json::from_str::<Json>(&stdout) {
-        Ok(Json::Array(items)) => items,
-        Ok(one) => vec![one],
-        Err(_) => stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).map_err(|e| format!("not JSON: {l}: {e}")))
-            .collect::<Result<_, _>>()?,
-    };
-    values
-        .iter()
-        .filter(|v| v["verdict"] != "hit")
-        .map(|v| {
-            v["task"]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| format!("an entry names no task: {v}"))
-        })
+/// `check --json`: one JSON object per line, for each task that would miss because its code or
+/// configuration changed (or could not be checked); unchanged tasks get no line.
+fn check_lines(run: &Run) -> Result<Vec<Json>, String> {
+    run.stdout()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("not a JSON line: {l}: {e}")))
         .collect()
 }
 
@@ -766,14 +751,22 @@ fn check_report(run: &Run) -> String {
 fn check_names_exactly_the_task_whose_source_was_edited() {
     let material = &scenarios().check;
     let run = check(&material.edited);
-    let missed = tasks_that_miss(&run).unwrap_or_else(|e| panic!("{e}\n{}", check_report(&run)));
-    assert_eq!(
-        missed,
-        BTreeSet::from([material.edited_task.clone()]),
-        "{}",
-        check_report(&run)
+    let report = check_report(&run);
+    let lines = check_lines(&run).unwrap_or_else(|e| panic!("{e}\n{report}"));
+    let [line] = lines.as_slice() else {
+        panic!("expected one line, for {}\n{report}", material.edited_task);
+    };
+    assert_eq!(line["task"], material.edited_task.as_str(), "{report}");
+    assert_eq!(line["status"], "changed", "{report}");
+    assert_eq!(line["verdict"], "miss", "{report}");
+    assert!(line["error"].is_null(), "{report}");
+    assert_ne!(line["key_live"], line["key_recorded"], "{report}");
+    let culprits: Vec<&Json> = line["culprits"].as_array().into_iter().flatten().collect();
+    assert!(
+        culprits.len() == 1 && culprits[0]["policy"] == "TaskSource",
+        "the culprit is the edited source\n{report}"
     );
-    assert_eq!(run.code(), Some(1), "{}", check_report(&run));
+    assert_eq!(run.code(), Some(1), "{report}");
 }
 
 #[test]
@@ -782,9 +775,9 @@ fn check_passes_an_unedited_project_and_a_helper_edit() {
     // A helper the task calls is not part of its source: Prefect would hit, so check passes.
     for project in [&material.unedited, &material.helper_edited] {
         let run = check(project);
-        let missed =
-            tasks_that_miss(&run).unwrap_or_else(|e| panic!("{e}\n{}", check_report(&run)));
-        assert!(missed.is_empty(), "{}", check_report(&run));
-        assert_eq!(run.code(), Some(0), "{}", check_report(&run));
+        let report = check_report(&run);
+        let lines = check_lines(&run).unwrap_or_else(|e| panic!("{e}\n{report}"));
+        assert!(lines.is_empty(), "no task changed\n{report}");
+        assert_eq!(run.code(), Some(0), "{report}");
     }
 }
