@@ -16,8 +16,9 @@ use this process's server and record through ``CACHESCOPE_RUNS``.
 
 Written into OUT:
 - ``manifest.json``: a list of cases, each ``{"case", "task", "a", "b", "expect"}`` where ``a`` is
-  A's record, ``b`` B's record or ``"live"`` (then ``project`` is the edited copy to pass to
-  ``--project``; the project as recorded no longer exists, so only ``--project`` finds it), and
+  A's record, ``b`` B's record or ``"live"`` (then ``project`` is the folder to pass to
+  ``--project``; where the case edits the project, the folder it was recorded in no longer
+  exists, so only ``--project`` can lead to the edited source), and
   ``task_a`` names A's task when it is not ``task``. ``expect`` holds ``verdict``, ``culprits``
   (``policy`` and ``path``; ``proof`` and ``with`` when fixed; ``detail``, a subset of the
   culprit's detail; ``diff_lines``, lines its diff must contain), ``non_key_causes`` and
