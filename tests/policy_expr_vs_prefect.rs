@@ -3,20 +3,16 @@
 //! class, children in order, exclude lists, configure fields, or the exception class and message.
 //! Python's own SyntaxError messages are not compared, only that both sides reject.
 //!
-//! The venv is this test's own (`prefect-3.9.1-expr`, no recorder), built the way
-//! tests/support/mod.rs builds the shared one. A missing Python or a failed install fails the test.
+//! Prefect runs in the shared test venv (tests/support/mod.rs; the recorder installed there stays
+//! off without CACHESCOPE_RUNS). A missing Python or a failed install fails the test.
 
 mod support;
 
-use std::fs::{self, File};
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Stdio;
 
 use cachescope::policy::{ExprError, PolicyKind, PolicyNode, parse_policy};
 use serde_json::{Value, json};
-use support::{PREFECT_PIN, Venv};
 
 /// (expression, the rule it exercises).
 const CASES: &[(&str, &str)] = &[
@@ -294,62 +290,11 @@ const PREFECT_ERRORS: &[&str] = &[
     "Can only subtract strings from key policies.",
 ];
 
-fn run(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: could not start {:?}: {e}", cmd.get_program()));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A venv with `prefect==3.9.1` and nothing else, cached under target/ and rebuilt when the pin
-/// changes; the same steps as tests/support/mod.rs, without the recorder.
-fn prefect_expr_venv() -> &'static Venv {
-    static VENV: OnceLock<Venv> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venvs");
-        fs::create_dir_all(&root).expect("create target/tmp/venvs");
-        let name = "prefect-3.9.1-expr";
-        let lock = File::create(root.join(format!("{name}.lock"))).expect("create venv lock");
-        lock.lock().expect("lock venv");
-        let dir = root.join(name);
-        let python = dir.join("bin").join("python");
-        let stamp = dir.join(".cachescope-stamp");
-        if python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(PREFECT_PIN) {
-            return Venv { dir, python };
-        }
-        let _ = fs::remove_dir_all(&dir);
-        let base = support::base_python("3");
-        run(
-            Command::new(&base).args(["-m", "venv"]).arg(&dir),
-            "creating a virtualenv",
-        );
-        run(
-            Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                PREFECT_PIN,
-            ]),
-            &format!("pip install {PREFECT_PIN} (needs the PyPI registry)"),
-        );
-        fs::write(&stamp, PREFECT_PIN).expect("write venv stamp");
-        Venv { dir, python }
-    })
-}
-
 /// What real Prefect makes of each expression, in order.
 fn evaluate_with_prefect(exprs: &[&str]) -> Vec<Value> {
     let home = tempfile::tempdir().expect("temporary PREFECT_HOME");
     let script = support::repo_root().join("tests/py/policy_expr_eval.py");
-    let mut child = prefect_expr_venv()
+    let mut child = support::prefect_venv()
         .command()
         .arg(&script)
         .env("PREFECT_HOME", home.path())
