@@ -65,13 +65,7 @@ fn flow_run() -> &'static FlowRun {
 
 fn run_flow() -> FlowRun {
     let venv = support::prefect_venv();
-    let parent = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    remove_stale_dirs(&parent);
-    let dir = tempfile::Builder::new()
-        .prefix(DIR_PREFIX)
-        .tempdir_in(&parent)
-        .expect("temp dir")
-        .keep();
+    let dir = support::scenario_dir(DIR_PREFIX);
     let prefect_home = dir.join("prefect-home");
     let runs = dir.join("runs");
     let manifest = dir.join("manifest.json");
@@ -117,7 +111,7 @@ fn run_flow() -> FlowRun {
 
     let mut records = BTreeMap::new();
     let mut record_files = 0;
-    for path in json_files(&runs) {
+    for path in support::files_under(&runs, Some("json")) {
         record_files += 1;
         let text = fs::read_to_string(&path).unwrap();
         let value = parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -152,38 +146,6 @@ fn run_flow() -> FlowRun {
         keys,
         keys_stderr: String::from_utf8_lossy(&keys_out.stderr).into_owned(),
     }
-}
-
-/// Earlier runs' folders: kept for post-mortems, removed at the next run.
-fn remove_stale_dirs(parent: &Path) {
-    let Ok(entries) = fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in fs::read_dir(&d)
-            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
-            .flatten()
-        {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "json") {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 fn tail(text: &str, lines: usize) -> String {

@@ -68,13 +68,7 @@ fn scenarios() -> &'static Scenarios {
 
 fn record_scenarios() -> Scenarios {
     let venv = support::prefect_venv();
-    let parent = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    remove_stale_dirs(&parent);
-    let dir = tempfile::Builder::new()
-        .prefix(DIR_PREFIX)
-        .tempdir_in(&parent)
-        .expect("temp dir")
-        .keep();
+    let dir = support::scenario_dir(DIR_PREFIX);
     let prefect_home = dir.join("prefect-home");
     let out = dir.join("out");
     fs::create_dir_all(&prefect_home).unwrap();
@@ -129,18 +123,6 @@ fn record_scenarios() -> Scenarios {
         helper_edited: path("helper_edited"),
     };
     Scenarios { out, cases, check }
-}
-
-/// Earlier runs' folders: kept for post-mortems, removed at the next run.
-fn remove_stale_dirs(parent: &Path) {
-    let Ok(entries) = fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 fn read_json(path: &Path) -> Json {

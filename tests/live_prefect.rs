@@ -294,13 +294,7 @@ fn script() -> PathBuf {
 
 fn build() -> Scenario {
     let venv = support::prefect_venv();
-    let parent = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    remove_stale_dirs(&parent);
-    let dir = tempfile::Builder::new()
-        .prefix(DIR_PREFIX)
-        .tempdir_in(&parent)
-        .expect("temp dir")
-        .keep();
+    let dir = support::scenario_dir(DIR_PREFIX);
     let project = dir.join("project");
     let moved = dir.join("moved-project");
     let results = dir.join("results");
@@ -385,18 +379,6 @@ fn build() -> Scenario {
         broken,
         gone,
         found_moved,
-    }
-}
-
-/// Earlier runs' folders: kept for post-mortems, removed at the next run.
-fn remove_stale_dirs(parent: &Path) {
-    let Ok(entries) = fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
-            let _ = fs::remove_dir_all(entry.path());
-        }
     }
 }
 

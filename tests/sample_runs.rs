@@ -21,30 +21,10 @@ fn sample_runs() -> PathBuf {
     support::repo_root().join("sample-runs")
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in fs::read_dir(&d)
-            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
-            .flatten()
-        {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
 /// Every record, by path relative to sample-runs/.
 fn records() -> BTreeMap<PathBuf, RunRecord> {
     let root = sample_runs();
-    files_under(&root)
+    support::files_under(&root, None)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .map(|p| {
@@ -299,7 +279,7 @@ fn records_are_portable_and_their_result_files_ship_with_them() {
     }
     // Prefect's result files keep their extension-less names: cachescope reads every *.json
     // under a folder as a record.
-    for file in files_under(&root.join("storage")) {
+    for file in support::files_under(&root.join("storage"), None) {
         assert!(file.extension().is_none(), "{}", file.display());
     }
 }
@@ -315,7 +295,7 @@ fn nothing_names_a_path_of_the_recording_machine() {
         "/work/",
         "/home/",
     ];
-    for file in files_under(&root) {
+    for file in support::files_under(&root, None) {
         // The regeneration scripts name these paths to look for them.
         if file.file_stem().is_some_and(|s| s == "regenerate") {
             continue;

@@ -202,3 +202,43 @@ pub fn prefect_venv() -> &'static Venv {
 pub fn plain_venv(version: &str) -> Venv {
     ensure_venv(&format!("plain-py{version}"), version, &[], false)
 }
+
+/// A fresh folder under `target/tmp` for one test binary's real-Prefect scenario, named
+/// `PREFIX…`. It is kept after the run (to look at when a test fails); the folders an earlier
+/// run left with the same prefix are removed first, so they do not pile up.
+pub fn scenario_dir(prefix: &str) -> PathBuf {
+    let parent = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    if let Ok(entries) = fs::read_dir(&parent) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(prefix) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&parent)
+        .expect("temp dir")
+        .keep()
+}
+
+/// Every file under `dir` (recursively), sorted; only those ending in `.EXT` when given.
+pub fn files_under(dir: &Path, ext: Option<&str>) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in fs::read_dir(&d)
+            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if ext.is_none_or(|ext| path.extension().is_some_and(|e| e == ext)) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
