@@ -20,14 +20,32 @@ use jiff::Timestamp;
 use super::Outcome;
 
 /// The arguments of `explain`.
+#[derive(clap::Args)]
 pub struct ExplainArgs {
+    /// The run that missed (B); with RECORD_B or --live, the run whose entry was hoped for (A).
+    /// FILE, or FILE:LINE for one line of a .jsonl file
     pub record: PathBuf,
+    /// The run that missed, when RECORD is the run whose cache entry it hoped to hit
     pub record_b: Option<PathBuf>,
+    /// Compare RECORD with the next run: its source as it is now, and result storage
+    #[arg(long)]
     pub live: bool,
+    /// Where task source files are found when the record's project_root does not hold them
+    /// (with a single RECORD, implies --live)
+    #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
+    /// Where to look for earlier runs of the task [default: the nearest folder named
+    /// `runs` that holds RECORD, else RECORD's folder]
+    #[arg(long, value_name = "DIR")]
     pub runs: Option<PathBuf>,
+    /// Also recompute both sides under this cache policy expression (a what-if)
+    #[arg(long, value_name = "EXPR")]
     pub policy: Option<String>,
+    /// The explanation as one JSON object (docs/explain-json.md)
+    #[arg(long)]
     pub json: bool,
+    /// The time result expirations are compared with [default: now]
+    #[arg(long, value_name = "TIME", hide = true)]
     pub now: Option<String>,
 }
 

@@ -46,33 +46,7 @@ enum Command {
         json: bool,
     },
     /// Explain why a run missed the cache entry of another run (or why the next run would)
-    Explain {
-        /// The run that missed (B); with RECORD_B or --live, the run whose entry was hoped for (A).
-        /// FILE, or FILE:LINE for one line of a .jsonl file
-        record: PathBuf,
-        /// The run that missed, when RECORD is the run whose cache entry it hoped to hit
-        record_b: Option<PathBuf>,
-        /// Compare RECORD with the next run: its source as it is now, and result storage
-        #[arg(long)]
-        live: bool,
-        /// Where task source files are found when the record's project_root does not hold them
-        /// (with a single RECORD, implies --live)
-        #[arg(long, value_name = "DIR")]
-        project: Option<PathBuf>,
-        /// Where to look for earlier runs of the task [default: the nearest folder named
-        /// `runs` that holds RECORD, else RECORD's folder]
-        #[arg(long, value_name = "DIR")]
-        runs: Option<PathBuf>,
-        /// Also recompute both sides under this cache policy expression (a what-if)
-        #[arg(long, value_name = "EXPR")]
-        policy: Option<String>,
-        /// The explanation as one JSON object (docs/explain-json.md)
-        #[arg(long)]
-        json: bool,
-        /// The time result expirations are compared with [default: now]
-        #[arg(long, value_name = "TIME", hide = true)]
-        now: Option<String>,
-    },
+    Explain(explain::ExplainArgs),
     /// For CI: fail when any task's next run would miss because its code or configuration changed
     Check {
         /// Run records (.json, .jsonl) or folders searched recursively [default: ./.cachescope/runs]
@@ -131,25 +105,7 @@ pub fn run() -> ExitCode {
             let live = (live || project.is_some()).then_some(LiveOptions { project });
             keys::run(&default_paths(paths), json, live)
         }
-        Some(Command::Explain {
-            record,
-            record_b,
-            live,
-            project,
-            runs,
-            policy,
-            json,
-            now,
-        }) => explain::run(explain::ExplainArgs {
-            record,
-            record_b,
-            live,
-            project,
-            runs,
-            policy,
-            json,
-            now,
-        }),
+        Some(Command::Explain(args)) => explain::run(args),
         Some(Command::Check {
             paths,
             project,
