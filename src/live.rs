@@ -345,3 +345,133 @@ fn predict(
     };
     (verdict, found.describe(), Some(found))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::NodeStatus;
+    use crate::hash::hash_strs;
+    use crate::pyjson::parse;
+
+    const ELSE_BRANCH: &str =
+        "    @task\n    def pairs(rows):\n        return list(zip(rows, rows[1:]))\n";
+
+    fn file_text(inserted_above: usize) -> String {
+        let mut text = String::from("import sys\n");
+        text.push_str(&"# inserted\n".repeat(inserted_above));
+        text.push_str("if sys.version_info < (3, 10):\n    @task\n    def pairs(rows):\n        return []\nelse:\n");
+        text.push_str(ELSE_BRANCH);
+        text
+    }
+
+    /// A record of `pairs` with a TaskSource-only policy, its project in `project/` and its
+    /// result storage in `storage/` beside the record.
+    fn record(source: &str, line: usize) -> RunRecord {
+        let key = hash_strs(&[source]);
+        let text = format!(
+            r#"{{"format": "cachescope/run-record@1", "environment": {{"python": "3.11.7"}},
+               "project_root": "project", "flow": null,
+               "task": {{"name": "pairs", "qualname": "pairs", "file": "flows.py", "line": {line},
+                        "source": {source:?}}},
+               "task_run": {{"id": "t-1"}}, "inputs": {{"rows": [1, 2]}},
+               "policy": {{"policy": "TaskSource", "key": "{key}", "reproducible": true}},
+               "key": "{key}", "outcome": {{"result_storage": "storage"}}}}"#
+        );
+        RunRecord::from_value(parse(&text).unwrap()).unwrap()
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-24T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_redefinition_is_picked_by_its_recorded_text_not_a_stale_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("project")).unwrap();
+        fs::create_dir_all(tmp.path().join("storage")).unwrap();
+        // Recorded at line 7; three lines inserted above move the else branch's `@task` to
+        // line 10 and the if branch's to line 6, nearer 7: the recorded line alone picks wrongly.
+        fs::write(tmp.path().join("project/flows.py"), file_text(3)).unwrap();
+        let rec = record(ELSE_BRANCH, 7);
+        let key = rec.key.clone().unwrap();
+        fs::write(
+            tmp.path().join("storage").join(&key),
+            r#"{"metadata": {"expiration": null}, "result": ""}"#,
+        )
+        .unwrap();
+        let live = evaluate_live(
+            &rec,
+            tmp.path(),
+            &LiveOptions::default(),
+            &mut SourceCache::new(),
+            now(),
+        );
+        let source = live.source.as_ref().unwrap();
+        assert_eq!(source.function.source, ELSE_BRANCH);
+        assert_eq!(source.function.first_line, 10);
+        assert_eq!(live.evaluation.key.as_deref(), Some(key.as_str()));
+        assert_eq!(
+            (live.verdict, live.evaluation.status),
+            (Verdict::Hit, NodeStatus::Match)
+        );
+    }
+
+    #[test]
+    fn an_edited_task_falls_back_to_the_nearest_definition_and_misses() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("project")).unwrap();
+        let edited = file_text(0).replace("rows[1:]", "rows[2:]");
+        fs::write(tmp.path().join("project/flows.py"), edited).unwrap();
+        let rec = record(ELSE_BRANCH, 7);
+        let live = evaluate_live(
+            &rec,
+            tmp.path(),
+            &LiveOptions::default(),
+            &mut SourceCache::new(),
+            now(),
+        );
+        assert!(
+            live.source
+                .as_ref()
+                .unwrap()
+                .function
+                .source
+                .contains("rows[2:]")
+        );
+        assert_eq!(live.evaluation.status, NodeStatus::Changed);
+        // storage/ does not exist: the new key has no record there.
+        assert_eq!(live.verdict, Verdict::Miss);
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_with_no_key_and_project_is_the_fallback() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rec = record(ELSE_BRANCH, 7);
+        let live = evaluate_live(
+            &rec,
+            tmp.path(),
+            &LiveOptions::default(),
+            &mut SourceCache::new(),
+            now(),
+        );
+        assert!(matches!(
+            live.source,
+            Err(SourceProblem::FileMissing { .. })
+        ));
+        assert_eq!(
+            (live.evaluation.status, live.evaluation.key.as_deref()),
+            (NodeStatus::Error, None)
+        );
+        assert_eq!(live.verdict, Verdict::Unknown);
+
+        let moved = tmp.path().join("moved");
+        fs::create_dir_all(&moved).unwrap();
+        fs::write(moved.join("flows.py"), file_text(0)).unwrap();
+        let options = LiveOptions {
+            project: Some(moved.clone()),
+        };
+        let live = evaluate_live(&rec, tmp.path(), &options, &mut SourceCache::new(), now());
+        assert_eq!(live.source.unwrap().path, moved.join("flows.py"));
+        assert_eq!(live.evaluation.status, NodeStatus::Match);
+    }
+}
