@@ -85,11 +85,19 @@ pub enum Outcome {
 }
 
 fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    if paths.is_empty() {
-        vec![PathBuf::from(DEFAULT_RUNS)]
-    } else {
-        paths
+    if !paths.is_empty() {
+        return paths;
     }
+    let default = PathBuf::from(DEFAULT_RUNS);
+    if !default.exists() {
+        // A first run in a project with no records yet: say how to get some.
+        eprintln!(
+            "cachescope: no PATH given and no {DEFAULT_RUNS} here. Record runs \
+             with the recorder (`pip install <cachescope checkout>/recorder`, then \
+             `CACHESCOPE_RUNS={DEFAULT_RUNS} python your_flow.py`), or name a runs folder."
+        );
+    }
+    vec![default]
 }
 
 pub fn run() -> ExitCode {
