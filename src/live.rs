@@ -256,11 +256,22 @@ pub fn evaluate_live(
     cache: &mut SourceCache,
     now: Timestamp,
 ) -> LiveEvaluation {
+    let source = cache.task_source(record, record_dir, options);
+    evaluate_with_source(record, record_dir, source, now)
+}
+
+/// [`evaluate_live`] once the task's source has been had: pure but for the storage lookup, so
+/// callers that share a [`SourceCache`] between threads hold it only for the source fetch.
+pub fn evaluate_with_source(
+    record: &RunRecord,
+    record_dir: &Path,
+    source: Result<LiveSource, SourceProblem>,
+    now: Timestamp,
+) -> LiveEvaluation {
     let needs_source = record
         .policy
         .as_ref()
         .is_some_and(|p| uses(p, &|k| matches!(k, PolicyKind::TaskSource)));
-    let source = cache.task_source(record, record_dir, options);
     let mut material = Material::of_record(record);
     material.source = match (&source, needs_source) {
         (Ok(live), _) => Some(live.function.source.as_str()),

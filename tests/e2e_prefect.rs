@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 use cachescope::pyjson::{Key, Value, parse};
 use cachescope::record::RunRecord;
-use cachescope::source::{PythonVersion, get_source};
+use cachescope::source::get_source;
 use serde_json::Value as Json;
 
 /// What Prefect did for one task run, from the flow's manifest.
@@ -477,13 +477,8 @@ fn recorded_sources_are_what_getsource_finds_in_the_file() {
         let (Some(source), Some(qualname)) = (&record.task.source, &record.task.qualname) else {
             continue;
         };
-        let python: PythonVersion = record
-            .environment
-            .python
-            .as_deref()
-            .unwrap()
-            .parse()
-            .unwrap();
+        // The same rule live keys follow: the recording interpreter's version.
+        let python = cachescope::live::python_of(record);
         let line = record.task.line.map(|l| l as usize);
         match get_source(&bytes, qualname, line, python) {
             Ok(found) if &found.source == source && Some(found.code_first_line) == line => {}

@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cachescope::pyjson::{Value, parse};
 use cachescope::record::{RunRecord, holds_placeholder};
-use cachescope::source::{PythonVersion, get_source};
+use cachescope::source::get_source;
 use serde_json::Value as Json;
 
 fn sample_runs() -> PathBuf {
@@ -325,13 +325,8 @@ fn recorded_sources_match_the_project_but_for_the_story_02_edit() {
             .project_root_in(&dir)
             .unwrap()
             .join(record.task.file.as_deref().unwrap());
-        let python: PythonVersion = record
-            .environment
-            .python
-            .as_deref()
-            .unwrap()
-            .parse()
-            .unwrap();
+        // The same rule live keys follow: the recording interpreter's version.
+        let python = cachescope::live::python_of(&record);
         let found = get_source(
             &fs::read(&file).unwrap(),
             record.task.qualname.as_deref().unwrap(),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use cachescope::engine::{NodeStatus, RecordEvaluation, recompute};
-use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_live};
+use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source};
 use cachescope::load::{LoadError, Loaded, discover, load_file};
 use cachescope::par::map_ordered;
 use cachescope::record::RunRecord;
@@ -63,12 +63,35 @@ struct NodeLine<'a> {
     note: Option<&'a str>,
 }
 
-/// How one record came out.
+/// How one record came out: recomputed from its recorded material, or (`--live`) from the
+/// source as it is now, with the prediction.
+pub enum Evaluated {
+    Recorded(RecordEvaluation),
+    Live(LiveEvaluation),
+}
+
+/// One record and its recomputation.
 pub struct Recomputed<'a> {
     pub record: &'a RunRecord,
-    pub evaluation: RecordEvaluation,
-    /// With `--live`: the prediction and where the source came from.
-    pub live: Option<LiveEvaluation>,
+    pub evaluated: Evaluated,
+}
+
+impl Recomputed<'_> {
+    /// The tree's recomputation, whichever way it was made.
+    pub fn evaluation(&self) -> &RecordEvaluation {
+        match &self.evaluated {
+            Evaluated::Recorded(e) => e,
+            Evaluated::Live(live) => &live.evaluation,
+        }
+    }
+
+    /// The live prediction, with `--live`.
+    pub fn live(&self) -> Option<&LiveEvaluation> {
+        match &self.evaluated {
+            Evaluated::Live(live) => Some(live),
+            Evaluated::Recorded(_) => None,
+        }
+    }
 }
 
 /// A record slot's result: its recomputation, or the reason it could not be loaded.
@@ -81,7 +104,7 @@ impl KeysResult<'_> {
     pub fn status(&self) -> NodeStatus {
         self.result
             .as_ref()
-            .map_or(NodeStatus::Error, |r| r.evaluation.status)
+            .map_or(NodeStatus::Error, |r| r.evaluation().status)
     }
 }
 
@@ -100,17 +123,20 @@ pub fn evaluate_all<'a>(loaded: &'a [Loaded], live: Option<&LiveMode>) -> Vec<Ke
             result: l.record.as_ref().map(|record| match live {
                 None => Recomputed {
                     record,
-                    evaluation: recompute(record),
-                    live: None,
+                    evaluated: Evaluated::Recorded(recompute(record)),
                 },
                 Some(mode) => {
-                    let mut cache = mode.cache.lock().unwrap_or_else(|e| e.into_inner());
-                    let live =
-                        evaluate_live(record, l.source.dir(), &mode.options, &mut cache, mode.now);
+                    // The shared cache is held only while the source is fetched; hashing and
+                    // the storage lookup run unlocked on each worker.
+                    let source = mode
+                        .cache
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .task_source(record, l.source.dir(), &mode.options);
+                    let live = evaluate_with_source(record, l.source.dir(), source, mode.now);
                     Recomputed {
                         record,
-                        evaluation: live.evaluation.clone(),
-                        live: Some(live),
+                        evaluated: Evaluated::Live(live),
                     }
                 }
             }),
@@ -139,8 +165,8 @@ fn json_line<'a>(result: &'a KeysResult<'a>) -> KeysLine<'a> {
             };
         }
     };
-    let eval = &r.evaluation;
-    let source = r.live.as_ref().map(|live| match &live.source {
+    let eval = r.evaluation();
+    let source = r.live().map(|live| match &live.source {
         Ok(s) => SourceLine {
             file: Some(s.path.display().to_string()),
             first_line: Some(s.function.first_line),
@@ -165,8 +191,8 @@ fn json_line<'a>(result: &'a KeysResult<'a>) -> KeysLine<'a> {
         status: eval.status.as_str(),
         error: (eval.status == NodeStatus::Error).then(|| first_problem(eval)),
         note: eval.note.as_deref(),
-        verdict: r.live.as_ref().map(|l| l.verdict.as_str()),
-        reason: r.live.as_ref().map(|l| l.reason.as_str()),
+        verdict: r.live().map(|l| l.verdict.as_str()),
+        reason: r.live().map(|l| l.reason.as_str()),
         source,
         nodes: eval
             .evaluation
@@ -252,14 +278,7 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
             let statuses: Vec<NodeStatus> = results.iter().map(KeysResult::status).collect();
             let predicted: Vec<&'static str> = results
                 .iter()
-                .filter_map(|r| {
-                    r.result
-                        .as_ref()
-                        .ok()?
-                        .live
-                        .as_ref()
-                        .map(|l| l.verdict.as_str())
-                })
+                .filter_map(|r| r.result.as_ref().ok()?.live().map(|l| l.verdict.as_str()))
                 .collect();
             let rendered = if json {
                 write_json(&mut text, &results)
@@ -341,10 +360,9 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
             }
             Ok(rec) => rec,
         };
-        let eval = &rec.evaluation;
+        let eval = rec.evaluation();
         let verdict = rec
-            .live
-            .as_ref()
+            .live()
             .map(|l| format!("{:<8}", l.verdict.as_str()))
             .unwrap_or_default();
         writeln!(
@@ -381,7 +399,7 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
         if let Some(note) = &eval.note {
             writeln!(out, "              {note}")?;
         }
-        if let Some(live) = &rec.live {
+        if let Some(live) = rec.live() {
             writeln!(
                 out,
                 "              next run: {} ({})",

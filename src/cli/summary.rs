@@ -29,7 +29,7 @@ fn write_summary(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()>
         writeln!(out, "{}", r.loaded.source)?;
         match &r.result {
             Ok(r) => {
-                let (rec, eval) = (r.record, &r.evaluation);
+                let (rec, eval) = (r.record, r.evaluation());
                 write_header(out, rec)?;
                 if let Some(policy) = &rec.policy {
                     write_tree(out, policy, &eval.evaluation.nodes, &mut 0, "", true, true)?;
