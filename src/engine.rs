@@ -10,7 +10,9 @@ use std::collections::HashMap;
 
 use crate::hash::{hash_objects, hash_strs, md5_hex};
 use crate::policy::{PolicyKind, PolicyNode};
-use crate::pyjson::{Key, SortKeys, Value, write_key, write_value};
+use crate::pyjson::{
+    Key, SortKeys, Value, out_of_record_order, record_str_order, write_key, write_value,
+};
 use crate::record::{RunRecord, holds_placeholder};
 
 /// What the policies hash: the inputs, the task source, the flow parameters and the run id.
@@ -281,15 +283,26 @@ fn compute_inputs(exclude: &[String], inputs: Option<&Value>) -> Computed {
         );
     }
     // `hash_objects({kept inputs})`, written straight from the record's entries rather than
-    // from a filtered copy: recorded objects are already in Python's sort order.
+    // from a filtered copy, in the order the record reader's rule gives (input names are
+    // strings: a record edited by hand may list them in any order).
+    let kept: Vec<&(Key, Value)> = kept().collect();
+    let name = |i: usize| match &kept[i].0 {
+        Key::Str(s) => s.as_str(),
+        _ => "",
+    };
+    if kept.iter().any(|(k, _)| !matches!(k, Key::Str(_))) {
+        return Computed::Error("the record's inputs have a name that is not a string".to_string());
+    }
+    let order = record_str_order(kept.len(), name);
     let mut text = String::from("[[{");
-    for (i, (k, v)) in kept().enumerate() {
+    for i in 0..kept.len() {
+        let (k, v) = kept[order.as_ref().map_or(i, |o| o[i])];
         if i > 0 {
             text.push_str(", ");
         }
         write_key(k, &mut text);
         text.push_str(": ");
-        if let Err(e) = write_value(v, SortKeys::Preserve, &mut text) {
+        if let Err(e) = write_value(v, SortKeys::Record, &mut text) {
             return Computed::Unverifiable(format!(
                 "the inputs cannot be written as JSON ({e}): cloudpickle"
             ));
@@ -305,9 +318,8 @@ fn hash_value(value: &Value, what: &str) -> Computed {
             "the {what} hold a value JSON could not encode (cloudpickle)"
         ));
     }
-    // Recorded objects are already in Python's sort order; re-sorting string keys would
-    // break int keys ("10" < "2").
-    match hash_objects(&[value], SortKeys::Preserve) {
+    // The record reader's order: re-sorting every string key would break int keys ("10" < "2").
+    match hash_objects(&[value], SortKeys::Record) {
         Ok(key) => Computed::Key(Some(key)),
         Err(e) => Computed::Unverifiable(format!(
             "the {what} cannot be written as JSON ({e}): cloudpickle"
@@ -358,6 +370,27 @@ pub fn recompute_with(record: &RunRecord, material: &Material) -> RecordEvaluati
     if root_recorded != record.key && status.cmp(&NodeStatus::Changed) == Ordering::Less {
         status = NodeStatus::Changed;
         note = Some("the policy tree's recorded key differs from the record's key".to_string());
+    }
+    // A record whose objects are out of Python's order still verifies (the key is computed
+    // from the value Python had), but its text is not what was hashed: say so once.
+    let reordered: Vec<&str> = [
+        ("inputs", material.inputs),
+        ("flow parameters", material.flow_parameters),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.is_some_and(out_of_record_order))
+    .map(|(what, _)| what)
+    .collect();
+    if !reordered.is_empty() {
+        let order_note = format!(
+            "object keys in the {} are not in the order Python writes them; they were hashed \
+             in Python's order",
+            reordered.join(" and ")
+        );
+        note = Some(match note {
+            Some(n) => format!("{n}; {order_note}"),
+            None => order_note,
+        });
     }
     RecordEvaluation {
         evaluation,

@@ -14,14 +14,14 @@ use jiff::Timestamp;
 
 use crate::engine::{Material, RecordEvaluation, recompute_with};
 use crate::policy::{PolicyKind, PolicyNode};
-use crate::record::RunRecord;
+use crate::record::{RunRecord, normalize};
 use crate::source::{FunctionSource, PythonVersion, SourceError, SourceFile};
 use crate::storage::{Lookup, lookup};
 
 /// Where source files are looked for.
 #[derive(Debug, Clone, Default)]
 pub struct LiveOptions {
-    /// `--project DIR`: used when the record's `project_root` does not hold the file.
+    /// `--project DIR`: replaces every record's `project_root` (cli.md).
     pub project: Option<PathBuf>,
 }
 
@@ -192,24 +192,29 @@ fn candidate_paths(
     file: &str,
 ) -> Vec<PathBuf> {
     let file = Path::new(file);
-    if file.is_absolute() {
-        let mut c = vec![file.to_path_buf()];
-        if let (Some(project), Some(name)) = (&options.project, file.file_name()) {
-            c.push(project.join(name));
-        }
-        return c;
-    }
-    let mut c = Vec::new();
-    if let Some(root) = record.project_root_in(record_dir) {
-        c.push(root.join(file));
-    }
+    let root = record.project_root_in(record_dir);
     if let Some(project) = &options.project {
-        c.push(project.join(file));
+        // `--project` replaces every record's project_root (cli.md): an explicit option wins
+        // over what a record says, even while the recorded root still exists, so that records
+        // made in one checkout can be checked against another.
+        if !file.is_absolute() {
+            return vec![project.join(file)];
+        }
+        // An absolute path inside the recorded root moves with it; one outside (a shared
+        // module installed elsewhere) is still read where it is.
+        let file = normalize(file);
+        if let Some(inside) = root.as_deref().and_then(|r| file.strip_prefix(r).ok()) {
+            return vec![project.join(inside)];
+        }
+        return vec![file];
     }
-    if c.is_empty() {
-        c.push(record_dir.join(file));
+    if file.is_absolute() {
+        return vec![file.to_path_buf()];
     }
-    c
+    vec![match root {
+        Some(root) => root.join(file),
+        None => record_dir.join(file),
+    }]
 }
 
 /// hit / miss / unknown, for the next run with the same inputs.
@@ -484,5 +489,51 @@ mod tests {
         let live = evaluate_live(&rec, tmp.path(), &options, &mut SourceCache::new(), now());
         assert_eq!(live.source.unwrap().path, moved.join("flows.py"));
         assert_eq!(live.evaluation.status, NodeStatus::Match);
+    }
+
+    // Issue 7: `--project` was ignored while the record's project_root still existed.
+    #[test]
+    fn project_replaces_the_recorded_root_even_when_it_still_exists() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("project")).unwrap();
+        fs::write(tmp.path().join("project/flows.py"), file_text(0)).unwrap();
+        let edited = tmp.path().join("other-checkout");
+        fs::create_dir_all(&edited).unwrap();
+        fs::write(
+            edited.join("flows.py"),
+            file_text(0).replace("rows[1:]", "rows[2:]"),
+        )
+        .unwrap();
+        let rec = record(ELSE_BRANCH, 6);
+        let options = LiveOptions {
+            project: Some(edited.clone()),
+        };
+        let live = evaluate_live(&rec, tmp.path(), &options, &mut SourceCache::new(), now());
+        assert_eq!(live.source.unwrap().path, edited.join("flows.py"));
+        assert_eq!(live.evaluation.status, NodeStatus::Changed);
+
+        // An absolute task.file inside the recorded root moves with --project ...
+        let root = tmp.path().join("project");
+        let mut inside = rec.clone();
+        inside.project_root = Some(root.display().to_string());
+        inside.task.file = Some(root.join("flows.py").display().to_string());
+        let paths = candidate_paths(
+            &inside,
+            tmp.path(),
+            &options,
+            inside.task.file.as_deref().unwrap(),
+        );
+        assert_eq!(paths, [edited.join("flows.py")]);
+        // ... and one outside it is read where it is.
+        let elsewhere = tmp.path().join("site-packages/shared.py");
+        let mut outside = inside.clone();
+        outside.task.file = Some(elsewhere.display().to_string());
+        let paths = candidate_paths(
+            &outside,
+            tmp.path(),
+            &options,
+            outside.task.file.as_deref().unwrap(),
+        );
+        assert_eq!(paths, [elsewhere]);
     }
 }

@@ -281,6 +281,102 @@ fn no_record_is_in_error_or_changed() {
     report(run, "records in error or changed", &problems);
 }
 
+/// Issue 7: records whose encoded values are out of Python's order (the flow's parameters in
+/// declaration order, dicts as they were built) hash as Prefect hashed them. The recorder writes
+/// sorted text, so `tests/e2e/reorder_records.py` rewrites a copy of every record with the keys
+/// of every string-keyed object of `inputs` and `flow.parameters` reversed (number-keyed objects
+/// stay in numeric order, as the spec says they arrive). Each copy must give the status and key
+/// its original gave (so Prefect's stored key, per the test above), and say in one line that its
+/// order was fixed.
+#[test]
+fn records_out_of_python_order_still_recompute_to_prefects_keys() {
+    let run = flow_run();
+    let reordered = run.dir.join("runs-reordered");
+    let _ = fs::remove_dir_all(&reordered);
+    let out = support::prefect_venv()
+        .command()
+        .arg(e2e_dir().join("reorder_records.py"))
+        .arg(&run.runs)
+        .arg(&reordered)
+        .output()
+        .expect("run reorder_records.py");
+    assert!(
+        out.status.success(),
+        "reorder_records.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let changed: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let keys_out = Command::new(support::cachescope_bin())
+        .args(["keys", "--json"])
+        .arg(&reordered)
+        .output()
+        .expect("run cachescope keys");
+    let original: BTreeMap<&str, &Json> = run
+        .keys
+        .iter()
+        .filter_map(|l| Some((str_of(&l["task_run"])?, l)))
+        .collect();
+    let mut problems = Vec::new();
+    let mut compared = 0;
+    let mut with_params = 0;
+    for line in String::from_utf8_lossy(&keys_out.stdout).lines() {
+        let line: Json = serde_json::from_str(line).expect("keys --json line");
+        let Some(id) = str_of(&line["task_run"]) else {
+            problems.push(format!("no task run: {line}"));
+            continue;
+        };
+        let Some(before) = original.get(id) else {
+            problems.push(format!("task run {id} was not in the original keys output"));
+            continue;
+        };
+        compared += 1;
+        let case = run.expected.get(id).map_or("?", |e| e.case.as_str());
+        if (&line["status"], &line["key"]) != (&before["status"], &before["key"]) {
+            problems.push(format!(
+                "[{case}] reordered: {} {}, original: {} {}",
+                line["status"], line["key"], before["status"], before["key"]
+            ));
+        }
+        let record = str_of(&line["record"]).unwrap_or("");
+        if run.records[id].1.policy.is_none() {
+            // Nothing is hashed (a result_storage_key, no policy): there is no order to fix.
+            continue;
+        }
+        let noted = str_of(&line["note"])
+            .is_some_and(|n| n.contains("not in the order Python writes them"));
+        if noted != changed.contains(record) {
+            problems.push(format!(
+                "[{case}] text reordered: {}, note says so: {noted} ({})",
+                changed.contains(record),
+                line["note"]
+            ));
+        }
+        let record = &run.records[id].1;
+        if record
+            .flow
+            .as_ref()
+            .and_then(|f| f.parameters.as_ref())
+            .and_then(|p| p.as_object())
+            .is_some_and(|p| p.len() > 1)
+            && changed.contains(str_of(&line["record"]).unwrap_or(""))
+        {
+            with_params += 1;
+        }
+    }
+    assert_eq!(compared, run.keys.len(), "every record was recomputed");
+    assert!(
+        changed.len() > run.keys.len() / 2 && with_params > 50,
+        "the copy must really be out of order: {} of {} records changed, {with_params} with \
+         several flow parameters",
+        changed.len(),
+        run.keys.len()
+    );
+    report(run, "records out of Python's order", &problems);
+}
+
 /// The cases of the manifest, with their records.
 fn cases(run: &FlowRun) -> Vec<(&Expected, &Path, &RunRecord)> {
     run.expected

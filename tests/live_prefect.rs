@@ -253,6 +253,12 @@ struct Scenario {
     gone: Keys,
     /// `keys runs1 --live --project <moved>` with the project folder gone.
     found_moved: Keys,
+    /// `keys pinned --live`: runs1's records with project_root at an unedited copy.
+    pinned: Keys,
+    /// `keys pinned --live --project <moved>`: the same, with the edited copy named.
+    pinned_override: Keys,
+    /// The unedited copy that `pinned`'s records name as their project_root.
+    pristine: PathBuf,
 }
 
 impl Scenario {
@@ -349,6 +355,8 @@ fn build() -> Scenario {
     };
 
     step(&[OsStr::new("setup"), project.as_os_str()], &[]);
+    let pristine = dir.join("pristine-project");
+    copy_dir(&project, &pristine);
     let observed1 = run_flow(&runs1, &dir.join("observed1.json"));
     let baseline = live(&runs1, None);
     step(&[OsStr::new("edit"), project.as_os_str()], &[]);
@@ -357,6 +365,12 @@ fn build() -> Scenario {
     let after_rerun = live(&runs2, None);
 
     copy_dir(&project, &moved);
+    // Issue 7: records whose project_root still exists (and holds the unedited source), checked
+    // against another checkout with --project.
+    let pinned_runs = dir.join("runs1-pinned");
+    pin_project_root(&runs1, &pinned_runs, &project, &pristine);
+    let pinned = live(&pinned_runs, None);
+    let pinned_override = live(&pinned_runs, Some(&moved));
     step(&[OsStr::new("rename"), project.as_os_str()], &[]);
     fs::remove_file(project.join("stages.py")).unwrap();
     let broken = live(&runs1, None);
@@ -379,6 +393,30 @@ fn build() -> Scenario {
         broken,
         gone,
         found_moved,
+        pinned,
+        pinned_override,
+        pristine,
+    }
+}
+
+/// Copies the records of `from` to `to` with their project_root changed from `old` to `new`
+/// (as text: the records' numbers must not go through a float).
+fn pin_project_root(from: &Path, to: &Path, old: &Path, new: &Path) {
+    fs::create_dir_all(to).unwrap();
+    let field = |p: &Path| format!("\"project_root\": {}", Json::from(p.to_str().unwrap()));
+    for entry in fs::read_dir(from).unwrap().flatten() {
+        let text = fs::read_to_string(entry.path()).unwrap();
+        assert!(
+            text.contains(&field(old)),
+            "{}: no project_root {}",
+            entry.path().display(),
+            old.display()
+        );
+        fs::write(
+            to.join(entry.file_name()),
+            text.replace(&field(old), &field(new)),
+        )
+        .unwrap();
     }
 }
 
@@ -930,5 +968,48 @@ fn project_flag_finds_the_moved_copy_when_the_recorded_root_is_gone() {
         "keys --live with the project moved",
         &problems,
         &[&s.gone, &s.found_moved],
+    );
+}
+
+/// Issue 7: `--project` replaces every record's project_root even while that root still exists.
+/// The records name an unedited copy of the project; without `--project` their live keys are the
+/// recorded ones (nothing changed there), and with `--project` naming the edited checkout they
+/// are the keys the real rerun of the edited project used.
+#[test]
+fn project_flag_wins_over_a_recorded_root_that_still_exists() {
+    let s = scenario();
+    let mut problems = Vec::new();
+    for case in CASES {
+        let (first, record1, _, record2) = s.case(case);
+        let pinned = s.pinned.of(&first.task_run);
+        if pinned["source"]["file"].as_str() != s.pristine.join(case.file).to_str()
+            || (!case.run_id && pinned["key"].as_str() != record1.key())
+        {
+            problems.push(format!(
+                "{}: without --project, want the unedited source and the recorded key {:?}: {pinned}",
+                case.label(),
+                record1.key()
+            ));
+        }
+        let over = s.pinned_override.of(&first.task_run);
+        let want_key = if case.run_id {
+            s.predicted.of(&first.task_run)["key"].as_str()
+        } else {
+            record2.key()
+        };
+        if over["source"]["file"].as_str() != s.moved.join(case.file).to_str()
+            || over["key"].as_str() != want_key
+        {
+            problems.push(format!(
+                "{}: with --project, want the edited copy's source and the rerun's key {want_key:?}: {over}",
+                case.label()
+            ));
+        }
+    }
+    report(
+        s,
+        "keys --live --project over an existing project_root",
+        &problems,
+        &[&s.pinned, &s.pinned_override],
     );
 }

@@ -485,3 +485,54 @@ fn float_repr_matches_cpython_on_random_bits() {
         floats.len(),
     );
 }
+
+// ----- c) the record reader's key-ordering rule (run-record-v1, "Encoded values") -----
+
+/// A record written by a tool that does not sort (string-keyed dicts in any order, number-keyed
+/// dicts in numeric order) hashes exactly as Prefect hashed the value: `hash_objects` with the
+/// record rule equals md5 of CPython's `json.dumps(sort_keys=True)`, and the reader notices
+/// exactly when the text was out of Python's order. Guards the FlowParameters bug of issue 7
+/// (parameters recorded in declaration order were hashed in that order).
+#[test]
+fn record_key_order_hashes_as_cpython_sorts() {
+    const COUNT: usize = 3_000;
+    let script = support::repo_root().join("tests/py/record_order_values.py");
+    let mut cmd = Command::new(python());
+    cmd.arg(&script).arg("20261201").arg(COUNT.to_string());
+    let output = run_python(cmd, Vec::new(), "generating out-of-order values");
+    let mut failures = Vec::new();
+    let mut reordered = 0;
+    let mut total = 0;
+    for (n, line) in output.lines().enumerate() {
+        let mut columns = line.split('\t');
+        let (Some(text), Some(expected), Some(flag), None) = (
+            columns.next(),
+            columns.next(),
+            columns.next(),
+            columns.next(),
+        ) else {
+            panic!("value {n}: not three tab-separated columns: {line:?}");
+        };
+        total += 1;
+        let value = parse(text).unwrap_or_else(|e| panic!("value {n}: {e}"));
+        let got = cachescope::hash::hash_objects(&[&value], SortKeys::Record);
+        if got.as_deref() != Ok(expected) {
+            failures.push(format!(
+                "value {n}: got {got:?}, CPython {expected}\n{text}"
+            ));
+        }
+        let out_of_order = cachescope::pyjson::out_of_record_order(&value);
+        if out_of_order != (flag == "1") {
+            failures.push(format!(
+                "value {n}: out_of_record_order says {out_of_order}, CPython's text says {flag}\n{text}"
+            ));
+        }
+        reordered += usize::from(flag == "1");
+    }
+    assert_eq!(total, COUNT, "the generator printed every value");
+    assert!(
+        reordered > COUNT / 2,
+        "most generated values must need reordering, or the test proves little ({reordered})"
+    );
+    report("record key order", &failures, total);
+}

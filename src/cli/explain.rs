@@ -30,7 +30,7 @@ pub struct ExplainArgs {
     /// Compare RECORD with the next run: its source as it is now, and result storage
     #[arg(long)]
     pub live: bool,
-    /// Where task source files are found when the record's project_root does not hold them
+    /// Read task source files under DIR: replaces every record's project_root
     /// (with a single RECORD, implies --live)
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,

@@ -38,7 +38,7 @@ enum Command {
         /// Recompute TaskSource from the source file as it is now, and predict the next run
         #[arg(long)]
         live: bool,
-        /// Where task source files are found when the record's project_root does not hold them
+        /// Read task source files under DIR: replaces every record's project_root
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
         /// One JSON object per record, per line
@@ -51,7 +51,7 @@ enum Command {
     Check {
         /// Run records (.json, .jsonl) or folders searched recursively [default: ./.cachescope/runs]
         paths: Vec<PathBuf>,
-        /// Where task source files are found when the record's project_root does not hold them
+        /// Read task source files under DIR: replaces every record's project_root
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
         /// One JSON object per task, per line

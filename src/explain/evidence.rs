@@ -100,7 +100,7 @@ pub fn argument_hash(value: Option<&Value>) -> Option<String> {
     if holds_placeholder(value) {
         return None;
     }
-    hash_objects(&[value], SortKeys::Preserve).ok()
+    hash_objects(&[value], SortKeys::Record).ok()
 }
 
 fn arguments(

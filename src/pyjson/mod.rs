@@ -12,4 +12,7 @@ mod write;
 pub use float_repr::{float_repr, write_float_repr};
 pub use parse::{MAX_DEPTH, ParseError, parse};
 pub use value::{Float, Key, Value};
-pub use write::{DumpError, SortKeys, dumps, write_key, write_str, write_value};
+pub use write::{
+    DumpError, SortKeys, dumps, out_of_record_order, record_str_order, write_key, write_str,
+    write_value,
+};

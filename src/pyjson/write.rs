@@ -17,10 +17,17 @@ use super::value::{Key, Value};
 /// How object keys are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKeys {
-    /// Keep the stored order (values loaded from records, already sorted by Python).
+    /// Keep the stored order (for display: the value as the record holds it).
     Preserve,
     /// Sort as `sort_keys=True` does, by the keys' original Python values.
     Python,
+    /// The record reader's rule (run-record-v1, "Encoded values"): string keys hold the text
+    /// `json.dumps` made of the original keys, so their order is kept when Python could have
+    /// produced it (string order, or numeric order for keys that are numbers as Python writes
+    /// them: int keys arrive as strings in numeric order), and any other order is sorted as
+    /// Python sorts string keys. Records edited by hand or written by other tools hash as the
+    /// values Python would have had.
+    Record,
 }
 
 /// Why `json.dumps` would raise, which makes Prefect fall back to cloudpickle.
@@ -122,6 +129,7 @@ fn begin<'a>(
             let order = match sort {
                 SortKeys::Preserve => None,
                 SortKeys::Python => python_order(entries)?,
+                SortKeys::Record => record_order(entries)?,
             };
             out.push('{');
             stack.push(Frame::Object {
@@ -262,6 +270,86 @@ fn python_order(entries: &[(Key, Value)]) -> Result<Option<Vec<usize>>, DumpErro
             Ok(Some(order))
         }
     }
+}
+
+/// The order [`SortKeys::Record`] writes an object in, as indices into `entries`; `None` when
+/// the stored order is kept.
+fn record_order(entries: &[(Key, Value)]) -> Result<Option<Vec<usize>>, DumpError> {
+    if entries.iter().all(|(k, _)| matches!(k, Key::Str(_))) {
+        Ok(record_str_order(entries.len(), |i| match &entries[i].0 {
+            Key::Str(s) => s.as_str(),
+            _ => unreachable!("all keys are strings"),
+        }))
+    } else {
+        // Keys built in Rust keep their Python type: sort them as Python would.
+        python_order(entries)
+    }
+}
+
+/// The record reader's rule for `n` string keys: `None` when their order is one Python could
+/// have produced (string order, or numeric order when every key is a number as `json.dumps`
+/// writes a number key), else the string order.
+pub fn record_str_order<'a>(n: usize, key: impl Fn(usize) -> &'a str) -> Option<Vec<usize>> {
+    if n < 2 || (1..n).all(|i| key(i - 1) < key(i)) {
+        return None;
+    }
+    let numbers: Option<Vec<Num<'a>>> = (0..n).map(|i| number_key(key(i))).collect();
+    if let Some(numbers) = numbers {
+        // With a NaN key Python's own order is whatever its sort left; trust the record's.
+        let has_nan = numbers
+            .iter()
+            .any(|n| matches!(n, Num::Float(f) if f.is_nan()));
+        if has_nan || (1..n).all(|i| numbers[i - 1].lt(&numbers[i])) {
+            return None;
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| key(a).cmp(key(b)));
+    Some(order)
+}
+
+/// Whether any object in `value` is stored in an order [`SortKeys::Record`] changes: the
+/// record's text is then not what Python hashed, though its key still is.
+pub fn out_of_record_order(value: &Value) -> bool {
+    let mut pending = vec![value];
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::Array(items) => pending.extend(items),
+            Value::Object(entries) => {
+                if matches!(record_order(entries), Ok(Some(_))) {
+                    return true;
+                }
+                pending.extend(entries.iter().map(|(_, v)| v));
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A string key read back as the number `json.dumps` wrote it from: an int (`"10"`,
+/// `"-3"`), a float's repr (`"1.5"`, `"1e+16"`, `"Infinity"`, `"NaN"`) or a bool (`"true"`).
+/// Any other text was a string key in Python.
+fn number_key(text: &str) -> Option<Num<'_>> {
+    match text {
+        "true" => return Some(Num::Int("1")),
+        "false" => return Some(Num::Int("0")),
+        "NaN" => return Some(Num::Float(f64::NAN)),
+        "Infinity" => return Some(Num::Float(f64::INFINITY)),
+        "-Infinity" => return Some(Num::Float(f64::NEG_INFINITY)),
+        _ => {}
+    }
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Python writes ints without leading zeros and never as "-0".
+        let canonical = (digits == "0" && digits.len() == text.len()) || !digits.starts_with('0');
+        return canonical.then_some(Num::Int(text));
+    }
+    // A float key is written as its repr: only that exact text counts.
+    let value: f64 = text.parse().ok()?;
+    let mut repr = String::new();
+    write_float_json(value, &mut repr);
+    (repr == text).then_some(Num::Float(value))
 }
 
 /// Which keys Python can compare with each other with `<`.
@@ -1015,7 +1103,9 @@ mod listsort {
 
 #[cfg(test)]
 mod tests {
-    use super::{DumpError, SortKeys, cmp_int_float, cmp_ints, dumps, write_str};
+    use super::{
+        DumpError, SortKeys, cmp_int_float, cmp_ints, dumps, out_of_record_order, write_str,
+    };
     use crate::pyjson::value::{Float, Key, Value};
     use std::cmp::Ordering;
 
@@ -1296,5 +1386,70 @@ mod tests {
         while let Value::Array(mut items) = v {
             v = items.pop().unwrap_or(Value::Null);
         }
+    }
+
+    /// The record reader's rule: the written order for objects of string keys (what a
+    /// record holds), by the keys in the order given.
+    fn record_order_of(keys: &[&str]) -> Vec<String> {
+        let value = obj(keys.iter().map(|k| (skey(k), int("0"))).collect());
+        let text = dumps(&value, SortKeys::Record).unwrap();
+        let reread = crate::pyjson::parse(&text).unwrap();
+        let order: Vec<String> = reread
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| match k {
+                Key::Str(s) => s.clone(),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            out_of_record_order(&value),
+            order != keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            "out_of_record_order agrees with the writer for {keys:?}"
+        );
+        order
+    }
+
+    // Issue 7: parameters recorded in declaration order were hashed in that order.
+    #[test]
+    fn record_order_keeps_what_python_could_write_and_sorts_the_rest() {
+        // String order is kept, and so is numeric order of keys that are numbers' texts.
+        assert_eq!(record_order_of(&["a", "b", "c"]), ["a", "b", "c"]);
+        assert_eq!(record_order_of(&["2", "10", "100"]), ["2", "10", "100"]);
+        assert_eq!(record_order_of(&["10", "100", "2"]), ["10", "100", "2"]);
+        assert_eq!(
+            record_order_of(&["-Infinity", "false", "0.5", "true", "1e+16", "Infinity"]),
+            ["-Infinity", "false", "0.5", "true", "1e+16", "Infinity"]
+        );
+        assert_eq!(
+            record_order_of(&["-10000000000000000000", "18446744073709551617"]),
+            ["-10000000000000000000", "18446744073709551617"]
+        );
+        // Declaration order, mixed orders and non-canonical number texts are sorted as strings.
+        assert_eq!(record_order_of(&["n", "name", "cfg"]), ["cfg", "n", "name"]);
+        assert_eq!(record_order_of(&["2", "x", "10"]), ["10", "2", "x"]);
+        assert_eq!(record_order_of(&["10", "02"]), ["02", "10"]);
+        assert_eq!(record_order_of(&["1.50", "1.0"]), ["1.0", "1.50"]);
+        assert_eq!(record_order_of(&["1e5", "2"]), ["1e5", "2"]);
+        // Code point order, not UTF-16 order: U+FFFF sorts before U+1F600 (whose first UTF-16
+        // unit, 0xD83D, would sort first).
+        assert_eq!(
+            record_order_of(&["\u{1F600}", "\u{FFFF}", "\u{e9}", "z"]),
+            ["z", "\u{e9}", "\u{FFFF}", "\u{1F600}"]
+        );
+        // Nested objects follow the same rule; arrays keep their order.
+        let nested = obj(vec![(
+            skey("cfg"),
+            Value::Array(vec![obj(vec![
+                (skey("b"), int("1")),
+                (skey("a"), int("2")),
+            ])]),
+        )]);
+        assert!(out_of_record_order(&nested));
+        assert_eq!(
+            dumps(&nested, SortKeys::Record).unwrap(),
+            r#"{"cfg": [{"a": 2, "b": 1}]}"#
+        );
     }
 }

@@ -164,6 +164,7 @@ JSON_VALUES: list[tuple[str, Any]] = [
     ("complex", complex(1, -2)),
     ("namedtuple", Pair(1, "b")),
     ("stringio", io.StringIO("text")),
+    ("dict-built-out-of-order", {"zeta": 1, "alpha": {"mid": [{"y": 2, "x": 1}], "b": True, "a": None}, "\u00e9": 1, "\U0001f600": 2, "\uffff": 3}),
     ("int-keys", {10: "ten", 2: "two", 1: "one", -5: "minus five"}),
     ("bool-keys", {True: "yes", False: "no"}),
     ("float-keys", {1.5: "a", 0.25: "b", 10.0: "c", -1e20: "d"}),
@@ -472,9 +473,14 @@ async def fetch_async(x: int, delay: float = 0.0) -> int:
 # Flows
 
 
+# Declared out of alphabetical order, with dicts built out of order inside: FlowParameters
+# hashes them sorted, whatever order a record lists them in (issue 7).
+CFG_DEFAULT = {"zeta": {"b": 1, "a": [2, {"y": 0, "x": 1}]}, "alpha": 1, "10": "ten", "2": "two", "\u00e9": {3: "c", 1: "a"}}
+
+
 @flow
-def tricky(n: int = 3, started: datetime = datetime(2024, 1, 1, tzinfo=timezone.utc), tags: frozenset[str] = frozenset({"b", "a"}), ratio: float = 0.1) -> None:
-    """A flow with parameters (a datetime and a set of strings among them)."""
+def tricky(n: int = 3, started: datetime = datetime(2024, 1, 1, tzinfo=timezone.utc), tags: frozenset[str] = frozenset({"b", "a"}), ratio: float = 0.1, cfg: dict = CFG_DEFAULT) -> None:
+    """A flow with parameters (a datetime, a set of strings and a nested dict among them)."""
     for case, value in JSON_VALUES:
         note(echo.with_options(task_run_name=case)(value, return_state=True), Expect(case))
     for case, value in OPAQUE_VALUES:
