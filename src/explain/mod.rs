@@ -27,6 +27,7 @@ pub mod json;
 pub mod model;
 pub mod next_run;
 pub mod pairing;
+pub mod render;
 pub mod sides;
 pub mod source_diff;
 pub mod tree_text;

@@ -1,0 +1,906 @@
+//! The inspector's state and how messages change it: one model, one message type, one
+//! `update`. Nothing here draws, reads files or waits; what must happen outside (a comparison
+//! for the worker, the editor, the clipboard) is returned as [`Effect`]s for the event loop.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cachescope::load::LoadError;
+use cachescope::policy::parse_policy;
+use cachescope::pyjson::Value;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use super::action::{Action, Pane, action_for};
+use super::compare::{Against, Comparison};
+use super::layout::{Layout, layout};
+use super::runs::{Badge, RowId, Run, Task, group, rows};
+use super::walkthrough::{Step, Target};
+
+/// Everything that can happen.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    /// A batch of runs from the loader, with how far it got.
+    Loaded {
+        runs: Vec<Run>,
+        errors: Vec<LoadError>,
+        done: usize,
+        total: usize,
+    },
+    LoadFinished {
+        ms: u128,
+    },
+    Compared(Box<Comparison>),
+    /// The editor closed: the edited inputs, or why they cannot be used.
+    Edited(Result<Value, String>),
+    Tick,
+}
+
+/// What the event loop must do for the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Ask the worker for a comparison (the newest request wins).
+    Compare(Request),
+    /// Open this run's inputs in `$EDITOR`.
+    Edit { run: usize },
+    /// Put this text on the clipboard (OSC 52).
+    Copy(String),
+}
+
+/// A comparison the model wants; the loop adds the runs and the clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub generation: u64,
+    pub selected: usize,
+    pub against: Against,
+    pub what_if: Option<String>,
+    pub edited_inputs: Option<Value>,
+}
+
+/// A one-line text input with a cursor (the filter, the what-if editor).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Input {
+    pub text: String,
+    /// In characters.
+    pub cursor: usize,
+}
+
+impl Input {
+    fn with(text: &str) -> Input {
+        Input {
+            text: text.to_string(),
+            cursor: text.chars().count(),
+        }
+    }
+
+    /// Applies an editing key; false when the key is not an editing key.
+    fn edit(&mut self, key: &KeyEvent) -> bool {
+        let byte = |s: &str, c: usize| s.char_indices().nth(c).map_or(s.len(), |(i, _)| i);
+        match key.code {
+            KeyCode::Char(c) => {
+                let at = byte(&self.text, self.cursor);
+                self.text.insert(at, c);
+                self.cursor += 1;
+            }
+            KeyCode::Backspace if self.cursor > 0 => {
+                let at = byte(&self.text, self.cursor - 1);
+                self.text.remove(at);
+                self.cursor -= 1;
+            }
+            KeyCode::Delete if self.cursor < self.text.chars().count() => {
+                let at = byte(&self.text, self.cursor);
+                self.text.remove(at);
+            }
+            KeyCode::Left => self.cursor = self.cursor.saturating_sub(1),
+            KeyCode::Right => self.cursor = (self.cursor + 1).min(self.text.chars().count()),
+            KeyCode::Home => self.cursor = 0,
+            KeyCode::End => self.cursor = self.text.chars().count(),
+            KeyCode::Backspace | KeyCode::Delete => {}
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// What covers the panes and takes the keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    Errors { scroll: usize },
+    Filter(Input),
+    WhatIf { input: Input, error: Option<String> },
+}
+
+/// A walkthrough being played.
+#[derive(Debug, Clone)]
+pub struct Walk {
+    pub title: String,
+    pub steps: Vec<Step>,
+    pub index: usize,
+    /// Why the current step's run could not be found, if so.
+    pub problem: Option<String>,
+}
+
+/// The whole state of the inspector.
+pub struct Model {
+    pub runs: Vec<Arc<Run>>,
+    /// Shared with the worker; rebuilt when runs arrive.
+    pub shared: Arc<Vec<Arc<Run>>>,
+    pub tasks: Vec<Task>,
+    pub rows: Vec<RowId>,
+    pub collapsed: HashSet<String>,
+    pub filter: String,
+    pub selected: Option<RowId>,
+    pub runs_offset: usize,
+    /// The user moved the selection (so loading must not move it).
+    pub moved: bool,
+    pub focus: Pane,
+    pub overlay: Option<Overlay>,
+    /// `c`: the run compared against, instead of the paired one.
+    pub marked: Option<usize>,
+    /// `l`: compare with the next run.
+    pub live: bool,
+    /// `p`: the policy both sides are recomputed under.
+    pub what_if: Option<String>,
+    /// `e`: edited inputs, for that run.
+    pub edited: Option<(usize, Value)>,
+    pub comparison: Option<Comparison>,
+    /// The newest request's generation; older answers are dropped.
+    pub generation: u64,
+    pub computing: bool,
+    pub selected_node: Option<String>,
+    pub tree_offset: usize,
+    pub evidence_scroll: usize,
+    pub errors: Vec<LoadError>,
+    pub message: Option<String>,
+    /// Files loaded and to load, while loading.
+    pub loading: Option<(usize, usize)>,
+    pub size: (u16, u16),
+    pub color: bool,
+    pub walk: Option<Walk>,
+    /// Where the runs are, for messages ("no runs under ...").
+    pub origin: String,
+    pub project: Option<PathBuf>,
+    pub quit: bool,
+}
+
+impl Model {
+    pub fn new(origin: String, size: (u16, u16), color: bool) -> Model {
+        Model {
+            runs: Vec::new(),
+            shared: Arc::new(Vec::new()),
+            tasks: Vec::new(),
+            rows: Vec::new(),
+            collapsed: HashSet::new(),
+            filter: String::new(),
+            selected: None,
+            runs_offset: 0,
+            moved: false,
+            focus: Pane::Runs,
+            overlay: None,
+            marked: None,
+            live: false,
+            what_if: None,
+            edited: None,
+            comparison: None,
+            generation: 0,
+            computing: false,
+            selected_node: None,
+            tree_offset: 0,
+            evidence_scroll: 0,
+            errors: Vec::new(),
+            message: None,
+            loading: Some((0, 0)),
+            size,
+            color,
+            walk: None,
+            origin,
+            project: None,
+            quit: false,
+        }
+    }
+
+    pub fn layout(&self) -> Layout {
+        layout(Rect::new(0, 0, self.size.0, self.size.1), self.walk.is_some())
+    }
+
+    /// The run the comparison is about: the selected run, or a selected task's newest run.
+    pub fn selected_run(&self) -> Option<usize> {
+        match self.selected.as_ref()? {
+            RowId::Run(i) => Some(*i),
+            RowId::Task(name) => self
+                .tasks
+                .iter()
+                .find(|t| &t.name == name)
+                .and_then(|t| t.runs.first().copied()),
+        }
+    }
+
+    fn selected_row(&self) -> Option<usize> {
+        let sel = self.selected.as_ref()?;
+        self.rows.iter().position(|r| r == sel)
+    }
+
+    /// The current comparison, if it is about what is selected now.
+    pub fn current(&self) -> Option<&Comparison> {
+        self.comparison
+            .as_ref()
+            .filter(|c| Some(c.selected) == self.selected_run())
+    }
+
+    fn rebuild_rows(&mut self) {
+        self.rows = rows(&self.runs, &self.tasks, &self.collapsed, &self.filter);
+        if self.selected.as_ref().is_some_and(|s| !self.rows.contains(s)) {
+            // The selected run is filtered out or collapsed: fall back to its task's row.
+            let task_row = self.selected_run().map(|i| RowId::Task(self.runs[i].record.task.name.clone()));
+            self.selected = task_row.filter(|t| self.rows.contains(t)).or_else(|| self.rows.first().cloned());
+        }
+        if self.selected.is_none() {
+            self.selected = self.rows.first().cloned();
+        }
+        self.keep_visible();
+    }
+
+    fn runs_height(&self) -> usize {
+        self.layout().runs_inner().height as usize
+    }
+
+    fn keep_visible(&mut self) {
+        let height = self.runs_height().max(1);
+        if let Some(row) = self.selected_row() {
+            if row < self.runs_offset {
+                self.runs_offset = row;
+            } else if row >= self.runs_offset + height {
+                self.runs_offset = row + 1 - height;
+            }
+        }
+        self.runs_offset = self.runs_offset.min(self.rows.len().saturating_sub(1));
+    }
+
+    /// Asks for the comparison of what is selected now.
+    fn request(&mut self) -> Vec<Effect> {
+        let Some(selected) = self.selected_run() else {
+            return Vec::new();
+        };
+        self.generation += 1;
+        self.computing = true;
+        let edited_inputs = self
+            .edited
+            .as_ref()
+            .filter(|(run, _)| *run == selected)
+            .map(|(_, v)| v.clone());
+        let against = if self.live {
+            Against::Live
+        } else {
+            match self.marked {
+                Some(m) if m != selected => Against::Marked(m),
+                _ => Against::Paired,
+            }
+        };
+        vec![Effect::Compare(Request {
+            generation: self.generation,
+            selected,
+            against,
+            what_if: self.what_if.clone(),
+            edited_inputs,
+        })]
+    }
+
+    fn select_row(&mut self, row: usize) -> Vec<Effect> {
+        let Some(id) = self.rows.get(row).cloned() else {
+            return Vec::new();
+        };
+        let before = self.selected_run();
+        self.selected = Some(id);
+        self.moved = true;
+        self.keep_visible();
+        if self.selected_run() != before {
+            self.evidence_scroll = 0;
+            return self.request();
+        }
+        Vec::new()
+    }
+
+    fn move_rows(&mut self, delta: isize) -> Vec<Effect> {
+        if self.rows.is_empty() {
+            return Vec::new();
+        }
+        let row = self.selected_row().unwrap_or(0) as isize + delta;
+        self.select_row(row.clamp(0, self.rows.len() as isize - 1) as usize)
+    }
+
+    /// Runs in display order (tasks in order, runs newest first), ignoring collapse.
+    fn display_order(&self) -> Vec<usize> {
+        let words = super::runs::filter_words(&self.filter);
+        self.tasks
+            .iter()
+            .flat_map(|t| t.runs.iter().copied())
+            .filter(|&i| self.runs[i].matches(&words))
+            .collect()
+    }
+
+    fn jump_miss(&mut self, forward: bool) -> Vec<Effect> {
+        let order = self.display_order();
+        if order.is_empty() {
+            return Vec::new();
+        }
+        let here = self
+            .selected_run()
+            .and_then(|s| order.iter().position(|&i| i == s))
+            .unwrap_or(if forward { order.len() - 1 } else { 0 });
+        let n = order.len();
+        let found = (1..=n)
+            .map(|k| {
+                if forward {
+                    order[(here + k) % n]
+                } else {
+                    order[(here + n - k) % n]
+                }
+            })
+            .find(|&i| self.runs[i].badge == Badge::Miss);
+        match found {
+            Some(i) => self.select_run(i),
+            None => {
+                self.message = Some("no run missed".to_string());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Selects a run, expanding its task.
+    pub fn select_run(&mut self, run: usize) -> Vec<Effect> {
+        let task = self.runs[run].record.task.name.clone();
+        if self.collapsed.remove(&task) {
+            self.rebuild_rows();
+        }
+        match self.rows.iter().position(|r| *r == RowId::Run(run)) {
+            Some(row) => self.select_row(row),
+            None => Vec::new(),
+        }
+    }
+
+    fn node_rows(&self) -> usize {
+        self.current().map_or(0, |c| c.nodes.len())
+    }
+
+    fn selected_node_index(&self) -> usize {
+        let Some(c) = self.current() else { return 0 };
+        self.selected_node
+            .as_ref()
+            .and_then(|p| c.nodes.iter().position(|n| &n.path == p))
+            .unwrap_or(0)
+    }
+
+    fn select_node(&mut self, index: usize) {
+        let path = self
+            .current()
+            .and_then(|c| c.nodes.get(index))
+            .map(|n| n.path.clone());
+        if let Some(path) = path {
+            if self.selected_node.as_ref() != Some(&path) {
+                self.evidence_scroll = 0;
+            }
+            self.selected_node = Some(path);
+        }
+        let height = self.layout().tree_inner().height.saturating_sub(1).max(1) as usize;
+        let index = self.selected_node_index();
+        if index < self.tree_offset {
+            self.tree_offset = index;
+        } else if index >= self.tree_offset + height {
+            self.tree_offset = index + 1 - height;
+        }
+    }
+
+    fn move_in_pane(&mut self, delta: isize) -> Vec<Effect> {
+        match self.focus {
+            Pane::Runs => self.move_rows(delta),
+            Pane::Tree => {
+                let n = self.node_rows();
+                if n > 0 {
+                    let i = (self.selected_node_index() as isize + delta).clamp(0, n as isize - 1);
+                    self.select_node(i as usize);
+                }
+                Vec::new()
+            }
+            Pane::Evidence => {
+                let i = self.evidence_scroll as isize + delta;
+                self.evidence_scroll = i.max(0) as usize;
+                Vec::new()
+            }
+        }
+    }
+
+    fn page(&self) -> isize {
+        let l = self.layout();
+        let h = match self.focus {
+            Pane::Runs => l.runs_inner().height,
+            Pane::Tree => l.tree_inner().height,
+            Pane::Evidence => l.evidence_inner().height,
+        };
+        h.saturating_sub(1).max(1) as isize
+    }
+
+    /// Applies an action.
+    pub fn act(&mut self, action: Action) -> Vec<Effect> {
+        self.message = None;
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
+            Action::Close => {
+                if self.overlay.take().is_none() {
+                    if self.edited.take().is_some() {
+                        self.message = Some("back to the run as recorded".to_string());
+                        return self.request();
+                    }
+                    if self.what_if.take().is_some() {
+                        self.message = Some("what-if cleared".to_string());
+                        return self.request();
+                    }
+                    if self.marked.take().is_some() {
+                        self.message = Some("mark cleared: comparing with the paired run".to_string());
+                        return self.request();
+                    }
+                }
+                Vec::new()
+            }
+            Action::Help => {
+                self.overlay = Some(Overlay::Help);
+                Vec::new()
+            }
+            Action::Errors => {
+                self.overlay = Some(Overlay::Errors { scroll: 0 });
+                Vec::new()
+            }
+            Action::NextPane => {
+                self.focus = self.focus.next();
+                Vec::new()
+            }
+            Action::PrevPane => {
+                self.focus = self.focus.prev();
+                Vec::new()
+            }
+            Action::Up => self.move_in_pane(-1),
+            Action::Down => self.move_in_pane(1),
+            Action::PageUp => self.move_in_pane(-self.page()),
+            Action::PageDown => self.move_in_pane(self.page()),
+            Action::Top => self.move_in_pane(-(1 << 30)),
+            Action::Bottom => self.move_in_pane(1 << 30),
+            Action::Toggle => {
+                if let Some(RowId::Task(name)) = self.selected.clone() {
+                    if !self.collapsed.remove(&name) {
+                        self.collapsed.insert(name);
+                    }
+                    self.rebuild_rows();
+                } else if self.focus == Pane::Runs {
+                    self.focus = Pane::Tree;
+                }
+                Vec::new()
+            }
+            Action::Filter => {
+                self.overlay = Some(Overlay::Filter(Input::with(&self.filter)));
+                Vec::new()
+            }
+            Action::NextMiss => self.jump_miss(true),
+            Action::PrevMiss => self.jump_miss(false),
+            Action::MarkA => {
+                let Some(run) = self.selected_run() else {
+                    return Vec::new();
+                };
+                if self.marked == Some(run) {
+                    self.marked = None;
+                    self.message = Some("mark cleared".to_string());
+                } else {
+                    self.marked = Some(run);
+                    self.live = false;
+                    self.message = Some(format!(
+                        "marked as A: {} {}; select another run to compare (Esc clears)",
+                        self.runs[run].task, self.runs[run].time
+                    ));
+                }
+                self.request()
+            }
+            Action::CompareLive => {
+                self.live = !self.live;
+                self.message = Some(if self.live {
+                    "live: comparing with the next run (source, policy and storage now)".to_string()
+                } else {
+                    "live off: comparing recorded runs".to_string()
+                });
+                self.request()
+            }
+            Action::WhatIf => {
+                let text = self.what_if.clone().unwrap_or_else(|| {
+                    self.selected_run()
+                        .and_then(|r| self.runs[r].record.policy.as_ref())
+                        .map(cachescope::explain::tree_text::render)
+                        .unwrap_or_default()
+                });
+                let error = validate(&text);
+                self.overlay = Some(Overlay::WhatIf {
+                    input: Input::with(&text),
+                    error,
+                });
+                Vec::new()
+            }
+            Action::EditInputs => match self.selected_run() {
+                Some(run) if self.runs[run].record.inputs.is_some() => vec![Effect::Edit { run }],
+                Some(_) => {
+                    self.message = Some("this run recorded no inputs to edit".to_string());
+                    Vec::new()
+                }
+                None => Vec::new(),
+            },
+            Action::CopyKey => {
+                let key = self.current().and_then(|c| {
+                    let node = c.nodes.get(self.selected_node_index())?;
+                    node.key_b.clone().or_else(|| node.key_a.clone())
+                });
+                match key {
+                    Some(k) => {
+                        self.message = Some(format!("copied {k}"));
+                        vec![Effect::Copy(k)]
+                    }
+                    None => {
+                        self.message = Some("no key to copy here".to_string());
+                        Vec::new()
+                    }
+                }
+            }
+            Action::CopyExplanation => match self.current() {
+                Some(c) if !c.lines.is_empty() => {
+                    let text = cachescope::sanitize::sanitize_text(&cachescope::explain::render::to_text(&c.lines)).into_owned();
+                    self.message = Some("copied the explanation".to_string());
+                    vec![Effect::Copy(text)]
+                }
+                _ => Vec::new(),
+            },
+            Action::WalkNext => self.walk_to(1),
+            Action::WalkPrev => self.walk_to(-1),
+        }
+    }
+
+    /// Moves the walkthrough by `delta` steps and plays the step.
+    fn walk_to(&mut self, delta: isize) -> Vec<Effect> {
+        let Some(walk) = self.walk.as_mut() else {
+            return Vec::new();
+        };
+        let last = walk.steps.len().saturating_sub(1) as isize;
+        walk.index = (walk.index as isize + delta).clamp(0, last) as usize;
+        self.play_step()
+    }
+
+    /// Applies the current walkthrough step: which run, what it is compared with, what opens.
+    pub fn play_step(&mut self) -> Vec<Effect> {
+        let Some(step) = self.walk.as_ref().and_then(|w| w.steps.get(w.index)).cloned() else {
+            return Vec::new();
+        };
+        let find = |m: &Model, pattern: &str| {
+            let glob = super::walkthrough::matcher(pattern).ok()?;
+            m.runs
+                .iter()
+                .position(|r| super::walkthrough::is_match(&glob, r))
+        };
+        let selected = find(self, &step.select);
+        let problem = match selected {
+            None if self.loading.is_some() => Some("loading runs...".to_string()),
+            None => Some(format!("no run matches {:?}", step.select)),
+            Some(_) => None,
+        };
+        if let Some(w) = self.walk.as_mut() {
+            w.problem = problem;
+        }
+        let Some(run) = selected else {
+            return Vec::new();
+        };
+        self.overlay = None;
+        self.edited = None;
+        self.what_if = step.what_if.clone();
+        self.live = matches!(step.compare, Target::Live);
+        self.marked = match &step.compare {
+            Target::Run(pattern) => find(self, pattern),
+            _ => None,
+        };
+        self.focus = step.focus.unwrap_or(Pane::Runs);
+        self.selected_node = step.node.clone();
+        if step.help {
+            self.overlay = Some(Overlay::Help);
+        }
+        let effects = self.select_run(run);
+        if effects.is_empty() { self.request() } else { effects }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        // Some terminals report releases and repeats too; only presses count.
+        if key.kind != KeyEventKind::Press {
+            return Vec::new();
+        }
+        match self.overlay.clone() {
+            Some(Overlay::Filter(mut input)) => {
+                match key.code {
+                    KeyCode::Esc => {
+                        self.overlay = None;
+                        self.filter.clear();
+                    }
+                    KeyCode::Enter => self.overlay = None,
+                    _ => {
+                        input.edit(&key);
+                        self.filter = input.text.clone();
+                        self.overlay = Some(Overlay::Filter(input));
+                    }
+                }
+                let before = self.selected_run();
+                self.rebuild_rows();
+                if self.selected_run() != before {
+                    return self.request();
+                }
+                Vec::new()
+            }
+            Some(Overlay::WhatIf { mut input, .. }) => match key.code {
+                KeyCode::Esc => {
+                    self.overlay = None;
+                    Vec::new()
+                }
+                KeyCode::Enter => {
+                    let error = validate(&input.text);
+                    if error.is_some() {
+                        self.overlay = Some(Overlay::WhatIf { input, error });
+                        return Vec::new();
+                    }
+                    self.overlay = None;
+                    self.what_if = Some(input.text.clone());
+                    self.message = Some(format!("what-if: cache_policy={} (Esc clears)", input.text));
+                    self.request()
+                }
+                _ => {
+                    input.edit(&key);
+                    let error = validate(&input.text);
+                    self.overlay = Some(Overlay::WhatIf { input, error });
+                    Vec::new()
+                }
+            },
+            Some(Overlay::Help) => {
+                if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')) {
+                    self.overlay = None;
+                }
+                Vec::new()
+            }
+            Some(Overlay::Errors { scroll }) => {
+                match key.code {
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('E') => self.overlay = None,
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        self.overlay = Some(Overlay::Errors { scroll: (scroll + 1).min(self.errors.len().saturating_sub(1)) })
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.overlay = Some(Overlay::Errors { scroll: scroll.saturating_sub(1) })
+                    }
+                    _ => {}
+                }
+                Vec::new()
+            }
+            None => match action_for(&key) {
+                Some(action) => self.act(action),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    fn on_mouse(&mut self, mouse: MouseEvent) -> Vec<Effect> {
+        if self.overlay.is_some() {
+            return Vec::new();
+        }
+        let l = self.layout();
+        let at = Position::new(mouse.column, mouse.row);
+        let pane = [
+            (Pane::Runs, l.runs),
+            (Pane::Tree, l.tree),
+            (Pane::Evidence, l.evidence),
+        ]
+        .into_iter()
+        .find(|(_, r)| r.contains(at))
+        .map(|(p, _)| p);
+        let Some(pane) = pane else { return Vec::new() };
+        match mouse.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.focus = pane;
+                match pane {
+                    Pane::Runs => {
+                        let inner = l.runs_inner();
+                        if inner.contains(at) {
+                            let row = self.runs_offset + (at.y - inner.y) as usize;
+                            let effects = self.select_row(row);
+                            // A click on a task's row toggles it, as Enter does.
+                            if matches!(self.rows.get(row), Some(RowId::Task(_))) && effects.is_empty() {
+                                return self.act(Action::Toggle);
+                            }
+                            return effects;
+                        }
+                        Vec::new()
+                    }
+                    Pane::Tree => {
+                        let inner = l.tree_inner();
+                        // The first row of the tree pane is its column header.
+                        if inner.contains(at) && at.y > inner.y {
+                            let index = self.tree_offset + (at.y - inner.y - 1) as usize;
+                            if index < self.node_rows() {
+                                self.select_node(index);
+                            }
+                        }
+                        Vec::new()
+                    }
+                    Pane::Evidence => Vec::new(),
+                }
+            }
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let delta = if mouse.kind == MouseEventKind::ScrollDown { 3 } else { -3 };
+                match pane {
+                    Pane::Runs => {
+                        let max = self.rows.len().saturating_sub(1) as isize;
+                        self.runs_offset = (self.runs_offset as isize + delta).clamp(0, max) as usize;
+                        Vec::new()
+                    }
+                    Pane::Tree => {
+                        let max = self.node_rows().saturating_sub(1) as isize;
+                        self.tree_offset = (self.tree_offset as isize + delta).clamp(0, max) as usize;
+                        Vec::new()
+                    }
+                    Pane::Evidence => {
+                        self.evidence_scroll = (self.evidence_scroll as isize + delta).max(0) as usize;
+                        Vec::new()
+                    }
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_loaded(&mut self, runs: Vec<Run>, errors: Vec<LoadError>, done: usize, total: usize) -> Vec<Effect> {
+        let before = self.selected_run();
+        self.runs.extend(runs.into_iter().map(Arc::new));
+        self.shared = Arc::new(self.runs.clone());
+        self.tasks = group(&self.runs);
+        self.errors.extend(errors);
+        self.loading = Some((done, total));
+        self.rebuild_rows();
+        let mut effects = Vec::new();
+        if self.walk.as_ref().is_some_and(|w| w.problem.is_some()) {
+            effects.extend(self.play_step());
+        }
+        if effects.is_empty() && self.selected_run() != before {
+            effects.extend(self.request());
+        }
+        effects
+    }
+
+    fn on_finished(&mut self, ms: u128) -> Vec<Effect> {
+        self.loading = None;
+        let mut message = format!(
+            "loaded {} run{} of {} task{} in {ms} ms",
+            self.runs.len(),
+            if self.runs.len() == 1 { "" } else { "s" },
+            self.tasks.len(),
+            if self.tasks.len() == 1 { "" } else { "s" }
+        );
+        if !self.errors.is_empty() {
+            message.push_str(&format!(
+                "; {} file{} could not be loaded (E lists them)",
+                self.errors.len(),
+                if self.errors.len() == 1 { "" } else { "s" }
+            ));
+        }
+        if self.runs.is_empty() && self.errors.is_empty() {
+            message = format!("no run records under {}", self.origin);
+        }
+        self.message = Some(message);
+        if self.walk.is_some() {
+            return self.play_step();
+        }
+        // A first look lands on the newest miss that has something to be compared with.
+        if !self.moved
+            && let Some(run) = self.newest_explainable_miss()
+        {
+            let effects = self.select_run(run);
+            self.moved = false;
+            return effects;
+        }
+        Vec::new()
+    }
+
+    fn newest_explainable_miss(&self) -> Option<usize> {
+        self.tasks
+            .iter()
+            .filter_map(|t| {
+                // Runs are newest first: a miss with an older run of its task after it.
+                t.runs
+                    .iter()
+                    .enumerate()
+                    .find(|(k, &i)| self.runs[i].badge == Badge::Miss && k + 1 < t.runs.len())
+                    .map(|(_, &i)| i)
+            })
+            .max_by(|&a, &b| {
+                self.runs[a]
+                    .record
+                    .recorded_at
+                    .cmp(&self.runs[b].record.recorded_at)
+            })
+    }
+
+    fn on_compared(&mut self, c: Comparison) {
+        if c.generation != self.generation {
+            return; // a newer request is on its way
+        }
+        self.computing = false;
+        // Keep the selected node by its path; else the first culprit; else the root.
+        let keep = self
+            .selected_node
+            .as_ref()
+            .is_some_and(|p| c.nodes.iter().any(|n| &n.path == p));
+        if !keep {
+            self.selected_node = c
+                .nodes
+                .iter()
+                .find(|n| n.culprit.is_some())
+                .or(c.nodes.first())
+                .map(|n| n.path.clone());
+            self.evidence_scroll = 0;
+        }
+        self.comparison = Some(c);
+        let index = self.selected_node_index();
+        self.select_node(index);
+    }
+}
+
+/// Checks a what-if expression with Prefect's composition rules: None when it is valid.
+pub fn validate(text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        return Some("type a policy expression, e.g. INPUTS + TASK_SOURCE - \"debug\"".to_string());
+    }
+    parse_policy(text).err().map(|e| e.to_string())
+}
+
+/// Applies a message; returns what the event loop must do.
+pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Key(key) => model.on_key(key),
+        Msg::Mouse(mouse) => model.on_mouse(mouse),
+        Msg::Resize(w, h) => {
+            model.size = (w, h);
+            model.keep_visible();
+            Vec::new()
+        }
+        Msg::Loaded {
+            runs,
+            errors,
+            done,
+            total,
+        } => model.on_loaded(runs, errors, done, total),
+        Msg::LoadFinished { ms } => model.on_finished(ms),
+        Msg::Compared(c) => {
+            model.on_compared(*c);
+            Vec::new()
+        }
+        Msg::Edited(Ok(inputs)) => {
+            let Some(run) = model.selected_run() else {
+                return Vec::new();
+            };
+            model.edited = Some((run, inputs));
+            model.message = Some("recomputed with your edited inputs (Esc goes back)".to_string());
+            model.request()
+        }
+        Msg::Edited(Err(why)) => {
+            model.message = Some(why);
+            Vec::new()
+        }
+        Msg::Tick => Vec::new(),
+    }
+}
+
+/// Whether a rectangle is big enough for the layout (else one line says so).
+pub fn too_small(size: (u16, u16)) -> bool {
+    size.0 < super::layout::MIN_WIDTH || size.1 < super::layout::MIN_HEIGHT
+}

@@ -1,0 +1,416 @@
+//! One comparison, computed off the UI thread: the selected run (B) against the run it is
+//! paired with, a run the user marked, or the next run (live), through the same explainer
+//! `cachescope explain` uses, plus what the screen draws of it (the policy tree with both
+//! sides' keys, the explanation as styled lines).
+//!
+//! [`compare`] reads files only for live comparisons (the source as it is now, storage);
+//! everything else is a function of the loaded runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cachescope::engine::{NodeStatus, evaluate};
+use cachescope::explain::next_run::{NextRun, next_run};
+use cachescope::explain::pairing::pair_earlier;
+use cachescope::explain::render::{Line, lines};
+use cachescope::explain::sides::Side;
+use cachescope::explain::{Case, Explanation, Other, Pairing, Proof, RunRef, explain};
+use cachescope::live::{LiveOptions, SourceCache};
+use cachescope::policy::{PolicyKind, PolicyNode, parse_policy};
+use cachescope::pyjson::Value;
+use cachescope::record::RunRecord;
+use cachescope::sanitize::sanitize_line;
+use jiff::Timestamp;
+
+use super::runs::Run;
+
+/// What B is compared against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Against {
+    /// The run `explain` would choose: the latest earlier run with the same inputs, else the
+    /// latest earlier run.
+    Paired,
+    /// A run the user marked (an index into the runs).
+    Marked(usize),
+    /// The next run: the selected run's record with the source, policy and storage as they
+    /// are now. The selected run is then A.
+    Live,
+}
+
+/// A request for the worker. The newest one wins; `generation` tells stale answers apart.
+#[derive(Clone)]
+pub struct Job {
+    pub generation: u64,
+    pub runs: Arc<Vec<Arc<Run>>>,
+    /// The selected run.
+    pub selected: usize,
+    pub against: Against,
+    /// `p`: a policy expression both sides are recomputed under.
+    pub what_if: Option<String>,
+    /// `e`: the selected run's inputs as the user edited them.
+    pub edited_inputs: Option<Value>,
+    pub project: Option<PathBuf>,
+    pub now: Timestamp,
+}
+
+/// How a node compares between the two sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    Same,
+    Changed,
+    /// Its key could not be recomputed (user code, cloudpickle): the recorded one is shown.
+    Unverifiable,
+    /// Its material is missing (live: the source is gone).
+    Error,
+    /// Only B's tree has this node.
+    New,
+    /// There is no A to compare with.
+    Alone,
+}
+
+impl NodeState {
+    pub fn label(self) -> &'static str {
+        match self {
+            NodeState::Same => "same",
+            NodeState::Changed => "changed",
+            NodeState::Unverifiable => "unverifiable",
+            NodeState::Error => "error",
+            NodeState::New => "new in B",
+            NodeState::Alone => "",
+        }
+    }
+}
+
+/// One row of the policy tree pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRow {
+    /// "" the root, "0", "1/0".
+    pub path: String,
+    /// Box-drawing prefix ("├─ ", "│  └─ ").
+    pub prefix: String,
+    /// The class, with its exclusions or function.
+    pub label: String,
+    /// `configure()` fields set on this node.
+    pub configure: Option<String>,
+    pub key_a: Option<String>,
+    pub key_b: Option<String>,
+    pub state: NodeState,
+    pub culprit: Option<Proof>,
+    /// Why the node is unverifiable or in error.
+    pub note: Option<String>,
+}
+
+/// Everything the screen shows about one comparison.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub generation: u64,
+    pub selected: usize,
+    pub against: Against,
+    /// A's run index (for live, the selected run).
+    pub a: Option<usize>,
+    /// How A was chosen, in words.
+    pub how: String,
+    pub explanation: Option<Explanation>,
+    pub lines: Vec<Line>,
+    pub nodes: Vec<NodeRow>,
+    /// With a what-if: (distinct keys of the task's recorded runs now, under the policy,
+    /// runs whose key under it cannot be computed).
+    pub what_if_keys: Option<(usize, usize, usize)>,
+    /// Why there is nothing to compare, or what went wrong.
+    pub problem: Option<String>,
+    /// The inputs were edited.
+    pub edited: bool,
+}
+
+/// A node's label: the class and what configures it.
+pub fn node_label(node: &PolicyNode) -> String {
+    match &node.kind {
+        PolicyKind::Inputs { exclude } if !exclude.is_empty() => {
+            let names: Vec<String> = exclude.iter().map(|e| format!("- {e:?}")).collect();
+            sanitize_line(&format!("Inputs {}", names.join(" "))).into_owned()
+        }
+        PolicyKind::CacheKeyFn {
+            function: Some(function),
+        } => sanitize_line(&format!("CacheKeyFnPolicy({function})")).into_owned(),
+        _ => sanitize_line(node.class_name()).into_owned(),
+    }
+}
+
+fn configure_text(node: &PolicyNode) -> Option<String> {
+    let c = &node.configure;
+    let fields: Vec<String> = [
+        ("key_storage", &c.key_storage),
+        ("isolation_level", &c.isolation_level),
+        ("lock_manager", &c.lock_manager),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.as_ref().map(|v| format!("{name}={v}")))
+    .collect();
+    (!fields.is_empty()).then(|| sanitize_line(&fields.join(", ")).into_owned())
+}
+
+/// The tree's nodes in pre-order with their paths and drawing prefixes.
+fn walk(node: &PolicyNode, path: String, prefix: String, child_prefix: String, out: &mut Vec<(String, String, PolicyNode)>) {
+    let shallow = PolicyNode {
+        kind: match &node.kind {
+            PolicyKind::Compound { .. } => PolicyKind::Compound { policies: Vec::new() },
+            other => other.clone(),
+        },
+        configure: node.configure.clone(),
+        recorded: node.recorded.clone(),
+    };
+    out.push((path.clone(), prefix, shallow));
+    let children = node.children();
+    for (i, child) in children.iter().enumerate() {
+        let last = i + 1 == children.len();
+        let child_path = if path.is_empty() {
+            i.to_string()
+        } else {
+            format!("{path}/{i}")
+        };
+        walk(
+            child,
+            child_path,
+            format!("{child_prefix}{}", if last { "└─ " } else { "├─ " }),
+            format!("{child_prefix}{}", if last { "   " } else { "│  " }),
+            out,
+        );
+    }
+}
+
+fn tree_rows(b: &Side, a: Option<&Side>, explanation: Option<&Explanation>) -> Vec<NodeRow> {
+    let Some(policy) = b.policy else {
+        return Vec::new();
+    };
+    let mut nodes = Vec::new();
+    walk(policy, String::new(), String::new(), String::new(), &mut nodes);
+    nodes
+        .into_iter()
+        .map(|(path, prefix, node)| {
+            let eval = b.evaluation.node(&path);
+            let key_b = b.key_at(&path).map(str::to_string);
+            let a_node = a.and_then(|a| a.evaluation.node(&path));
+            let key_a = a.and_then(|a| a.key_at(&path)).map(str::to_string);
+            let state = match (a, a_node, eval.map(|e| e.status)) {
+                (_, _, Some(NodeStatus::Error)) => NodeState::Error,
+                (None, _, _) => NodeState::Alone,
+                (Some(_), None, _) => NodeState::New,
+                (Some(_), Some(an), status) if an.policy != eval.map_or("", |e| &e.policy) => {
+                    let _ = status;
+                    NodeState::New
+                }
+                _ if key_a != key_b => NodeState::Changed,
+                (_, _, Some(NodeStatus::Unverifiable)) => NodeState::Unverifiable,
+                _ => NodeState::Same,
+            };
+            let culprit = explanation
+                .and_then(|e| e.culprits.iter().find(|c| c.path == path))
+                .map(|c| c.proof);
+            NodeRow {
+                label: node_label(&node),
+                configure: configure_text(&node),
+                note: eval
+                    .and_then(|e| e.note.clone())
+                    .filter(|n| n != "key substituted")
+                    .map(|n| sanitize_line(&n).into_owned()),
+                path,
+                prefix,
+                key_a,
+                key_b,
+                state,
+                culprit,
+            }
+        })
+        .collect()
+}
+
+/// The record with its inputs replaced, as a run of them would have recorded it: every node's
+/// recorded key is what the engine computes from the new inputs, and it "hit" exactly when its
+/// key is the recorded run's key.
+fn with_inputs(record: &RunRecord, inputs: Value) -> RunRecord {
+    let mut edited = record.clone();
+    edited.inputs = Some(inputs);
+    if let Some(policy) = &record.policy {
+        let evaluation = evaluate(policy, &cachescope::engine::Material::of_record(&edited));
+        let mut tree = policy.clone();
+        set_recorded(&mut tree, String::new(), &evaluation);
+        edited.key = evaluation.key().map(str::to_string);
+        edited.policy = Some(tree);
+    }
+    edited.outcome.cache_hit = edited.key.is_some() && edited.key == record.key;
+    edited.outcome.state = Some(if edited.outcome.cache_hit { "Cached" } else { "Completed" }.to_string());
+    edited.task_run.id = Some(format!(
+        "{}-edited",
+        record.task_run.id.as_deref().unwrap_or("run")
+    ));
+    edited
+}
+
+fn set_recorded(node: &mut PolicyNode, path: String, evaluation: &cachescope::engine::Evaluation) {
+    if let (Some(recorded), Some(e)) = (node.recorded.as_mut(), evaluation.node(&path)) {
+        recorded.key = e.key.clone();
+    }
+    if let PolicyKind::Compound { policies } = &mut node.kind {
+        for (i, child) in policies.iter_mut().enumerate() {
+            let child_path = if path.is_empty() {
+                i.to_string()
+            } else {
+                format!("{path}/{i}")
+            };
+            set_recorded(child, child_path, evaluation);
+        }
+    }
+}
+
+/// Distinct keys of the selected task's recorded runs now and under `tree`, and how many
+/// runs' keys cannot be computed under it.
+fn keys_under(runs: &[RunRef], task: &str, tree: &PolicyNode) -> (usize, usize, usize) {
+    let mut now = Vec::new();
+    let mut under = Vec::new();
+    let mut uncomputable = 0;
+    for r in runs.iter().filter(|r| r.record.task.name == task) {
+        now.push(r.record.key.clone());
+        let e = evaluate(tree, &cachescope::engine::Material::of_record(r.record));
+        match e.status() {
+            NodeStatus::Unverifiable | NodeStatus::Error => uncomputable += 1,
+            _ => under.push(e.key().map(str::to_string)),
+        }
+    }
+    now.sort();
+    now.dedup();
+    under.sort();
+    under.dedup();
+    (now.len(), under.len(), uncomputable)
+}
+
+fn run_label(run: &Run) -> String {
+    format!("{} · {} · flow run {}", run.task, run.time, run.flow_run)
+}
+
+/// Computes one comparison.
+pub fn compare(job: &Job) -> Comparison {
+    let runs = &job.runs;
+    let refs: Vec<RunRef> = runs
+        .iter()
+        .map(|r| RunRef {
+            source: &r.source,
+            record: &r.record,
+        })
+        .collect();
+    let mut out = Comparison {
+        generation: job.generation,
+        selected: job.selected,
+        against: job.against.clone(),
+        a: None,
+        how: String::new(),
+        explanation: None,
+        lines: Vec::new(),
+        nodes: Vec::new(),
+        what_if_keys: None,
+        problem: None,
+        edited: job.edited_inputs.is_some(),
+    };
+    let what_if_tree = match job.what_if.as_deref().map(parse_policy) {
+        Some(Ok(tree)) => Some(tree),
+        Some(Err(e)) => {
+            out.problem = Some(format!("what-if: {e}"));
+            None
+        }
+        None => None,
+    };
+    let what_if = job.what_if.as_deref().zip(what_if_tree.as_ref());
+    let selected = &runs[job.selected];
+    let edited_record = job
+        .edited_inputs
+        .clone()
+        .map(|inputs| with_inputs(&selected.record, inputs));
+    let edited_ref = edited_record.as_ref().map(|record| RunRef {
+        source: &selected.source,
+        record,
+    });
+    let mut cache = SourceCache::new();
+    let options = LiveOptions {
+        project: job.project.clone(),
+    };
+    let next: NextRun;
+    let (a, b, pairing) = if let Some(edited) = edited_ref {
+        out.a = Some(job.selected);
+        out.how = format!(
+            "B is {} with the inputs you edited; A is the run as recorded",
+            run_label(selected)
+        );
+        (refs[job.selected], Other::Run(edited), Pairing::Explicit)
+    } else {
+        match &job.against {
+            Against::Live => {
+                let a = refs[job.selected];
+                next = next_run(a.record, a.source.dir(), &options, &mut cache, job.now);
+                out.a = Some(job.selected);
+                out.how = format!(
+                    "the next run (source, policy and storage as they are now) against A: {}",
+                    run_label(selected)
+                );
+                (a, Other::Live(&next), Pairing::Explicit)
+            }
+            Against::Marked(m) => {
+                out.a = Some(*m);
+                out.how = format!("against the run you marked: {}", run_label(&runs[*m]));
+                (refs[*m], Other::Run(refs[job.selected]), Pairing::Explicit)
+            }
+            Against::Paired => {
+                let b = refs[job.selected];
+                match pair_earlier(&b, &refs) {
+                    Some((a, pairing)) => {
+                        let index = refs
+                            .iter()
+                            .position(|r| r.source == a.source)
+                            .expect("A is one of the runs");
+                        out.a = Some(index);
+                        out.how = match pairing {
+                            Pairing::SameInputs => format!(
+                                "against the latest earlier run with the same inputs: {}",
+                                run_label(&runs[index])
+                            ),
+                            _ => format!(
+                                "against the latest earlier run (none had the same inputs): {}",
+                                run_label(&runs[index])
+                            ),
+                        };
+                        (a, Other::Run(b), pairing)
+                    }
+                    None => {
+                        out.how = "nothing earlier to compare with".to_string();
+                        out.problem = Some(format!(
+                            "no earlier run of `{}` to compare with: it ran with a cold cache. \
+                             Press l to compare with the next run, or c on another run to \
+                             mark it as A.",
+                            selected.task
+                        ));
+                        let side = Side::recorded(b);
+                        out.nodes = tree_rows(&side, None, None);
+                        return out;
+                    }
+                }
+            }
+        }
+    };
+    let explanation = explain(&Case {
+        a,
+        b,
+        pairing,
+        runs: &refs,
+        what_if,
+    });
+    let a_side = Side::recorded(a);
+    let b_side = match b {
+        Other::Run(run) => Side::recorded(run),
+        Other::Live(next) => Side::live(a, next),
+    };
+    out.nodes = tree_rows(&b_side, Some(&a_side), Some(&explanation));
+    if let Some(tree) = what_if_tree.as_ref() {
+        out.what_if_keys = Some(keys_under(&refs, &selected.record.task.name, tree));
+    }
+    out.lines = lines(&explanation);
+    out.explanation = Some(explanation);
+    out
+}

@@ -1,0 +1,138 @@
+//! The threads that keep work off the UI thread: the loader, which reads and recomputes
+//! records and sends them in batches as they are ready, and the comparer, which runs one
+//! comparison at a time, always the newest asked for (older requests waiting are replaced;
+//! answers to stale ones are dropped by their generation).
+
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use cachescope::load::{discover, load_file};
+use cachescope::pyjson::{SortKeys, Value, dumps, write_key};
+use jiff::Timestamp;
+
+use super::app::{Msg, Request};
+use super::compare::{Job, compare};
+use super::runs::Run;
+
+/// Loads every record under `paths`, sending batches (at most every 100 ms, or 2,000 runs).
+pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let (files, errors) = discover(&paths);
+        let total = files.len();
+        let mut batch = Vec::new();
+        let mut batch_errors = errors;
+        let mut last = Instant::now();
+        for (done, file) in files.iter().enumerate() {
+            for loaded in load_file(file) {
+                match loaded.record {
+                    Ok(record) => batch.push(Run::new(loaded.source, record)),
+                    Err(e) => batch_errors.push(e),
+                }
+            }
+            if batch.len() >= 2000 || last.elapsed() >= Duration::from_millis(100) {
+                let msg = Msg::Loaded {
+                    runs: std::mem::take(&mut batch),
+                    errors: std::mem::take(&mut batch_errors),
+                    done: done + 1,
+                    total,
+                };
+                if tx.send(msg).is_err() {
+                    return;
+                }
+                last = Instant::now();
+            }
+        }
+        let _ = tx.send(Msg::Loaded {
+            runs: batch,
+            errors: batch_errors,
+            done: total,
+            total,
+        });
+        let _ = tx.send(Msg::LoadFinished {
+            ms: started.elapsed().as_millis(),
+        });
+    });
+}
+
+/// The comparison thread's inbox: at most one job waiting.
+pub struct Comparer {
+    inbox: Arc<(Mutex<Option<Job>>, Condvar)>,
+    project: Option<PathBuf>,
+}
+
+impl Comparer {
+    pub fn spawn(tx: Sender<Msg>, project: Option<PathBuf>) -> Comparer {
+        let inbox: Arc<(Mutex<Option<Job>>, Condvar)> = Arc::new((Mutex::new(None), Condvar::new()));
+        let shared = inbox.clone();
+        std::thread::spawn(move || {
+            loop {
+                let job = {
+                    let (lock, ready) = &*shared;
+                    let mut slot = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    while slot.is_none() {
+                        slot = ready.wait(slot).unwrap_or_else(|e| e.into_inner());
+                    }
+                    slot.take().expect("a job is waiting")
+                };
+                let result = compare(&job);
+                if tx.send(Msg::Compared(Box::new(result))).is_err() {
+                    return;
+                }
+            }
+        });
+        Comparer { inbox, project }
+    }
+
+    /// Asks for a comparison, replacing any that has not started yet.
+    pub fn submit(&self, request: Request, runs: Arc<Vec<Arc<Run>>>) {
+        let job = job(request, runs, self.project.clone(), Timestamp::now());
+        let (lock, ready) = &*self.inbox;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
+        ready.notify_one();
+    }
+}
+
+/// A request with what the worker needs besides.
+pub fn job(
+    request: Request,
+    runs: Arc<Vec<Arc<Run>>>,
+    project: Option<PathBuf>,
+    now: Timestamp,
+) -> Job {
+    Job {
+        generation: request.generation,
+        runs,
+        selected: request.selected,
+        against: request.against,
+        what_if: request.what_if,
+        edited_inputs: request.edited_inputs,
+        project,
+        now,
+    }
+}
+
+/// Inputs as the editor shows them: one argument per line, values exactly as recorded.
+pub fn pretty_inputs(inputs: &Value) -> String {
+    let Some(entries) = inputs.as_object() else {
+        return dumps(inputs, SortKeys::Preserve).unwrap_or_default();
+    };
+    if entries.is_empty() {
+        return "{}\n".to_string();
+    }
+    let mut out = String::from("{\n");
+    for (i, (k, v)) in entries.iter().enumerate() {
+        out.push_str("  ");
+        write_key(k, &mut out);
+        out.push_str(": ");
+        out.push_str(&dumps(v, SortKeys::Preserve).unwrap_or_else(|_| "null".to_string()));
+        if i + 1 < entries.len() {
+            out.push(',');
+        }
+        out.push('\n');
+    }
+    out.push_str("}\n");
+    out
+}
