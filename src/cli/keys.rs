@@ -231,10 +231,14 @@ fn first_problem(eval: &RecordEvaluation) -> String {
         .unwrap_or_else(|| "cannot be recomputed".to_string())
 }
 
+/// A key cut to 12 characters for a table column. A recorded key is record text like any other
+/// and need not be ASCII, so it is cut at a character, never at a byte.
 pub fn short(key: Option<&str>) -> String {
     match key {
-        Some(k) if k.len() > 12 => format!("{}…", &k[..12]),
-        Some(k) => k.to_string(),
+        Some(k) => match k.char_indices().nth(12) {
+            Some((cut, _)) => format!("{}…", &k[..cut]),
+            None => k.to_string(),
+        },
         None => "None".to_string(),
     }
 }
@@ -409,4 +413,22 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+
+    #[test]
+    fn short_keys_are_cut_at_a_character() {
+        assert_eq!(
+            short(Some("961345812ad8a4c0e9b1d2f3a4b5c6d7")),
+            "961345812ad8…"
+        );
+        assert_eq!(short(Some("961345812ad8")), "961345812ad8");
+        assert_eq!(short(None), "None");
+        // Byte 12 falls inside an `é`: this panicked before.
+        assert_eq!(short(Some("aééééééééééééé")), "aééééééééééé…");
+        assert_eq!(short(Some("aéééééééééé")), "aéééééééééé");
+    }
 }
