@@ -29,6 +29,15 @@ struct Cli {
     command: Option<Command>,
     /// Run records (.json, .jsonl) or folders searched recursively [default: ./.cachescope/runs]
     paths: Vec<PathBuf>,
+    /// Read task source files under DIR: replaces every record's project_root
+    #[arg(long, value_name = "DIR")]
+    project: Option<PathBuf>,
+    /// Play a demo walkthrough (a TOML file of steps) in the inspector
+    #[arg(long, value_name = "FILE")]
+    walkthrough: Option<PathBuf>,
+    /// Leave the mouse to the terminal (to select and copy text with it)
+    #[arg(long)]
+    no_mouse: bool,
 }
 
 #[derive(Subcommand)]
@@ -139,7 +148,34 @@ pub fn run() -> ExitCode {
             line,
             python,
         }) => source::run(&file, &qualname, line, &python),
-        None => summary::run(&default_paths(cli.paths)),
+        None => inspect(cli.paths, cli.project, cli.walkthrough, !cli.no_mouse),
     };
     ExitCode::from(outcome as u8)
+}
+
+/// `cachescope [PATH...]`: the terminal UI on a terminal, the text summary anywhere else (a
+/// pipe, CI), so scripts and the demo command work everywhere.
+fn inspect(
+    paths: Vec<PathBuf>,
+    project: Option<PathBuf>,
+    walkthrough: Option<PathBuf>,
+    mouse: bool,
+) -> Outcome {
+    use std::io::IsTerminal;
+    let paths = default_paths(paths);
+    if !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
+        return summary::run(&paths);
+    }
+    match crate::tui::run(crate::tui::Options {
+        paths,
+        project,
+        walkthrough,
+        mouse,
+    }) {
+        Ok(()) => Outcome::Ok,
+        Err(e) => {
+            term::error!("{e:#}");
+            Outcome::Error
+        }
+    }
 }

@@ -163,14 +163,20 @@ pub fn lines(e: &Explanation) -> Vec<Line> {
     o.raw(&sides, vec![plain(format!("  A  {}", e.a))]);
     o.raw(
         &sides,
-        vec![plain("     key "), span(Sem::Key, short(e.key_a.as_deref()))],
+        vec![
+            plain("     key "),
+            span(Sem::Key, short(e.key_a.as_deref())),
+        ],
     );
     match &e.b {
         Some(b) => {
             o.raw(&sides, vec![plain(format!("  B  {b}"))]);
             o.raw(
                 &sides,
-                vec![plain("     key "), span(Sem::Key, short(e.key_b.as_deref()))],
+                vec![
+                    plain("     key "),
+                    span(Sem::Key, short(e.key_b.as_deref())),
+                ],
             );
         }
         None => {
@@ -396,7 +402,10 @@ fn evidence_lines(o: &mut Out, section: &Section, ev: &Evidence, summary: &str) 
             }
             let more = a.changes.len().saturating_sub(CHANGES_SHOWN) + a.more_changes;
             if more > 0 {
-                o.raw(section, vec![span(Sem::Note, format!("      ... and {more} more"))]);
+                o.raw(
+                    section,
+                    vec![span(Sem::Note, format!("      ... and {more} more"))],
+                );
             }
             for (name, ha, hb) in &a.argument_hashes {
                 if ha != hb {
@@ -464,9 +473,10 @@ fn evidence_lines(o: &mut Out, section: &Section, ev: &Evidence, summary: &str) 
                 span(Sem::Key, short(b.as_deref())),
             ],
         ),
-        Evidence::SourceUnknown { why } => {
-            o.raw(section, vec![plain("      "), span(Sem::Warning, why.clone())])
-        }
+        Evidence::SourceUnknown { why } => o.raw(
+            section,
+            vec![plain("      "), span(Sem::Warning, why.clone())],
+        ),
     }
 }
 

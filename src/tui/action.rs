@@ -72,7 +72,11 @@ pub enum Action {
 /// Every action with its name and what the help says it does.
 const ACTIONS: &[(Action, &str, &str)] = &[
     (Action::Quit, "quit", "quit cachescope"),
-    (Action::Close, "close", "close the open overlay, editor or filter"),
+    (
+        Action::Close,
+        "close",
+        "close the open overlay, editor or filter",
+    ),
     (Action::Help, "help", "show every key"),
     (Action::NextPane, "next-pane", "focus the next pane"),
     (Action::PrevPane, "prev-pane", "focus the previous pane"),
@@ -83,16 +87,56 @@ const ACTIONS: &[(Action, &str, &str)] = &[
     (Action::Top, "top", "go to the first row"),
     (Action::Bottom, "bottom", "go to the last row"),
     (Action::Toggle, "toggle", "expand or collapse the task"),
-    (Action::Filter, "filter", "filter runs: task, run id, flow run, or words like miss"),
-    (Action::NextMiss, "next-miss", "jump to the next run that missed"),
-    (Action::PrevMiss, "prev-miss", "jump to the previous run that missed"),
-    (Action::MarkA, "mark-a", "compare against the selected run (mark it as A)"),
-    (Action::CompareLive, "compare-live", "compare with the next run: source, policy and storage now"),
-    (Action::WhatIf, "what-if", "recompute both sides under another cache policy"),
-    (Action::EditInputs, "edit-inputs", "edit the run's inputs in $EDITOR and recompute"),
-    (Action::CopyKey, "copy-key", "copy the selected key to the clipboard"),
-    (Action::CopyExplanation, "copy-explanation", "copy the whole explanation as text"),
-    (Action::Errors, "errors", "list the records that could not be loaded"),
+    (
+        Action::Filter,
+        "filter",
+        "filter runs: task, run id, flow run, or words like miss",
+    ),
+    (
+        Action::NextMiss,
+        "next-miss",
+        "jump to the next run that missed",
+    ),
+    (
+        Action::PrevMiss,
+        "prev-miss",
+        "jump to the previous run that missed",
+    ),
+    (
+        Action::MarkA,
+        "mark-a",
+        "compare against the selected run (mark it as A)",
+    ),
+    (
+        Action::CompareLive,
+        "compare-live",
+        "compare with the next run: source, policy and storage now",
+    ),
+    (
+        Action::WhatIf,
+        "what-if",
+        "recompute both sides under another cache policy",
+    ),
+    (
+        Action::EditInputs,
+        "edit-inputs",
+        "edit the run's inputs in $EDITOR and recompute",
+    ),
+    (
+        Action::CopyKey,
+        "copy-key",
+        "copy the selected key to the clipboard",
+    ),
+    (
+        Action::CopyExplanation,
+        "copy-explanation",
+        "copy the whole explanation as text",
+    ),
+    (
+        Action::Errors,
+        "errors",
+        "list the records that could not be loaded",
+    ),
     (Action::WalkNext, "walk-next", "next walkthrough step"),
     (Action::WalkPrev, "walk-prev", "previous walkthrough step"),
 ];
@@ -255,10 +299,7 @@ pub fn hints(pane: Pane, walkthrough: bool) -> Vec<(String, &'static str)> {
     if walkthrough {
         wanted.push((Action::WalkNext, "next step"));
     }
-    wanted.extend([
-        (Action::NextPane, "pane"),
-        (Action::Down, "move"),
-    ]);
+    wanted.extend([(Action::NextPane, "pane"), (Action::Down, "move")]);
     match pane {
         Pane::Runs => wanted.extend([
             (Action::Toggle, "expand"),

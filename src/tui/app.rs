@@ -205,7 +205,29 @@ impl Model {
     }
 
     pub fn layout(&self) -> Layout {
-        layout(Rect::new(0, 0, self.size.0, self.size.1), self.walk.is_some())
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        // The headline is what a user reads first: the header grows to hold all of it.
+        let right_width = if area.width >= 110 {
+            area.width - (area.width * 36 / 100).clamp(40, 64)
+        } else {
+            area.width
+        };
+        let inner = right_width.saturating_sub(2).max(1) as usize;
+        let headline = self
+            .current()
+            .and_then(|c| {
+                c.explanation
+                    .as_ref()
+                    .map(|e| e.headline.chars().count() + 9)
+            })
+            .unwrap_or(0);
+        let problem = self
+            .current()
+            .and_then(|c| c.problem.as_ref().map(|p| p.chars().count()))
+            .unwrap_or(0);
+        let lines = 2 + headline.div_ceil(inner) + problem.div_ceil(inner);
+        let nodes = self.current().map_or(3, |c| c.nodes.len());
+        layout(area, self.walk.is_some(), lines as u16, nodes as u16)
     }
 
     /// The run the comparison is about: the selected run, or a selected task's newest run.
@@ -234,10 +256,18 @@ impl Model {
 
     fn rebuild_rows(&mut self) {
         self.rows = rows(&self.runs, &self.tasks, &self.collapsed, &self.filter);
-        if self.selected.as_ref().is_some_and(|s| !self.rows.contains(s)) {
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|s| !self.rows.contains(s))
+        {
             // The selected run is filtered out or collapsed: fall back to its task's row.
-            let task_row = self.selected_run().map(|i| RowId::Task(self.runs[i].record.task.name.clone()));
-            self.selected = task_row.filter(|t| self.rows.contains(t)).or_else(|| self.rows.first().cloned());
+            let task_row = self
+                .selected_run()
+                .map(|i| RowId::Task(self.runs[i].record.task.name.clone()));
+            self.selected = task_row
+                .filter(|t| self.rows.contains(t))
+                .or_else(|| self.rows.first().cloned());
         }
         if self.selected.is_none() {
             self.selected = self.rows.first().cloned();
@@ -443,7 +473,8 @@ impl Model {
                         return self.request();
                     }
                     if self.marked.take().is_some() {
-                        self.message = Some("mark cleared: comparing with the paired run".to_string());
+                        self.message =
+                            Some("mark cleared: comparing with the paired run".to_string());
                         return self.request();
                     }
                 }
@@ -554,7 +585,10 @@ impl Model {
             }
             Action::CopyExplanation => match self.current() {
                 Some(c) if !c.lines.is_empty() => {
-                    let text = cachescope::sanitize::sanitize_text(&cachescope::explain::render::to_text(&c.lines)).into_owned();
+                    let text = cachescope::sanitize::sanitize_text(
+                        &cachescope::explain::render::to_text(&c.lines),
+                    )
+                    .into_owned();
                     self.message = Some("copied the explanation".to_string());
                     vec![Effect::Copy(text)]
                 }
@@ -577,7 +611,12 @@ impl Model {
 
     /// Applies the current walkthrough step: which run, what it is compared with, what opens.
     pub fn play_step(&mut self) -> Vec<Effect> {
-        let Some(step) = self.walk.as_ref().and_then(|w| w.steps.get(w.index)).cloned() else {
+        let Some(step) = self
+            .walk
+            .as_ref()
+            .and_then(|w| w.steps.get(w.index))
+            .cloned()
+        else {
             return Vec::new();
         };
         let find = |m: &Model, pattern: &str| {
@@ -612,7 +651,11 @@ impl Model {
             self.overlay = Some(Overlay::Help);
         }
         let effects = self.select_run(run);
-        if effects.is_empty() { self.request() } else { effects }
+        if effects.is_empty() {
+            self.request()
+        } else {
+            effects
+        }
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -654,7 +697,8 @@ impl Model {
                     }
                     self.overlay = None;
                     self.what_if = Some(input.text.clone());
-                    self.message = Some(format!("what-if: cache_policy={} (Esc clears)", input.text));
+                    self.message =
+                        Some(format!("what-if: cache_policy={} (Esc clears)", input.text));
                     self.request()
                 }
                 _ => {
@@ -665,7 +709,10 @@ impl Model {
                 }
             },
             Some(Overlay::Help) => {
-                if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')) {
+                if matches!(
+                    key.code,
+                    KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')
+                ) {
                     self.overlay = None;
                 }
                 Vec::new()
@@ -674,10 +721,14 @@ impl Model {
                 match key.code {
                     KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('E') => self.overlay = None,
                     KeyCode::Down | KeyCode::Char('j') => {
-                        self.overlay = Some(Overlay::Errors { scroll: (scroll + 1).min(self.errors.len().saturating_sub(1)) })
+                        self.overlay = Some(Overlay::Errors {
+                            scroll: (scroll + 1).min(self.errors.len().saturating_sub(1)),
+                        })
                     }
                     KeyCode::Up | KeyCode::Char('k') => {
-                        self.overlay = Some(Overlay::Errors { scroll: scroll.saturating_sub(1) })
+                        self.overlay = Some(Overlay::Errors {
+                            scroll: scroll.saturating_sub(1),
+                        })
                     }
                     _ => {}
                 }
@@ -715,7 +766,9 @@ impl Model {
                             let row = self.runs_offset + (at.y - inner.y) as usize;
                             let effects = self.select_row(row);
                             // A click on a task's row toggles it, as Enter does.
-                            if matches!(self.rows.get(row), Some(RowId::Task(_))) && effects.is_empty() {
+                            if matches!(self.rows.get(row), Some(RowId::Task(_)))
+                                && effects.is_empty()
+                            {
                                 return self.act(Action::Toggle);
                             }
                             return effects;
@@ -737,20 +790,27 @@ impl Model {
                 }
             }
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
-                let delta = if mouse.kind == MouseEventKind::ScrollDown { 3 } else { -3 };
+                let delta = if mouse.kind == MouseEventKind::ScrollDown {
+                    3
+                } else {
+                    -3
+                };
                 match pane {
                     Pane::Runs => {
                         let max = self.rows.len().saturating_sub(1) as isize;
-                        self.runs_offset = (self.runs_offset as isize + delta).clamp(0, max) as usize;
+                        self.runs_offset =
+                            (self.runs_offset as isize + delta).clamp(0, max) as usize;
                         Vec::new()
                     }
                     Pane::Tree => {
                         let max = self.node_rows().saturating_sub(1) as isize;
-                        self.tree_offset = (self.tree_offset as isize + delta).clamp(0, max) as usize;
+                        self.tree_offset =
+                            (self.tree_offset as isize + delta).clamp(0, max) as usize;
                         Vec::new()
                     }
                     Pane::Evidence => {
-                        self.evidence_scroll = (self.evidence_scroll as isize + delta).max(0) as usize;
+                        self.evidence_scroll =
+                            (self.evidence_scroll as isize + delta).max(0) as usize;
                         Vec::new()
                     }
                 }
@@ -759,7 +819,13 @@ impl Model {
         }
     }
 
-    fn on_loaded(&mut self, runs: Vec<Run>, errors: Vec<LoadError>, done: usize, total: usize) -> Vec<Effect> {
+    fn on_loaded(
+        &mut self,
+        runs: Vec<Run>,
+        errors: Vec<LoadError>,
+        done: usize,
+        total: usize,
+    ) -> Vec<Effect> {
         let before = self.selected_run();
         self.runs.extend(runs.into_iter().map(Arc::new));
         self.shared = Arc::new(self.runs.clone());
@@ -819,7 +885,7 @@ impl Model {
                 t.runs
                     .iter()
                     .enumerate()
-                    .find(|(k, &i)| self.runs[i].badge == Badge::Miss && k + 1 < t.runs.len())
+                    .find(|(k, i)| self.runs[**i].badge == Badge::Miss && k + 1 < t.runs.len())
                     .map(|(_, &i)| i)
             })
             .max_by(|&a, &b| {

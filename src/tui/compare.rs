@@ -150,10 +150,18 @@ fn configure_text(node: &PolicyNode) -> Option<String> {
 }
 
 /// The tree's nodes in pre-order with their paths and drawing prefixes.
-fn walk(node: &PolicyNode, path: String, prefix: String, child_prefix: String, out: &mut Vec<(String, String, PolicyNode)>) {
+fn walk(
+    node: &PolicyNode,
+    path: String,
+    prefix: String,
+    child_prefix: String,
+    out: &mut Vec<(String, String, PolicyNode)>,
+) {
     let shallow = PolicyNode {
         kind: match &node.kind {
-            PolicyKind::Compound { .. } => PolicyKind::Compound { policies: Vec::new() },
+            PolicyKind::Compound { .. } => PolicyKind::Compound {
+                policies: Vec::new(),
+            },
             other => other.clone(),
         },
         configure: node.configure.clone(),
@@ -183,7 +191,13 @@ fn tree_rows(b: &Side, a: Option<&Side>, explanation: Option<&Explanation>) -> V
         return Vec::new();
     };
     let mut nodes = Vec::new();
-    walk(policy, String::new(), String::new(), String::new(), &mut nodes);
+    walk(
+        policy,
+        String::new(),
+        String::new(),
+        String::new(),
+        &mut nodes,
+    );
     nodes
         .into_iter()
         .map(|(path, prefix, node)| {
@@ -238,7 +252,14 @@ fn with_inputs(record: &RunRecord, inputs: Value) -> RunRecord {
         edited.policy = Some(tree);
     }
     edited.outcome.cache_hit = edited.key.is_some() && edited.key == record.key;
-    edited.outcome.state = Some(if edited.outcome.cache_hit { "Cached" } else { "Completed" }.to_string());
+    edited.outcome.state = Some(
+        if edited.outcome.cache_hit {
+            "Cached"
+        } else {
+            "Completed"
+        }
+        .to_string(),
+    );
     edited.task_run.id = Some(format!(
         "{}-edited",
         record.task_run.id.as_deref().unwrap_or("run")
@@ -284,7 +305,7 @@ fn keys_under(runs: &[RunRef], task: &str, tree: &PolicyNode) -> (usize, usize, 
 }
 
 fn run_label(run: &Run) -> String {
-    format!("{} · {} · flow run {}", run.task, run.time, run.flow_run)
+    format!("{} · flow run {}", run.time, run.flow_run)
 }
 
 /// Computes one comparison.
@@ -336,7 +357,7 @@ pub fn compare(job: &Job) -> Comparison {
     let (a, b, pairing) = if let Some(edited) = edited_ref {
         out.a = Some(job.selected);
         out.how = format!(
-            "B is {} with the inputs you edited; A is the run as recorded",
+            "this run as recorded, B with your edited inputs · {}",
             run_label(selected)
         );
         (refs[job.selected], Other::Run(edited), Pairing::Explicit)
@@ -346,15 +367,12 @@ pub fn compare(job: &Job) -> Comparison {
                 let a = refs[job.selected];
                 next = next_run(a.record, a.source.dir(), &options, &mut cache, job.now);
                 out.a = Some(job.selected);
-                out.how = format!(
-                    "the next run (source, policy and storage as they are now) against A: {}",
-                    run_label(selected)
-                );
+                out.how = "the next run: source, policy and storage as they are now".to_string();
                 (a, Other::Live(&next), Pairing::Explicit)
             }
             Against::Marked(m) => {
                 out.a = Some(*m);
-                out.how = format!("against the run you marked: {}", run_label(&runs[*m]));
+                out.how = format!("the run you marked · {}", run_label(&runs[*m]));
                 (refs[*m], Other::Run(refs[job.selected]), Pairing::Explicit)
             }
             Against::Paired => {
@@ -368,11 +386,11 @@ pub fn compare(job: &Job) -> Comparison {
                         out.a = Some(index);
                         out.how = match pairing {
                             Pairing::SameInputs => format!(
-                                "against the latest earlier run with the same inputs: {}",
+                                "latest earlier run with the same inputs · {}",
                                 run_label(&runs[index])
                             ),
                             _ => format!(
-                                "against the latest earlier run (none had the same inputs): {}",
+                                "latest earlier run (none had the same inputs) · {}",
                                 run_label(&runs[index])
                             ),
                         };

@@ -44,10 +44,12 @@ impl Layout {
     }
 }
 
-/// Rows the tree pane wants: its nodes, a column header and borders.
-const TREE_ROWS: u16 = 7;
+/// At most this many rows for the tree pane (its nodes, a column header and borders).
+const TREE_ROWS: u16 = 8;
 
-pub fn layout(area: Rect, walkthrough: bool) -> Layout {
+/// The panes for a terminal of `area`, with room for `header_lines` lines of comparison text
+/// and `nodes` policy nodes.
+pub fn layout(area: Rect, walkthrough: bool, header_lines: u16, nodes: u16) -> Layout {
     let [main, walk, status] = Split::default()
         .direction(Direction::Vertical)
         .constraints([
@@ -71,8 +73,10 @@ pub fn layout(area: Rect, walkthrough: bool) -> Layout {
             .areas(main);
         (runs, right)
     };
-    let header_rows = if area.width >= SIDE_BY_SIDE { 6 } else { 5 };
-    let tree_rows = TREE_ROWS.min(right.height.saturating_sub(header_rows + 3).max(3));
+    let header_rows = (header_lines + 2).clamp(4, 8);
+    let tree_rows = (nodes.max(1) + 3)
+        .min(TREE_ROWS)
+        .min(right.height.saturating_sub(header_rows + 3).max(3));
     let [header, tree, evidence] = Split::default()
         .direction(Direction::Vertical)
         .constraints([

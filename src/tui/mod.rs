@@ -240,7 +240,10 @@ fn edit_inputs(
     terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
 ) -> Result<cachescope::pyjson::Value, String> {
     let record = &model.runs[run].record;
-    let inputs = record.inputs.as_ref().ok_or("this run recorded no inputs")?;
+    let inputs = record
+        .inputs
+        .as_ref()
+        .ok_or("this run recorded no inputs")?;
     let text = worker::pretty_inputs(inputs);
     let file = tempfile::Builder::new()
         .prefix("cachescope-inputs-")
@@ -253,15 +256,14 @@ fn edit_inputs(
     std::thread::sleep(Duration::from_millis(80));
     restore(MOUSE.load(Ordering::SeqCst));
     let command = editor();
-    let status = shell_words(&command)
-        .and_then(|mut words| {
-            let program = words.remove(0);
-            std::process::Command::new(program)
-                .args(words)
-                .arg(file.path())
-                .status()
-                .map_err(|e| format!("cannot start the editor {command:?}: {e}"))
-        });
+    let status = shell_words(&command).and_then(|mut words| {
+        let program = words.remove(0);
+        std::process::Command::new(program)
+            .args(words)
+            .arg(file.path())
+            .status()
+            .map_err(|e| format!("cannot start the editor {command:?}: {e}"))
+    });
     let _ = enable_raw_mode();
     let _ = execute!(io::stdout(), EnterAlternateScreen, cursor::Hide);
     if MOUSE.load(Ordering::SeqCst) {
@@ -271,7 +273,9 @@ fn edit_inputs(
     paused.store(false, Ordering::SeqCst);
     let status = status?;
     if !status.success() {
-        return Err(format!("the editor {command:?} exited with {status}; inputs unchanged"));
+        return Err(format!(
+            "the editor {command:?} exited with {status}; inputs unchanged"
+        ));
     }
     let edited = std::fs::read_to_string(file.path())
         .map_err(|e| format!("cannot read the edited inputs: {e}"))?;

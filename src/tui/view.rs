@@ -111,10 +111,18 @@ fn fit(text: &str, width: usize) -> String {
 }
 
 fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
-    let title = if focused { format!(" ▶ {title} ") } else { format!(" {title} ") };
+    let title = if focused {
+        format!(" ▶ {title} ")
+    } else {
+        format!(" {title} ")
+    };
     Block::default()
         .borders(Borders::ALL)
-        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
         .border_style(theme.border(focused))
         .title(title)
 }
@@ -143,9 +151,14 @@ pub fn view(model: &Model, frame: &mut Frame) {
     match &model.overlay {
         Some(Overlay::Help) => draw_help(frame, area, &theme),
         Some(Overlay::Errors { scroll }) => draw_errors(model, frame, area, *scroll, &theme),
-        Some(Overlay::WhatIf { input, error }) => {
-            draw_what_if(frame, l.tree.union(l.evidence), &input.text, input.cursor, error.as_deref(), &theme)
-        }
+        Some(Overlay::WhatIf { input, error }) => draw_what_if(
+            frame,
+            l.tree.union(l.evidence),
+            &input.text,
+            input.cursor,
+            error.as_deref(),
+            &theme,
+        ),
         Some(Overlay::Filter(_)) | None => {}
     }
 }
@@ -172,7 +185,12 @@ fn draw_runs(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
         } else {
             format!("no run records under {}", safe(&model.origin))
         };
-        frame.render_widget(Paragraph::new(text).style(theme.dim()).wrap(Wrap { trim: true }), inner);
+        frame.render_widget(
+            Paragraph::new(text)
+                .style(theme.dim())
+                .wrap(Wrap { trim: true }),
+            inner,
+        );
         return;
     }
     // Only the visible rows are built: 100,000 runs cost what a screenful costs.
@@ -189,7 +207,10 @@ fn draw_runs(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
                 let name_width = width.saturating_sub(2 + 13 + counts.len()).max(6);
                 let mut spans = vec![
                     Span::styled(if open { "▾ " } else { "▸ " }, theme.dim()),
-                    Span::styled(fit(&safe(name), name_width), Style::default().add_modifier(Modifier::BOLD)),
+                    Span::styled(
+                        fit(&safe(name), name_width),
+                        Style::default().add_modifier(Modifier::BOLD),
+                    ),
                     Span::raw(" "),
                 ];
                 for b in &marks {
@@ -256,38 +277,72 @@ fn draw_header(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
         frame.render_widget(Paragraph::new("select a run").style(theme.dim()), inner);
         return;
     };
+    let width = inner.width as usize;
     let mut lines = Vec::new();
-    let b_label = match model.current().map(|c| &c.against) {
-        Some(Against::Live) => "A ".to_string(),
-        _ => "B ".to_string(),
+    let side = |who: &str, badge: Option<Badge>, text: String| {
+        let mut spans = vec![Span::styled(
+            format!("{who} "),
+            Style::default().add_modifier(Modifier::BOLD),
+        )];
+        let mut used = 2;
+        if let Some(b) = badge {
+            spans.push(Span::styled(format!("{:<6} ", b.label()), theme.badge(b)));
+            used += 7;
+        }
+        spans.push(Span::raw(fit(&text, width.saturating_sub(used))));
+        Line::from(spans)
     };
-    lines.push(Line::from(vec![
-        Span::styled(b_label, Style::default().add_modifier(Modifier::BOLD)),
-        Span::styled(format!("{:<6} ", run.badge.label()), theme.badge(run.badge)),
-        Span::raw(format!("{} · {} · flow run {}", run.task, run.time, run.flow_run)),
-    ]));
     match model.current() {
-        None => lines.push(Line::styled("comparing…", theme.dim())),
+        None => {
+            lines.push(Line::styled("comparing…", theme.dim()));
+            lines.push(side(
+                "B",
+                Some(run.badge),
+                format!("{} · {} · flow run {}", run.task, run.time, run.flow_run),
+            ));
+        }
         Some(c) => {
-            let who = if c.against == Against::Live { "B " } else { "A " };
-            lines.push(Line::from(vec![
-                Span::styled(who, Style::default().add_modifier(Modifier::BOLD)),
-                Span::styled(safe(&c.how), theme.dim()),
-            ]));
+            // The verdict and why come first: it is what the user came for.
             if let Some(e) = &c.explanation {
                 let verdict = match e.verdict {
                     Verdict::Hit => "HIT",
                     Verdict::Miss => "MISS",
                     Verdict::Unknown => "UNKNOWN",
                 };
+                let who = if c.against == Against::Live {
+                    "NEXT RUN"
+                } else {
+                    ""
+                };
                 lines.push(Line::from(vec![
-                    Span::styled(format!("{verdict} "), theme.verdict(e.verdict).add_modifier(Modifier::REVERSED)),
+                    Span::styled(
+                        format!(
+                            " {}{verdict} ",
+                            if who.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{who}: ")
+                            }
+                        ),
+                        theme.verdict(e.verdict).add_modifier(Modifier::REVERSED),
+                    ),
                     Span::raw(" "),
-                    Span::styled(safe(&e.headline), Style::default().add_modifier(Modifier::BOLD)),
+                    Span::styled(
+                        safe(&e.headline),
+                        Style::default().add_modifier(Modifier::BOLD),
+                    ),
                 ]));
             }
             if let Some(p) = &c.problem {
                 lines.push(Line::styled(safe(p), theme.sem(Sem::Warning)));
+            }
+            let run_text = format!("{} · {} · flow run {}", run.task, run.time, run.flow_run);
+            if c.against == Against::Live {
+                lines.push(side("A", Some(run.badge), run_text));
+                lines.push(side("B", None, safe(&c.how)));
+            } else {
+                lines.push(side("B", Some(run.badge), run_text));
+                lines.push(side("A", c.a.map(|a| model.runs[a].badge), safe(&c.how)));
             }
         }
     }
@@ -301,11 +356,14 @@ fn draw_tree(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
     frame.render_widget(block, area);
     let Some(c) = model.current() else { return };
     if c.nodes.is_empty() {
-        frame.render_widget(Paragraph::new("this run has no cache policy").style(theme.dim()), inner);
+        frame.render_widget(
+            Paragraph::new("this run has no cache policy").style(theme.dim()),
+            inner,
+        );
         return;
     }
     let width = inner.width as usize;
-    let key_w = if width >= 100 { 32 } else { 12 };
+    let key_w = if width >= 140 { 32 } else { 12 };
     let state_w = 22usize;
     let label_w = width.saturating_sub(2 * (key_w + 2) + state_w).max(10);
     let (a_title, b_title) = if c.against == Against::Live {
@@ -314,7 +372,13 @@ fn draw_tree(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
         ("A key", "B key")
     };
     let mut lines = vec![Line::styled(
-        format!("{}{:key_w$}  {:key_w$}  {}", fit("node", label_w), a_title, b_title, "status"),
+        format!(
+            "{}{:key_w$}  {:key_w$}  {}",
+            fit("node", label_w),
+            a_title,
+            b_title,
+            "status"
+        ),
         theme.dim().add_modifier(Modifier::UNDERLINED),
     )];
     let height = inner.height.saturating_sub(1) as usize;
@@ -326,16 +390,28 @@ fn draw_tree(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
         }
         let key = |k: &Option<String>| fit(&safe(&short_key(k.as_deref(), key_w)), key_w);
         let (state_text, state_style) = match (node.culprit, node.state) {
-            (Some(cachescope::explain::Proof::Proven), _) => ("◆ CULPRIT, proven".to_string(), theme.sem(Sem::Culprit)),
-            (Some(cachescope::explain::Proof::Pair), _) => ("◆ CULPRIT, as a pair".to_string(), theme.sem(Sem::Culprit)),
-            (Some(cachescope::explain::Proof::Unexplained), _) => ("◇ changed, unproven".to_string(), theme.sem(Sem::Warning)),
+            (Some(cachescope::explain::Proof::Proven), _) => {
+                ("◆ CULPRIT, proven".to_string(), theme.sem(Sem::Culprit))
+            }
+            (Some(cachescope::explain::Proof::Pair), _) => {
+                ("◆ CULPRIT, as a pair".to_string(), theme.sem(Sem::Culprit))
+            }
+            (Some(cachescope::explain::Proof::Unexplained), _) => {
+                ("◇ changed, unproven".to_string(), theme.sem(Sem::Warning))
+            }
             (None, NodeState::Changed) => ("≠ changed".to_string(), theme.fg(Color::Yellow)),
             (None, NodeState::Same) => ("= same".to_string(), theme.fg(Color::Green)),
-            (None, NodeState::Unverifiable) => ("? unverifiable".to_string(), theme.fg(Color::Magenta)),
+            (None, NodeState::Unverifiable) => {
+                ("? unverifiable".to_string(), theme.fg(Color::Magenta))
+            }
             (None, NodeState::Error) => ("! error".to_string(), theme.sem(Sem::Warning)),
             (None, s) => (s.label().to_string(), theme.dim()),
         };
-        let label_style = if node.culprit.is_some() { theme.sem(Sem::Culprit) } else { Style::default() };
+        let label_style = if node.culprit.is_some() {
+            theme.sem(Sem::Culprit)
+        } else {
+            Style::default()
+        };
         let mut line = Line::from(vec![
             Span::styled(fit(&label, label_w), label_style),
             Span::styled(key(&node.key_a), theme.sem(Sem::Key)),
@@ -382,19 +458,33 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme) -> (String, Vec<Line<'a>>
     if let Some(n) = node {
         let is_culprit = n.culprit.is_some();
         if is_culprit {
-            for l in c.lines.iter().filter(|l| l.section == Section::Evidence(n.path.clone())) {
+            for l in c
+                .lines
+                .iter()
+                .filter(|l| l.section == Section::Evidence(n.path.clone()))
+            {
                 out.push(styled(l));
             }
-            for l in c.lines.iter().filter(|l| l.section == Section::Proof(n.path.clone())) {
+            for l in c
+                .lines
+                .iter()
+                .filter(|l| l.section == Section::Proof(n.path.clone()))
+            {
                 out.push(styled(l));
             }
         } else {
             out.push(Line::from(vec![
-                Span::styled(format!("{} ", n.label), Style::default().add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    format!("{} ", n.label),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
                 Span::styled(
                     match n.state {
                         NodeState::Same => "gave the same key on both sides".to_string(),
-                        NodeState::Changed => "gave another key (not by its own material: see the culprit below it)".to_string(),
+                        NodeState::Changed => {
+                            "gave another key (not by its own material: see the culprit below it)"
+                                .to_string()
+                        }
                         NodeState::Alone => "no run to compare with".to_string(),
                         other => other.label().to_string(),
                     },
@@ -403,11 +493,17 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme) -> (String, Vec<Line<'a>>
             ]));
             out.push(Line::from(vec![
                 Span::raw("  A "),
-                Span::styled(safe(n.key_a.as_deref().unwrap_or("None")), theme.sem(Sem::Key)),
+                Span::styled(
+                    safe(n.key_a.as_deref().unwrap_or("None")),
+                    theme.sem(Sem::Key),
+                ),
             ]));
             out.push(Line::from(vec![
                 Span::raw("  B "),
-                Span::styled(safe(n.key_b.as_deref().unwrap_or("None")), theme.sem(Sem::Key)),
+                Span::styled(
+                    safe(n.key_b.as_deref().unwrap_or("None")),
+                    theme.sem(Sem::Key),
+                ),
             ]));
             if let Some(conf) = &n.configure {
                 out.push(Line::raw(format!("  configure: {conf}")));
@@ -431,11 +527,17 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme) -> (String, Vec<Line<'a>>
     for l in &c.lines {
         match &l.section {
             Section::Frame if !l.spans.is_empty() => last_heading = Some(l),
-            Section::Unexplained | Section::Causes | Section::Advice | Section::WhatIf | Section::Notes => {
+            Section::Unexplained
+            | Section::Causes
+            | Section::Advice
+            | Section::WhatIf
+            | Section::Notes => {
                 if let Some(h) = last_heading.take() {
                     out.push(Line::raw(""));
                     out.push(styled(h));
-                } else if matches!(l.section, Section::Unexplained | Section::WhatIf) && l.spans.first().is_some_and(|s| s.sem != Sem::Plain) {
+                } else if matches!(l.section, Section::Unexplained | Section::WhatIf)
+                    && l.spans.first().is_some_and(|s| s.sem != Sem::Plain)
+                {
                     out.push(Line::raw(""));
                 }
                 out.push(styled(l));
@@ -446,10 +548,17 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme) -> (String, Vec<Line<'a>>
     if let Some((now, under, uncomputable)) = c.what_if_keys {
         out.push(Line::from(vec![
             Span::raw("  the task's recorded runs would have "),
-            Span::styled(format!("{under} key{}", if under == 1 { "" } else { "s" }), theme.sem(Sem::Key)),
+            Span::styled(
+                format!("{under} key{}", if under == 1 { "" } else { "s" }),
+                theme.sem(Sem::Key),
+            ),
             Span::raw(format!(" under this policy (now {now})")),
             Span::styled(
-                if uncomputable > 0 { format!("; {uncomputable} cannot be computed") } else { String::new() },
+                if uncomputable > 0 {
+                    format!("; {uncomputable} cannot be computed")
+                } else {
+                    String::new()
+                },
                 theme.dim(),
             ),
         ]));
@@ -468,7 +577,11 @@ fn draw_evidence(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
     let scroll = model.evidence_scroll.min(total.saturating_sub(1));
     frame.render_widget(paragraph.scroll((scroll as u16, 0)), inner);
     if total > inner.height as usize {
-        let more = format!(" {}/{} ", (scroll + inner.height as usize).min(total), total);
+        let more = format!(
+            " {}/{} ",
+            (scroll + inner.height as usize).min(total),
+            total
+        );
         let w = more.len() as u16;
         if area.width > w + 2 {
             let at = Rect::new(area.x + area.width - w - 1, area.y + area.height - 1, w, 1);
@@ -491,7 +604,11 @@ fn draw_walk(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
         .title(format!(" {title} "));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let caption = walk.steps.get(walk.index).map(|s| s.caption.as_str()).unwrap_or("");
+    let caption = walk
+        .steps
+        .get(walk.index)
+        .map(|s| s.caption.as_str())
+        .unwrap_or("");
     let mut lines: Vec<Line> = caption.lines().map(|l| Line::raw(safe(l))).collect();
     if let Some(p) = &walk.problem {
         lines.insert(0, Line::styled(safe(p), theme.sem(Sem::Warning)));
@@ -512,14 +629,20 @@ fn draw_status(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
     }
     let mut spans = Vec::new();
     for (k, label) in hints(model.focus, model.walk.is_some()) {
-        spans.push(Span::styled(k, Style::default().add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(
+            k,
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
         spans.push(Span::styled(format!(" {label}  "), theme.dim()));
     }
     let left = Line::from(spans);
     let message = match (&model.message, model.loading) {
         (Some(m), _) => safe(m),
         (None, Some((done, total))) => format!("loading {done}/{total} files…"),
-        (None, None) if !model.errors.is_empty() => format!("{} file(s) could not be loaded: E lists them", model.errors.len()),
+        (None, None) if !model.errors.is_empty() => format!(
+            "{} file(s) could not be loaded: E lists them",
+            model.errors.len()
+        ),
         _ => String::new(),
     };
     let width = area.width as usize;
@@ -531,7 +654,9 @@ fn draw_status(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
     .areas(area);
     frame.render_widget(Paragraph::new(left), l);
     frame.render_widget(
-        Paragraph::new(fit(&message, msg_width)).style(theme.fg(Color::Yellow)).alignment(Alignment::Right),
+        Paragraph::new(fit(&message, msg_width))
+            .style(theme.fg(Color::Yellow))
+            .alignment(Alignment::Right),
         r,
     );
 }
@@ -539,7 +664,12 @@ fn draw_status(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width.saturating_sub(2));
     let h = height.min(area.height.saturating_sub(2));
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, theme: &Theme) {
@@ -559,7 +689,10 @@ fn draw_help(frame: &mut Frame, area: Rect, theme: &Theme) {
     ];
     for (keys, action) in rows {
         lines.push(Line::from(vec![
-            Span::styled(format!("{keys:>14}  "), Style::default().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!("{keys:>14}  "),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
             Span::raw(action.about()),
             Span::styled(format!("  ({})", action.name()), theme.dim()),
         ]));
@@ -574,35 +707,72 @@ fn draw_help(frame: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 fn draw_errors(model: &Model, frame: &mut Frame, area: Rect, scroll: usize, theme: &Theme) {
-    let rect = centered(area, area.width.saturating_sub(8), area.height.saturating_sub(4));
+    let rect = centered(
+        area,
+        area.width.saturating_sub(8),
+        area.height.saturating_sub(4),
+    );
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.fg(Color::Magenta))
-        .title(format!(" {} file(s) could not be loaded (Esc closes) ", model.errors.len()));
+        .title(format!(
+            " {} file(s) could not be loaded (Esc closes) ",
+            model.errors.len()
+        ));
     let lines: Vec<Line> = if model.errors.is_empty() {
         vec![Line::raw("every record loaded")]
     } else {
-        model.errors.iter().skip(scroll).map(|e| Line::raw(safe(&e.to_string()))).collect()
+        model
+            .errors
+            .iter()
+            .skip(scroll)
+            .map(|e| Line::raw(safe(&e.to_string())))
+            .collect()
     };
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
 }
 
-fn draw_what_if(frame: &mut Frame, area: Rect, text: &str, cursor: usize, error: Option<&str>, theme: &Theme) {
-    let rect = Rect::new(area.x, area.y + area.height.saturating_sub(5), area.width, 5.min(area.height));
+fn draw_what_if(
+    frame: &mut Frame,
+    area: Rect,
+    text: &str,
+    cursor: usize,
+    error: Option<&str>,
+    theme: &Theme,
+) {
+    let rect = Rect::new(
+        area.x,
+        area.y + area.height.saturating_sub(5),
+        area.width,
+        5.min(area.height),
+    );
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.fg(Color::Blue))
-        .title(" What if: recompute both sides under this cache policy (Enter applies, Esc cancels) ");
+        .title(
+            " What if: recompute both sides under this cache policy (Enter applies, Esc cancels) ",
+        );
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let status = match error {
         Some(e) => Line::styled(format!("✗ {}", safe(e)), theme.sem(Sem::Warning)),
-        None => Line::styled("✓ valid with Prefect 3.9's composition rules", theme.fg(Color::Green)),
+        None => Line::styled(
+            "✓ valid with Prefect 3.9's composition rules",
+            theme.fg(Color::Green),
+        ),
     };
     let lines = vec![
-        Line::from(vec![Span::styled("cache_policy=", theme.dim()), Span::raw(safe(text))]),
+        Line::from(vec![
+            Span::styled("cache_policy=", theme.dim()),
+            Span::raw(safe(text)),
+        ]),
         status,
     ];
     frame.render_widget(Paragraph::new(lines), inner);

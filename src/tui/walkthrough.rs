@@ -110,7 +110,10 @@ pub fn parse(text: &str) -> Result<(String, Vec<Step>), String> {
             caption: s.caption.trim().to_string(),
         });
     }
-    Ok((file.title.unwrap_or_else(|| "Walkthrough".to_string()), steps))
+    Ok((
+        file.title.unwrap_or_else(|| "Walkthrough".to_string()),
+        steps,
+    ))
 }
 
 /// A glob matching the end of a record's path (`02-*/run-2*/*-clean-*.json`).
@@ -154,13 +157,19 @@ caption = "two"
         let bad = parse("[[step]]\nselect = \"a\"\nfocus = \"nowhere\"\ncaption = \"c\"\n");
         assert!(bad.unwrap_err().contains("step 1: focus"));
         assert!(parse("title = \"t\"\n").is_err());
-        assert!(parse("[[step]]\nselect = \"a\"\n").unwrap_err().contains("caption"));
+        assert!(
+            parse("[[step]]\nselect = \"a\"\n")
+                .unwrap_err()
+                .contains("caption")
+        );
     }
 
     #[test]
     fn globs_match_the_end_of_a_path() {
         let m = matcher("02-*/run-2*/*-clean-*.json").unwrap();
         assert!(m.is_match("sample-runs/runs/02-source-edit/run-2-after-edit/2026-clean-01.json"));
-        assert!(!m.is_match("sample-runs/runs/02-source-edit/run-1-before-edit/2026-clean-01.json"));
+        assert!(
+            !m.is_match("sample-runs/runs/02-source-edit/run-1-before-edit/2026-clean-01.json")
+        );
     }
 }

@@ -65,7 +65,8 @@ pub struct Comparer {
 
 impl Comparer {
     pub fn spawn(tx: Sender<Msg>, project: Option<PathBuf>) -> Comparer {
-        let inbox: Arc<(Mutex<Option<Job>>, Condvar)> = Arc::new((Mutex::new(None), Condvar::new()));
+        let inbox: Arc<(Mutex<Option<Job>>, Condvar)> =
+            Arc::new((Mutex::new(None), Condvar::new()));
         let shared = inbox.clone();
         std::thread::spawn(move || {
             loop {
