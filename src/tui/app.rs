@@ -227,7 +227,13 @@ impl Model {
             .unwrap_or(0);
         let lines = 2 + headline.div_ceil(inner) + problem.div_ceil(inner);
         let nodes = self.current().map_or(3, |c| c.nodes.len());
-        layout(area, self.walk.is_some(), lines as u16, nodes as u16)
+        layout(
+            area,
+            self.walk.is_some(),
+            lines as u16,
+            nodes as u16,
+            self.focus == Pane::Runs,
+        )
     }
 
     /// The run the comparison is about: the selected run, or a selected task's newest run.
@@ -490,10 +496,12 @@ impl Model {
             }
             Action::NextPane => {
                 self.focus = self.focus.next();
+                self.keep_visible();
                 Vec::new()
             }
             Action::PrevPane => {
                 self.focus = self.focus.prev();
+                self.keep_visible();
                 Vec::new()
             }
             Action::Up => self.move_in_pane(-1),
@@ -901,11 +909,17 @@ impl Model {
             return; // a newer request is on its way
         }
         self.computing = false;
-        // Keep the selected node by its path; else the first culprit; else the root.
-        let keep = self
-            .selected_node
+        // The same comparison recomputed keeps its node (by path); a new one (another run, or
+        // another A) opens on its first culprit, else the root.
+        let same = self
+            .comparison
             .as_ref()
-            .is_some_and(|p| c.nodes.iter().any(|n| &n.path == p));
+            .is_some_and(|old| old.selected == c.selected && old.against == c.against);
+        let keep = (same || self.walk_node_pending())
+            && self
+                .selected_node
+                .as_ref()
+                .is_some_and(|p| c.nodes.iter().any(|n| &n.path == p));
         if !keep {
             self.selected_node = c
                 .nodes
@@ -918,6 +932,16 @@ impl Model {
         self.comparison = Some(c);
         let index = self.selected_node_index();
         self.select_node(index);
+    }
+}
+
+impl Model {
+    /// A walkthrough step named the node to open, and its comparison has not arrived yet.
+    fn walk_node_pending(&self) -> bool {
+        self.walk
+            .as_ref()
+            .and_then(|w| w.steps.get(w.index))
+            .is_some_and(|s| s.node.is_some() && s.node == self.selected_node)
     }
 }
 

@@ -49,7 +49,13 @@ const TREE_ROWS: u16 = 8;
 
 /// The panes for a terminal of `area`, with room for `header_lines` lines of comparison text
 /// and `nodes` policy nodes.
-pub fn layout(area: Rect, walkthrough: bool, header_lines: u16, nodes: u16) -> Layout {
+pub fn layout(
+    area: Rect,
+    walkthrough: bool,
+    header_lines: u16,
+    nodes: u16,
+    runs_focused: bool,
+) -> Layout {
     let [main, walk, status] = Split::default()
         .direction(Direction::Vertical)
         .constraints([
@@ -66,7 +72,13 @@ pub fn layout(area: Rect, walkthrough: bool, header_lines: u16, nodes: u16) -> L
             .areas(main);
         (runs, right)
     } else {
-        let top = (main.height * 30 / 100).max(5);
+        // Stacked, the runs give their rows to the comparison while it has the focus: one row
+        // (the selected run) stays.
+        let top = if runs_focused {
+            (main.height * 30 / 100).max(5)
+        } else {
+            3
+        };
         let [runs, right] = Split::default()
             .direction(Direction::Vertical)
             .constraints([Constraint::Length(top), Constraint::Min(1)])

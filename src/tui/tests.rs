@@ -1,1 +1,531 @@
+//! Screens of the inspector, driven through `update` with messages and drawn into ratatui's
+//! `TestBackend`, pinned with insta. Comparisons run synchronously here (the same `compare`
+//! the worker runs), with a fixed clock, on the recorded stories of `sample-runs/`.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
+use jiff::Timestamp;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+
+use cachescope::load::{discover, load_file};
+
+use super::app::{Effect, Model, Msg, Walk, update};
+use super::compare::compare;
+use super::runs::Run;
+use super::view::view;
+use super::walkthrough;
+use super::worker::job;
+
+fn now() -> Timestamp {
+    "2026-11-24T21:00:00Z".parse().unwrap()
+}
+
+fn sample_runs() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-runs")
+}
+
+/// Loads runs the way the loader thread does, all at once.
+fn load(paths: &[PathBuf]) -> Msg {
+    let (files, mut errors) = discover(paths);
+    let mut runs = Vec::new();
+    for f in &files {
+        for loaded in load_file(f) {
+            match loaded.record {
+                Ok(r) => runs.push(Run::new(loaded.source, r)),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    Msg::Loaded {
+        runs,
+        errors,
+        done: files.len(),
+        total: files.len(),
+    }
+}
+
+/// A model with `paths` loaded, at `size`; comparisons are answered before this returns.
+struct Screen {
+    model: Model,
+    project: Option<PathBuf>,
+    copied: Vec<String>,
+    edits: Vec<usize>,
+}
+
+impl Screen {
+    fn new(paths: &[PathBuf], size: (u16, u16)) -> Screen {
+        let mut s = Screen {
+            model: Model::new("sample-runs".to_string(), size, true),
+            project: None,
+            copied: Vec::new(),
+            edits: Vec::new(),
+        };
+        s.send(load(paths));
+        s.send(Msg::LoadFinished { ms: 0 });
+        s
+    }
+
+    fn samples(size: (u16, u16)) -> Screen {
+        Screen::new(&[sample_runs()], size)
+    }
+
+    /// Applies a message and everything it causes, as the event loop would.
+    fn send(&mut self, msg: Msg) {
+        let mut pending = vec![msg];
+        while let Some(msg) = pending.pop() {
+            for effect in update(&mut self.model, msg) {
+                match effect {
+                    Effect::Compare(request) => {
+                        let j = job(
+                            request,
+                            self.model.shared.clone(),
+                            self.project.clone(),
+                            now(),
+                        );
+                        pending.push(Msg::Compared(Box::new(compare(&j))));
+                    }
+                    Effect::Copy(text) => self.copied.push(text),
+                    Effect::Edit { run } => self.edits.push(run),
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        self.send(Msg::Key(KeyEvent {
+            code,
+            modifiers: KeyModifiers::NONE,
+            kind: KeyEventKind::Press,
+            state: KeyEventState::NONE,
+        }));
+    }
+
+    fn keys(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    /// Selects the run whose record path matches `glob`.
+    fn select(&mut self, glob: &str) {
+        let m = walkthrough::matcher(glob).unwrap();
+        let run = self
+            .model
+            .runs
+            .iter()
+            .position(|r| walkthrough::is_match(&m, r))
+            .unwrap_or_else(|| panic!("no run matches {glob}"));
+        let effects = self.model.select_run(run);
+        for e in effects {
+            if let Effect::Compare(request) = e {
+                let j = job(
+                    request,
+                    self.model.shared.clone(),
+                    self.project.clone(),
+                    now(),
+                );
+                self.send(Msg::Compared(Box::new(compare(&j))));
+            }
+        }
+    }
+
+    fn buffer(&self) -> Buffer {
+        let mut terminal =
+            Terminal::new(TestBackend::new(self.model.size.0, self.model.size.1)).unwrap();
+        terminal.draw(|f| view(&self.model, f)).unwrap();
+        terminal.backend().buffer().clone()
+    }
+
+    fn text(&self) -> String {
+        let b = self.buffer();
+        let mut out = String::new();
+        for y in 0..b.area.height {
+            let mut line = String::new();
+            for x in 0..b.area.width {
+                line.push_str(b[(x, y)].symbol());
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+const WIDE: (u16, u16) = (160, 45);
+const SMALL: (u16, u16) = (80, 24);
+
+const STORY_02_B: &str = "02-source-edit/run-2-after-edit/*-clean-*.json";
+
+#[test]
+fn the_first_screen_lands_on_a_miss_and_its_culprit() {
+    let s = Screen::samples(WIDE);
+    let text = s.text();
+    assert!(text.contains("MISS"), "{text}");
+    assert!(text.contains("CULPRIT, proven"), "{text}");
+    insta::assert_snapshot!("first_screen_wide", text);
+    insta::assert_snapshot!("first_screen_80x24", Screen::samples(SMALL).text());
+}
+
+#[test]
+fn a_source_edit_shows_the_task_source_culprit_and_the_diff() {
+    let mut s = Screen::samples(WIDE);
+    s.select(STORY_02_B);
+    let text = s.text();
+    assert!(text.contains("you changed the code of `clean`"), "{text}");
+    assert!(text.contains("TaskSource"), "{text}");
+    assert!(
+        text.contains("+        if row[\"status\"] in (\"refund\", \"cancelled\")"),
+        "{text}"
+    );
+    insta::assert_snapshot!("source_diff", text);
+    // The culprit is drawn in the culprit's style; the same screen without colour carries it
+    // in words ("CULPRIT") and marks alone.
+    let b = s.buffer();
+    let culprit = (0..b.area.height).find(|&y| {
+        let row: String = (0..b.area.width)
+            .map(|x| b[(x, y)].symbol().to_string())
+            .collect();
+        row.contains("CULPRIT")
+    });
+    let y = culprit.expect("a culprit row");
+    assert!((0..b.area.width).any(|x| b[(x, y)].fg == Color::Red));
+}
+
+#[test]
+fn evidence_of_each_kind() {
+    let cases = [
+        (
+            "input_diff",
+            "03-input-change/run-2-*/*-extract-*.json",
+            "input",
+        ),
+        (
+            "parameter_diff",
+            "04-*/run-2-*/*-load-*.json",
+            "FlowParameters",
+        ),
+        (
+            "run_id",
+            "01-cold-and-hit/run-2-hit/*-transform-*.json",
+            "RunId",
+        ),
+        ("expired", "05-expired/run-2-*/*-extract-*.json", "expired"),
+        (
+            "refresh_cache",
+            "06-refresh-cache/run-2-*/*-extract-*.json",
+            "refresh_cache",
+        ),
+        (
+            "opaque_input",
+            "07-opaque-input/run-2-*/*-publish-*.json",
+            "publish",
+        ),
+        (
+            "set_of_strings",
+            "08-set-of-strings/run-2-*/*-clean-*.json",
+            "PYTHONHASHSEED",
+        ),
+    ];
+    for (name, glob, must) in cases {
+        let mut s = Screen::samples(WIDE);
+        s.select(glob);
+        let text = s.text();
+        assert!(
+            text.contains(must),
+            "{name}: {must:?} not on screen:\n{text}"
+        );
+        insta::assert_snapshot!(format!("evidence_{name}"), text);
+    }
+}
+
+#[test]
+fn advice_with_its_check_scrolls_in_the_evidence_pane() {
+    let mut s = Screen::samples(SMALL);
+    s.select("01-cold-and-hit/run-2-hit/*-transform-*.json");
+    s.key(KeyCode::Tab);
+    s.key(KeyCode::Tab);
+    for _ in 0..12 {
+        if s.text().contains("check:") {
+            break;
+        }
+        s.key(KeyCode::Down);
+    }
+    let text = s.text();
+    assert!(text.contains("check:"), "{text}");
+    insta::assert_snapshot!("advice_scrolled", text);
+}
+
+#[test]
+fn compare_with_a_marked_run() {
+    let mut s = Screen::samples(WIDE);
+    s.select("02-source-edit/run-1-before-edit/*-clean-*.json");
+    s.keys("c");
+    s.select("03-input-change/run-2-*/*-clean-*.json");
+    let text = s.text();
+    assert!(text.contains("the run you marked"), "{text}");
+    insta::assert_snapshot!("marked", text);
+    // Esc clears the mark: back to the paired run.
+    s.key(KeyCode::Esc);
+    assert!(s.text().contains("latest earlier run"));
+}
+
+#[test]
+fn live_compares_with_the_next_run() {
+    let mut s = Screen::samples(WIDE);
+    s.project = Some(sample_runs().join("project"));
+    s.select("02-source-edit/run-1-before-edit/*-clean-*.json");
+    s.keys("l");
+    let text = s.text();
+    assert!(text.contains("NEXT RUN"), "{text}");
+    assert!(
+        text.contains("the next run: source, policy and storage"),
+        "{text}"
+    );
+    insta::assert_snapshot!("live", text);
+}
+
+#[test]
+fn the_what_if_editor_validates_as_you_type() {
+    let mut s = Screen::samples(WIDE);
+    s.select(STORY_02_B);
+    s.keys("p");
+    // The editor starts with the run's own policy.
+    assert!(
+        s.text()
+            .contains("cache_policy=INPUTS + TASK_SOURCE - \"log_every\"")
+    );
+    for _ in 0..40 {
+        s.key(KeyCode::Backspace);
+    }
+    s.keys("INPUTS + ");
+    let invalid = s.text();
+    assert!(invalid.contains("✗"), "{invalid}");
+    insta::assert_snapshot!("what_if_invalid", invalid);
+    s.keys("FLOW_PARAMETERS - \"log_every\"");
+    let valid = s.text();
+    assert!(valid.contains("✓ valid"), "{valid}");
+    insta::assert_snapshot!("what_if_valid", valid);
+    // Enter: both sides recomputed under it, and the keys the task's runs would have.
+    s.key(KeyCode::Enter);
+    let applied = s.text();
+    assert!(applied.contains("What if"), "{applied}");
+    assert!(applied.contains("under this policy (now"), "{applied}");
+    insta::assert_snapshot!("what_if_applied", applied);
+}
+
+#[test]
+fn edited_inputs_are_recomputed_and_compared() {
+    let mut s = Screen::samples(WIDE);
+    s.select("03-input-change/run-1-*/*-extract-*.json");
+    s.keys("e");
+    assert_eq!(s.edits.len(), 1, "e asks the loop for the editor");
+    let run = s.edits[0];
+    let mut inputs = s.model.runs[run].record.inputs.clone().unwrap();
+    if let cachescope::pyjson::Value::Object(entries) = &mut inputs {
+        for (_, v) in entries.iter_mut() {
+            if let cachescope::pyjson::Value::Str(text) = v {
+                text.push_str("-edited");
+            }
+        }
+    }
+    s.send(Msg::Edited(Ok(inputs)));
+    let text = s.text();
+    assert!(text.contains("edited inputs"), "{text}");
+    assert!(text.contains("Inputs"), "{text}");
+    insta::assert_snapshot!("edited_inputs", text);
+}
+
+#[test]
+fn overlays_help_filter_errors() {
+    let mut s = Screen::samples(WIDE);
+    s.keys("?");
+    let help = s.text();
+    for (keys, action) in super::action::help_rows() {
+        assert!(help.contains(action.about()), "help lacks {action}");
+        assert!(
+            help.contains(keys.split('/').next().unwrap()),
+            "help lacks {keys}"
+        );
+    }
+    insta::assert_snapshot!("help", help);
+    s.key(KeyCode::Esc);
+    s.keys("/");
+    s.keys("refresh");
+    let filtered = s.text();
+    assert!(filtered.contains("/refresh"), "{filtered}");
+    insta::assert_snapshot!("filter", filtered);
+    s.key(KeyCode::Enter);
+
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("half.json"),
+        "{\"format\": \"cachescope/run-record@1\", \"task\": {",
+    )
+    .unwrap();
+    let mut s = Screen::new(&[sample_runs(), tmp.path().to_path_buf()], WIDE);
+    assert!(
+        s.text()
+            .contains("1 file could not be loaded (E lists them)")
+    );
+    s.keys("E");
+    let errors = s.text().replace(&tmp.path().display().to_string(), "[TMP]");
+    assert!(errors.contains("half.json"), "{errors}");
+    insta::assert_snapshot!("errors", errors);
+}
+
+#[test]
+fn a_walkthrough_step_selects_compares_and_captions() {
+    let (title, steps) = walkthrough::load(&sample_runs().join("walkthrough.toml"))
+        .expect("the sample walkthrough parses");
+    let mut s = Screen::samples(WIDE);
+    s.model.walk = Some(Walk {
+        title,
+        steps,
+        index: 0,
+        problem: None,
+    });
+    let effects = s.model.play_step();
+    for e in effects {
+        if let Effect::Compare(r) = e {
+            let j = job(r, s.model.shared.clone(), None, now());
+            s.send(Msg::Compared(Box::new(compare(&j))));
+        }
+    }
+    s.key(KeyCode::Char(' '));
+    let text = s.text();
+    assert!(text.contains("step 2/"), "{text}");
+    insta::assert_snapshot!("walkthrough", text);
+}
+
+#[test]
+fn a_tiny_terminal_gets_one_line() {
+    let s = Screen::samples((40, 10));
+    let text = s.text();
+    assert!(text.contains("cachescope needs at least 60x16"), "{text}");
+    insta::assert_snapshot!("too_small", text);
+}
+
+#[test]
+fn no_color_draws_no_colour_and_keeps_every_word() {
+    let mut s = Screen::samples(WIDE);
+    s.model.color = false;
+    s.select(STORY_02_B);
+    let b = s.buffer();
+    for cell in b.content() {
+        assert_eq!(
+            (cell.fg, cell.bg),
+            (Color::Reset, Color::Reset),
+            "a coloured cell"
+        );
+    }
+    let text = s.text();
+    assert!(
+        text.contains("CULPRIT, proven") && text.contains("MISS"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_selection_stays_on_the_same_run_when_runs_arrive() {
+    let mut s = Screen::samples(WIDE);
+    s.select(STORY_02_B);
+    let before = s.model.selected_run().unwrap();
+    let path = s.model.runs[before].source.path.clone();
+    let node = s.model.selected_node.clone();
+    // More runs arrive (the same stories again, from a copy): the selection holds.
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&sample_runs().join("runs/01-cold-and-hit"), tmp.path());
+    s.send(load(&[tmp.path().to_path_buf()]));
+    let after = s.model.selected_run().unwrap();
+    assert_eq!(s.model.runs[after].source.path, path);
+    assert_eq!(s.model.selected_node, node);
+}
+
+#[test]
+fn stale_comparisons_are_dropped() {
+    let mut s = Screen::samples(WIDE);
+    s.select(STORY_02_B);
+    let current = s.model.comparison.clone().unwrap();
+    let mut stale = current.clone();
+    stale.generation -= 1;
+    stale.how = "stale".to_string();
+    s.send(Msg::Compared(Box::new(stale)));
+    assert_eq!(s.model.comparison.as_ref().unwrap().how, current.how);
+}
+
+#[test]
+fn next_miss_walks_the_misses() {
+    let mut s = Screen::samples(WIDE);
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        s.keys("n");
+        let run = s.model.selected_run().unwrap();
+        assert_eq!(s.model.runs[run].badge, super::runs::Badge::Miss);
+        seen.push(run);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 5, "n moves on each time");
+    s.keys("N");
+    assert_eq!(s.model.selected_run(), Some(seen[3]));
+}
+
+#[test]
+fn copy_takes_the_selected_key_or_the_explanation() {
+    let mut s = Screen::samples(WIDE);
+    s.select(STORY_02_B);
+    s.key(KeyCode::Tab);
+    s.keys("y");
+    let key = s.copied.last().cloned().unwrap();
+    assert_eq!(key.len(), 32, "{key}");
+    s.keys("Y");
+    assert!(
+        s.copied
+            .last()
+            .unwrap()
+            .contains("you changed the code of `clean`")
+    );
+}
+
+#[test]
+fn escapes_in_records_are_drawn_visibly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = cachescope::load::discover(&[sample_runs().join("runs/02-source-edit")]).0;
+    for (i, f) in src.iter().enumerate() {
+        let text = std::fs::read_to_string(f).unwrap();
+        let text = text.replace(
+            "\"name\": \"clean\"",
+            "\"name\": \"evil\\u001b]0;pwned\\u0007\\u001b[2J\\u202e\"",
+        );
+        std::fs::write(tmp.path().join(format!("r{i}.json")), text).unwrap();
+    }
+    let s = Screen::new(&[tmp.path().to_path_buf()], WIDE);
+    let b = s.buffer();
+    for cell in b.content() {
+        assert!(
+            !cell.symbol().chars().any(cachescope::sanitize::is_unsafe),
+            "a control character reached a cell: {:?}",
+            cell.symbol()
+        );
+    }
+    assert!(s.text().contains("evil\\x1b]0;pwned"), "{}", s.text());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _arc(_: Arc<Run>) {}

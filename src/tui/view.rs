@@ -91,6 +91,55 @@ impl Theme {
     }
 }
 
+/// An explanation line wrapped at `width` as the command line wraps it (continuation lines
+/// indented by the line's hang), keeping each span's style. Lines that never wrap are left to
+/// the paragraph.
+fn wrap_styled<'a>(line: &render::Line, width: usize, theme: &Theme) -> Vec<Line<'a>> {
+    let spans: Vec<(Style, String)> = line
+        .spans
+        .iter()
+        .map(|s| (theme.sem(s.sem), safe(&s.text)))
+        .collect();
+    let Some(hang) = line.hang.filter(|h| *h + 10 < width) else {
+        return vec![Line::from(
+            spans
+                .into_iter()
+                .map(|(style, text)| Span::styled(text, style))
+                .collect::<Vec<_>>(),
+        )];
+    };
+    let mut out: Vec<Line<'a>> = Vec::new();
+    let mut current: Vec<Span<'a>> = Vec::new();
+    let mut len = 0usize;
+    let mut seen = 0usize;
+    for (style, text) in spans {
+        for (i, word) in text.split(' ').enumerate() {
+            // The prefix (the first `prefix` characters) never breaks.
+            let in_prefix = seen < line.prefix;
+            let piece = if i == 0 {
+                word.to_string()
+            } else {
+                format!(" {word}")
+            };
+            let piece_len = piece.chars().count();
+            seen += piece_len;
+            if !in_prefix && len + piece_len > width && len > hang {
+                out.push(Line::from(std::mem::take(&mut current)));
+                current.push(Span::raw(" ".repeat(hang)));
+                len = hang;
+                let word = piece.trim_start().to_string();
+                len += word.chars().count();
+                current.push(Span::styled(word, style));
+            } else {
+                len += piece_len;
+                current.push(Span::styled(piece, style));
+            }
+        }
+    }
+    out.push(Line::from(current));
+    out
+}
+
 /// Text from a record or an explanation, safe to draw on one line (tabs become spaces).
 fn safe(text: &str) -> String {
     sanitize_line(&text.replace('\t', "    ")).into_owned()
@@ -430,7 +479,7 @@ fn draw_tree(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
 
 /// The lines of the evidence pane: the selected node's evidence and proof, then what holds
 /// for the whole comparison (causes that are not the key, advice, what-if, notes).
-fn evidence_lines<'a>(model: &'a Model, theme: &Theme) -> (String, Vec<Line<'a>>) {
+fn evidence_lines<'a>(model: &'a Model, theme: &Theme, width: usize) -> (String, Vec<Line<'a>>) {
     let Some(c) = model.current() else {
         return ("Evidence".to_string(), Vec::new());
     };
@@ -443,14 +492,7 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme) -> (String, Vec<Line<'a>>
         Some(n) => format!("Evidence · {}", n.label),
         None => "Evidence".to_string(),
     };
-    let styled = |l: &render::Line| -> Line<'a> {
-        Line::from(
-            l.spans
-                .iter()
-                .map(|s| Span::styled(safe(&s.text), theme.sem(s.sem)))
-                .collect::<Vec<_>>(),
-        )
-    };
+    let styled = |l: &render::Line| -> Vec<Line<'a>> { wrap_styled(l, width, theme) };
     if let Some(p) = &c.problem {
         out.push(Line::styled(safe(p), theme.sem(Sem::Warning)));
         out.push(Line::raw(""));
@@ -463,14 +505,14 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme) -> (String, Vec<Line<'a>>
                 .iter()
                 .filter(|l| l.section == Section::Evidence(n.path.clone()))
             {
-                out.push(styled(l));
+                out.extend(styled(l));
             }
             for l in c
                 .lines
                 .iter()
                 .filter(|l| l.section == Section::Proof(n.path.clone()))
             {
-                out.push(styled(l));
+                out.extend(styled(l));
             }
         } else {
             out.push(Line::from(vec![
@@ -519,7 +561,7 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme) -> (String, Vec<Line<'a>>
                 .collect();
             if !culprits.is_empty() {
                 out.push(Line::raw(""));
-                out.extend(culprits.into_iter().map(styled));
+                out.extend(culprits.into_iter().flat_map(styled));
             }
         }
     }
@@ -534,13 +576,13 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme) -> (String, Vec<Line<'a>>
             | Section::Notes => {
                 if let Some(h) = last_heading.take() {
                     out.push(Line::raw(""));
-                    out.push(styled(h));
+                    out.extend(styled(h));
                 } else if matches!(l.section, Section::Unexplained | Section::WhatIf)
                     && l.spans.first().is_some_and(|s| s.sem != Sem::Plain)
                 {
                     out.push(Line::raw(""));
                 }
-                out.push(styled(l));
+                out.extend(styled(l));
             }
             _ => {}
         }
@@ -568,9 +610,10 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme) -> (String, Vec<Line<'a>>
 
 fn draw_evidence(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
     let focused = model.focus == Pane::Evidence && model.overlay.is_none();
-    let (title, lines) = evidence_lines(model, theme);
-    let block = pane_block(safe(&title), focused, theme);
+    let block = pane_block(String::new(), focused, theme);
     let inner = block.inner(area);
+    let (title, lines) = evidence_lines(model, theme, inner.width as usize);
+    let block = pane_block(safe(&title), focused, theme);
     frame.render_widget(block, area);
     let paragraph = Paragraph::new(Text::from(lines)).wrap(Wrap { trim: false });
     let total = paragraph.line_count(inner.width);
@@ -646,7 +689,7 @@ fn draw_status(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
         _ => String::new(),
     };
     let width = area.width as usize;
-    let msg_width = message.chars().count().min(width / 2);
+    let msg_width = (message.chars().count() + 2).min(width / 2);
     let [l, r] = ratatui::layout::Layout::horizontal([
         ratatui::layout::Constraint::Min(1),
         ratatui::layout::Constraint::Length(msg_width as u16),
