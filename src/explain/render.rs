@@ -8,6 +8,7 @@
 //! say different things.
 
 use crate::pyjson::Value;
+use crate::sanitize::{sanitize_line, sanitize_text};
 
 use super::model::{Evidence, Explanation, Pairing, Proof};
 use super::value_diff::short_text;
@@ -121,10 +122,13 @@ impl Out {
     }
 }
 
+/// A span of one line of prose. Its text may quote a record (a task name, an input, a path),
+/// so it is escaped here, before any width is measured.
 fn span(sem: Sem, text: impl Into<String>) -> Span {
+    let text = text.into();
     Span {
         sem,
-        text: text.into(),
+        text: sanitize_line(&text).into_owned(),
     }
 }
 
@@ -374,7 +378,17 @@ fn evidence_lines(o: &mut Out, section: &Section, ev: &Evidence, summary: &str) 
                 } else {
                     Sem::Plain
                 };
-                o.raw(section, vec![plain("      "), span(sem, line)]);
+                // The diff's lines are the source's: tabs kept, every other control escaped.
+                o.raw(
+                    section,
+                    vec![
+                        plain("      "),
+                        Span {
+                            sem,
+                            text: sanitize_text(line).into_owned(),
+                        },
+                    ],
+                );
             }
         }
         Evidence::Arguments(a) => {

@@ -240,11 +240,16 @@ impl Model {
     pub fn selected_run(&self) -> Option<usize> {
         match self.selected.as_ref()? {
             RowId::Run(i) => Some(*i),
-            RowId::Task(name) => self
-                .tasks
-                .iter()
-                .find(|t| &t.name == name)
-                .and_then(|t| t.runs.first().copied()),
+            // A task's row stands for its newest run that the filter lets through.
+            RowId::Task(name) => {
+                let words = super::runs::filter_words(&self.filter);
+                self.tasks.iter().find(|t| &t.name == name).and_then(|t| {
+                    t.runs
+                        .iter()
+                        .copied()
+                        .find(|&i| self.runs[i].matches(&words))
+                })
+            }
         }
     }
 

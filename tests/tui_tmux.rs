@@ -1,0 +1,212 @@
+//! The real binary in a real terminal: tmux runs `cachescope sample-runs` in a pane, keys are
+//! typed with `send-keys`, and the screen is read with `capture-pane`, waiting for text rather
+//! than sleeping. After quitting, `stty -a` in the same pane must show the terminal back in
+//! cooked mode (`icanon`, `echo`).
+//!
+//! Each test has its own tmux server (a socket in a temporary folder), so tests run in
+//! parallel and never touch a user's tmux. tmux is part of this machine kind's base image; a
+//! machine without it fails here with a message saying so.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// A detached session of `width`x`height` running a plain shell in the repository.
+    fn start(width: u16, height: u16) -> Tmux {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("tmux.sock");
+        let t = Tmux { socket, _dir: dir };
+        let out = t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "-c",
+            support::repo_root().to_str().unwrap(),
+            "env PS1='$ ' TERM=xterm-256color bash --norc --noprofile",
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "these tests need tmux (it is in this machine kind's base image; \
+                     `apt-get install tmux`): {e}"
+                )
+            })
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        let out = self.run(&args);
+        assert!(out.status.success(), "send-keys {keys:?}");
+    }
+
+    /// Types a literal string.
+    fn type_text(&self, text: &str) {
+        let out = self.run(&["send-keys", "-t", "t", "-l", text]);
+        assert!(out.status.success());
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    fn title(&self) -> String {
+        let out = self.run(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits until the screen shows `text` (up to 20 s), and returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if screen.contains(text) {
+                return screen;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                panic!("waited 20 s for {text:?}; the screen is:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts cachescope in the pane with `args`.
+    fn cachescope(&self, args: &str) {
+        let bin = support::cachescope_bin();
+        // The marker says when cachescope has exited: keys typed before then would be its.
+        self.type_text(&format!("clear; {} {args}; echo EXITED-$?", bin.display()));
+        self.send(&["Enter"]);
+    }
+
+    /// After quitting: cachescope exited with 0, and the terminal is in cooked mode.
+    fn assert_restored(&self) {
+        self.wait_for("EXITED-0");
+        self.type_text("clear; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | sort | tr '\\n' ' '; echo END");
+        self.send(&["Enter"]);
+        let screen = self.wait_for("END");
+        let line = screen
+            .lines()
+            .find(|l| l.contains("END") && !l.contains("stty"))
+            .unwrap_or("");
+        assert!(
+            line.contains("echo icanon") && !line.contains("-echo") && !line.contains("-icanon"),
+            "the terminal is not back in cooked mode: {line:?}\n{screen}"
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn navigate_to_the_source_edit_miss_toggle_live_help_and_quit() {
+    let t = Tmux::start(160, 45);
+    t.cachescope("sample-runs");
+    t.wait_for("loaded 66 runs");
+    t.send(&["/"]);
+    t.type_text("02-source-edit clean");
+    t.send(&["Enter"]);
+    let screen = t.wait_for("you changed the code of `clean`");
+    assert!(screen.contains("TaskSource"), "{screen}");
+    assert!(screen.contains("CULPRIT, proven"), "{screen}");
+    assert!(
+        screen.contains("+        if row[\"status\"] in (\"refund\", \"cancelled\")"),
+        "the diff is on screen:\n{screen}"
+    );
+    t.send(&["l"]);
+    t.wait_for("NEXT RUN");
+    t.send(&["?"]);
+    t.wait_for("Keys (Esc closes)");
+    t.send(&["Escape"]);
+    t.send(&["q"]);
+    t.assert_restored();
+}
+
+#[test]
+fn a_tiny_terminal_says_so_and_a_resize_brings_the_screen() {
+    let t = Tmux::start(40, 10);
+    t.cachescope("sample-runs");
+    t.wait_for("needs at least");
+    let out = t.run(&["resize-window", "-t", "t", "-x", "160", "-y", "45"]);
+    assert!(out.status.success());
+    t.wait_for("Runs (66)");
+    t.send(&["q"]);
+    t.assert_restored();
+
+    let t = Tmux::start(40, 10);
+    t.cachescope("sample-runs");
+    t.wait_for("needs at least");
+    t.send(&["q"]);
+    t.assert_restored();
+}
+
+/// A record whose task name carries an OSC title sequence and a screen clear: the pane title
+/// stays what it was, and the name is drawn with its escapes visible.
+#[test]
+fn escapes_in_a_record_do_not_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    write_hostile_copies(
+        &support::repo_root().join("sample-runs/runs/02-source-edit"),
+        dir.path(),
+    );
+    let t = Tmux::start(160, 45);
+    t.run(&["select-pane", "-t", "t", "-T", "untouched-title"]);
+    assert_eq!(t.title(), "untouched-title");
+    t.cachescope(&format!("'{}'", dir.path().display()));
+    let screen = t.wait_for("loaded 8 runs");
+    assert!(screen.contains("evil\\x1b]0;pwned"), "{screen}");
+    assert_eq!(
+        t.title(),
+        "untouched-title",
+        "a record changed the pane title"
+    );
+    t.send(&["q"]);
+    t.assert_restored();
+    assert_eq!(t.title(), "untouched-title");
+}
+
+/// Copies of the story's records with the task name of `clean` full of escape sequences.
+fn write_hostile_copies(from: &Path, to: &Path) {
+    for (i, f) in support::files_under(from, Some("json")).iter().enumerate() {
+        let text = std::fs::read_to_string(f).unwrap();
+        let text = text.replace(
+            "\"name\": \"clean\"",
+            "\"name\": \"evil\\u001b]0;pwned\\u0007\\u001b[2J\\u001b[31mred\"",
+        );
+        // The records name their project and storage relative to their own folder.
+        let text = text.replace(
+            "\"../../../",
+            &format!("\"{}/", support::repo_root().join("sample-runs").display()),
+        );
+        std::fs::write(to.join(format!("r{i}.json")), text).unwrap();
+    }
+}
