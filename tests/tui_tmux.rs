@@ -210,3 +210,34 @@ fn write_hostile_copies(from: &Path, to: &Path) {
         std::fs::write(to.join(format!("r{i}.json")), text).unwrap();
     }
 }
+
+/// A panic in the UI (a test-only trigger compiled into debug builds: the key named by
+/// CACHESCOPE_TEST_PANIC_KEY) leaves a usable shell: cooked mode, and the prompt works.
+#[test]
+fn a_panic_restores_the_terminal() {
+    let t = Tmux::start(120, 30);
+    let bin = support::cachescope_bin();
+    t.type_text(&format!(
+        "clear; CACHESCOPE_TEST_PANIC_KEY=Z {} sample-runs 2>/dev/null; echo EXITED-$?",
+        bin.display()
+    ));
+    t.send(&["Enter"]);
+    t.wait_for("loaded 66 runs");
+    t.send(&["Z"]);
+    let screen = t.wait_for("EXITED-");
+    assert!(
+        !screen.contains("EXITED-0"),
+        "a panic is not a clean exit:\n{screen}"
+    );
+    t.type_text("clear; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | sort | tr '\\n' ' '; echo END");
+    t.send(&["Enter"]);
+    let screen = t.wait_for("END");
+    let line = screen
+        .lines()
+        .find(|l| l.contains("END") && !l.contains("stty"))
+        .unwrap_or("");
+    assert!(
+        line.contains("echo icanon") && !line.contains("-echo"),
+        "{line:?}\n{screen}"
+    );
+}

@@ -162,6 +162,11 @@ fn inspect(
     mouse: bool,
 ) -> Outcome {
     use std::io::IsTerminal;
+    if paths.is_empty() && !PathBuf::from(DEFAULT_RUNS).exists() {
+        // Nothing to show: say how to record runs (default_paths does), not an empty screen.
+        default_paths(paths);
+        return Outcome::Error;
+    }
     let paths = default_paths(paths);
     if !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
         return summary::run(&paths);

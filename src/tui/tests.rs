@@ -529,3 +529,53 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[allow(dead_code)]
 fn _arc(_: Arc<Run>) {}
+
+#[test]
+fn the_mouse_selects_the_row_under_it_and_scrolls_the_pane_under_it() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut s = Screen::samples(WIDE);
+    let l = s.model.layout();
+    let inner = l.runs_inner();
+    let click = |row: u16, kind| MouseEvent {
+        kind,
+        column: inner.x + 3,
+        row: inner.y + row,
+        modifiers: KeyModifiers::NONE,
+    };
+    // The third visible row: whatever it shows is what gets selected.
+    let expected = s.model.rows[s.model.runs_offset + 2].clone();
+    s.send(Msg::Mouse(click(
+        2,
+        MouseEventKind::Down(MouseButton::Left),
+    )));
+    assert_eq!(s.model.selected.as_ref(), Some(&expected));
+    let before = s.model.runs_offset;
+    s.send(Msg::Mouse(click(2, MouseEventKind::ScrollDown)));
+    assert_eq!(s.model.runs_offset, before + 3);
+    // A click in the tree selects the node on that row (its first row is the header).
+    let tree = s.model.layout().tree_inner();
+    s.send(Msg::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: tree.x + 2,
+        row: tree.y + 2,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(s.model.focus, super::action::Pane::Tree);
+    let second = s.model.current().unwrap().nodes[1].path.clone();
+    assert_eq!(s.model.selected_node, Some(second));
+}
+
+#[test]
+fn key_releases_do_nothing() {
+    let mut s = Screen::samples(WIDE);
+    let before = s.model.selected.clone();
+    s.send(Msg::Key(KeyEvent {
+        code: KeyCode::Char('j'),
+        modifiers: KeyModifiers::NONE,
+        kind: KeyEventKind::Release,
+        state: KeyEventState::NONE,
+    }));
+    assert_eq!(s.model.selected, before);
+    s.keys("j");
+    assert_ne!(s.model.selected, before);
+}
