@@ -579,3 +579,118 @@ fn key_releases_do_nothing() {
     s.keys("j");
     assert_ne!(s.model.selected, before);
 }
+
+/// Sets `value[path...] = new` in a record (objects only), keeping every number's text.
+fn set(value: &mut cachescope::pyjson::Value, path: &[&str], new: cachescope::pyjson::Value) {
+    use cachescope::pyjson::{Key, Value};
+    let Value::Object(entries) = value else {
+        panic!("not an object at {path:?}")
+    };
+    let slot = entries
+        .iter_mut()
+        .find(|(k, _)| matches!(k, Key::Str(s) if s == path[0]))
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {:?}", path[0]));
+    if path.len() == 1 {
+        *slot = new;
+    } else {
+        set(slot, &path[1..], new);
+    }
+}
+
+/// Copies story 1's `extract` runs into `dir`, run 2 edited by `edit`; paths made absolute.
+fn story_one_extract(dir: &Path, edit: impl Fn(&mut cachescope::pyjson::Value)) {
+    use cachescope::pyjson::{SortKeys, Value, dumps, parse};
+    let root = sample_runs();
+    for (name, glob) in [
+        ("a.json", "01-cold-and-hit/run-1-cold/*-extract-*.json"),
+        ("b.json", "01-cold-and-hit/run-2-hit/*-extract-*.json"),
+    ] {
+        let m = walkthrough::matcher(glob).unwrap();
+        let file = discover(&[root.join("runs")])
+            .0
+            .into_iter()
+            .find(|f| m.is_match(f))
+            .unwrap();
+        let mut v = parse(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let abs = |p: &str| Value::Str(root.join(p).display().to_string());
+        set(&mut v, &["project_root"], abs("project"));
+        set(
+            &mut v,
+            &["outcome", "result_storage"],
+            abs("storage/01-cold-and-hit"),
+        );
+        if name == "b.json" {
+            edit(&mut v);
+        }
+        std::fs::write(dir.join(name), dumps(&v, SortKeys::Preserve).unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn causes_that_are_not_the_key() {
+    use cachescope::pyjson::Value;
+    let missed = |v: &mut Value| {
+        set(v, &["outcome", "state"], Value::Str("Completed".into()));
+        set(v, &["outcome", "cache_hit"], Value::Bool(false));
+    };
+    // B looked in another storage folder.
+    let tmp = tempfile::tempdir().unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    story_one_extract(tmp.path(), |v| {
+        missed(v);
+        set(
+            v,
+            &["outcome", "result_storage"],
+            Value::Str(elsewhere.display().to_string()),
+        );
+    });
+    let mut s = Screen::new(&[tmp.path().to_path_buf()], WIDE);
+    s.select("b.json");
+    let text = s.text().replace(&tmp.path().display().to_string(), "[TMP]");
+    assert!(text.contains("other_storage"), "{text}");
+    insta::assert_snapshot!("cause_other_storage", text);
+
+    // B had no key: NO_CACHE.
+    let tmp = tempfile::tempdir().unwrap();
+    story_one_extract(tmp.path(), |v| {
+        missed(v);
+        set(v, &["key"], Value::Null);
+        let none =
+            cachescope::pyjson::parse(r#"{"policy": "_None", "key": null, "reproducible": true}"#)
+                .unwrap();
+        set(v, &["policy"], none);
+    });
+    let mut s = Screen::new(&[tmp.path().to_path_buf()], WIDE);
+    s.select("b.json");
+    let text = s.text().replace(&tmp.path().display().to_string(), "[TMP]");
+    assert!(text.contains("no_key"), "{text}");
+    insta::assert_snapshot!("cause_no_key", text);
+
+    // Live, with the run's storage emptied: no record under the next key.
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty-storage");
+    std::fs::create_dir_all(&empty).unwrap();
+    story_one_extract(tmp.path(), |v| {
+        set(
+            v,
+            &["outcome", "result_storage"],
+            Value::Str(empty.display().to_string()),
+        );
+    });
+    let mut s = Screen::new(&[tmp.path().to_path_buf()], WIDE);
+    s.select("b.json");
+    s.keys("l");
+    let text = s.text().replace(&tmp.path().display().to_string(), "[TMP]");
+    assert!(text.contains("no_record"), "{text}");
+    insta::assert_snapshot!("cause_no_record", text);
+}
+
+#[test]
+fn no_color_screen() {
+    let mut s = Screen::samples(SMALL);
+    s.model.color = false;
+    s.select(STORY_02_B);
+    insta::assert_snapshot!("no_color_80x24", s.text());
+}
