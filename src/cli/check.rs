@@ -14,10 +14,12 @@ use cachescope::explain::wording::{join_and, reasons};
 use cachescope::explain::{Case, Other, Pairing, RunRef, explain};
 use cachescope::live::{LiveOptions, SourceCache};
 use cachescope::load::load_paths;
+use cachescope::sanitize::sanitize_line;
 use serde_json::json;
 
 use super::Outcome;
 use super::explain::now;
+use super::term::{self, Sanitized, line_of};
 
 pub fn run(
     paths: &[PathBuf],
@@ -28,18 +30,18 @@ pub fn run(
     let now = match now(now_arg) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("cachescope: {e}");
+            term::error!("{e}");
             return Outcome::Error;
         }
     };
     let (loaded, search_errors) = load_paths(paths);
     let mut errors = search_errors.len();
     for e in &search_errors {
-        eprintln!("cachescope: {e}");
+        term::error!("{e}");
     }
     for l in &loaded {
         if let Err(e) = &l.record {
-            eprintln!("cachescope: {e}");
+            term::error!("{e}");
             errors += 1;
         }
     }
@@ -54,7 +56,14 @@ pub fn run(
         .collect();
     let options = LiveOptions { project };
     let mut cache = SourceCache::new();
-    let mut out = io::stdout().lock();
+    // Line by line, as CI logs show them. JSON is exact JSON; text goes through the sanitiser,
+    // behind the escaping of each field below.
+    let stdout = io::stdout().lock();
+    let mut out: Box<dyn Write> = if json {
+        Box::new(stdout)
+    } else {
+        Box::new(Sanitized::new(stdout))
+    };
     let latest = latest_per_task(&refs);
     let mut changed = 0;
     for run in &latest {
@@ -72,7 +81,12 @@ pub fn run(
             CheckStatus::Changed => changed += 1,
             CheckStatus::Error(why) => {
                 errors += 1;
-                eprintln!("cachescope: {}: cannot check `{task}`: {why}", run.source);
+                term::error!(
+                    "{}: cannot check `{}`: {}",
+                    line_of(run.source),
+                    sanitize_line(task),
+                    sanitize_line(why)
+                );
             }
             CheckStatus::Unchanged => {}
         }
@@ -100,9 +114,10 @@ pub fn run(
                 .collect();
             let reasons = reasons(task, &changed, true);
             Some(format!(
-                "{task}: would miss because {} ({})",
-                join_and(&reasons),
-                run.source
+                "{}: would miss because {} ({})",
+                sanitize_line(task),
+                sanitize_line(&join_and(&reasons)),
+                line_of(run.source)
             ))
         } else {
             None

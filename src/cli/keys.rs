@@ -10,10 +10,12 @@ use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_s
 use cachescope::load::{LoadError, Loaded, discover, load_file};
 use cachescope::par::map_ordered;
 use cachescope::record::RunRecord;
+use cachescope::sanitize::sanitize_line;
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::Outcome;
+use super::term::{self, Sanitized, line_of};
 
 /// One line of `keys --json`, as cli.md specifies (plus documented extensions).
 #[derive(Serialize)]
@@ -231,10 +233,14 @@ fn first_problem(eval: &RecordEvaluation) -> String {
         .unwrap_or_else(|| "cannot be recomputed".to_string())
 }
 
+/// A key cut to 12 characters for a table column. A recorded key is record text like any other:
+/// it need not be ASCII, so it is cut at a character, never at a byte, and it is escaped.
 pub fn short(key: Option<&str>) -> String {
     match key {
-        Some(k) if k.len() > 12 => format!("{}…", &k[..12]),
-        Some(k) => k.to_string(),
+        Some(k) => match k.char_indices().nth(12) {
+            Some((cut, _)) => format!("{}…", sanitize_line(&k[..cut])),
+            None => sanitize_line(k).into_owned(),
+        },
         None => "None".to_string(),
     }
 }
@@ -262,8 +268,14 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
         cache: Mutex::new(SourceCache::new()),
         now: Timestamp::now(),
     });
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let stdout = BufWriter::new(io::stdout().lock());
+    // JSON is exact JSON (serde_json escapes the C0 controls itself); text goes through the
+    // sanitiser, behind the escaping of each field in `write_text`.
+    let mut out: Box<dyn Write> = if json {
+        Box::new(stdout)
+    } else {
+        Box::new(Sanitized::new(stdout))
+    };
     let mut counts = [0usize; 4];
     let mut verdicts = [0usize; 3];
     let mut records = 0usize;
@@ -308,7 +320,7 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
             }
             if json {
                 for e in errors {
-                    eprintln!("cachescope: {e}");
+                    term::error!("{e}");
                 }
             }
         },
@@ -331,7 +343,7 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
     }
     let _ = out.flush();
     for e in &search_errors {
-        eprintln!("cachescope: {e}");
+        term::error!("{e}");
     }
     if !search_errors.is_empty() || counts[NodeStatus::Error as usize] > 0 {
         Outcome::Error
@@ -355,7 +367,7 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
         let status = r.status();
         let rec = match &r.result {
             Err(e) => {
-                writeln!(out, "{:<12}  {e}", status.as_str())?;
+                writeln!(out, "{:<12}  {}", status.as_str(), line_of(e))?;
                 continue;
             }
             Ok(rec) => rec,
@@ -369,9 +381,9 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
             out,
             "{:<12}  {verdict}{:<20}  {:<13}  {}",
             status.as_str(),
-            rec.record.task.name,
+            sanitize_line(&rec.record.task.name),
             short(eval.key.as_deref()),
-            r.loaded.source
+            line_of(&r.loaded.source)
         )?;
         for n in &eval.evaluation.nodes {
             if n.status != NodeStatus::Match {
@@ -386,27 +398,45 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
                         short(n.recorded.as_deref()),
                         short(n.key.as_deref())
                     ),
-                    _ => n.note.clone().unwrap_or_default(),
+                    _ => sanitize_line(n.note.as_deref().unwrap_or_default()).into_owned(),
                 };
                 writeln!(
                     out,
                     "              {at} {}: {} ({detail})",
-                    n.policy,
+                    sanitize_line(&n.policy),
                     n.status.as_str()
                 )?;
             }
         }
         if let Some(note) = &eval.note {
-            writeln!(out, "              {note}")?;
+            writeln!(out, "              {}", sanitize_line(note))?;
         }
         if let Some(live) = rec.live() {
             writeln!(
                 out,
                 "              next run: {} ({})",
                 live.verdict.as_str(),
-                live.reason
+                sanitize_line(&live.reason)
             )?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+
+    #[test]
+    fn short_keys_are_cut_at_a_character() {
+        assert_eq!(
+            short(Some("961345812ad8a4c0e9b1d2f3a4b5c6d7")),
+            "961345812ad8…"
+        );
+        assert_eq!(short(Some("961345812ad8")), "961345812ad8");
+        assert_eq!(short(None), "None");
+        // Byte 12 falls inside an `é`: this panicked before.
+        assert_eq!(short(Some("aééééééééééééé")), "aééééééééééé…");
+        assert_eq!(short(Some("aéééééééééé")), "aéééééééééé");
+    }
 }
