@@ -25,6 +25,7 @@ pub mod decorator;
 pub mod evidence;
 pub mod json;
 pub mod model;
+pub mod module_bindings;
 pub mod next_run;
 pub mod pairing;
 pub mod sides;
