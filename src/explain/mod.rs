@@ -28,6 +28,7 @@ pub mod model;
 pub mod module_bindings;
 pub mod next_run;
 pub mod pairing;
+pub mod policy_variable;
 pub mod sides;
 pub mod source_diff;
 pub mod tree_text;
