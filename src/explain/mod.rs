@@ -203,10 +203,8 @@ pub fn explain(case: &Case) -> Explanation {
         }
         (None, None) => Verdict::Unknown,
     };
-    if let Other::Live(next) = case.b
-        && let Some(note) = &next.note
-    {
-        notes.push(note.clone());
+    if let Other::Live(next) = case.b {
+        notes.extend(next.note.iter().chain(&next.policy_from).cloned());
     }
     if !b.live && !pairing::same_task(a.record, b.record) {
         notes.push(format!(
