@@ -38,9 +38,6 @@ impl Venv {
         cmd.env("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
             .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
             .env("PREFECT_LOGGING_LEVEL", "ERROR")
-            // The temporary server waits 20 s by default; a loaded 2-core CI machine (the
-            // real-Prefect test binaries run side by side) can take longer to start it.
-            .env("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env_remove("CACHESCOPE_RUNS");
         cmd
