@@ -77,6 +77,11 @@ pub fn run(
         });
         let st = status(&explanation);
         let task = &run.record.task.name;
+        // The policy could not be read (a variable imported from another module...): the
+        // task was checked under its recorded policy, which is worth knowing.
+        if let Some(note) = &live.note {
+            eprintln!("cachescope: {}: note for `{task}`: {note}", run.source);
+        }
         match &st {
             CheckStatus::Changed => changed += 1,
             CheckStatus::Error(why) => {
@@ -103,6 +108,7 @@ pub fn run(
                 "headline": explanation.headline,
                 "culprits": explanation.culprits.iter().map(culprit_json).collect::<Vec<_>>(),
                 "error": match &st { CheckStatus::Error(why) => Some(why), _ => None },
+                "note": live.note,
             });
             Some(line.to_string())
         } else if st == CheckStatus::Changed {

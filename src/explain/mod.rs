@@ -25,8 +25,10 @@ pub mod decorator;
 pub mod evidence;
 pub mod json;
 pub mod model;
+pub mod module_bindings;
 pub mod next_run;
 pub mod pairing;
+pub mod policy_variable;
 pub mod render;
 pub mod sides;
 pub mod source_diff;
@@ -202,10 +204,8 @@ pub fn explain(case: &Case) -> Explanation {
         }
         (None, None) => Verdict::Unknown,
     };
-    if let Other::Live(next) = case.b
-        && let Some(note) = &next.note
-    {
-        notes.push(note.clone());
+    if let Other::Live(next) = case.b {
+        notes.extend(next.note.iter().chain(&next.policy_from).cloned());
     }
     if !b.live && !pairing::same_task(a.record, b.record) {
         notes.push(format!(
