@@ -383,7 +383,12 @@ pub fn explain(case: &Case) -> Explanation {
         pairing: case.pairing,
         verdict,
         key_a: a.key.clone(),
-        key_b: b.reported_key(),
+        // The key carried from A's record is not the one the next run will compute.
+        key_b: if nondeterministic_reason.is_some() {
+            None
+        } else {
+            b.reported_key()
+        },
         headline,
         culprits,
         unexplained,

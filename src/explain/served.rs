@@ -28,6 +28,8 @@ pub struct ServedFrom {
     pub flow_run: Option<String>,
     pub flow_run_name: Option<String>,
     pub task_run: Option<String>,
+    /// It ran in B's own flow run, before B.
+    pub same_flow_run: bool,
     /// The entry is A's (A stored it).
     pub is_a: bool,
     /// A run of B's own task.
@@ -38,15 +40,46 @@ pub struct ServedFrom {
 }
 
 impl ServedFrom {
-    /// "flow run `brave-otter` (0193…)", or the task run outside a flow.
-    pub fn run_text(&self) -> String {
+    /// Where it ran, with its record's file name when `with_record`: "earlier in the same flow
+    /// run (`brave-otter`, record F)", "in flow run `brave-otter` (0193…, record F)", or the
+    /// task run outside a flow.
+    pub fn place(&self, with_record: bool) -> String {
         let short = |id: &str| super::wording::short_key(Some(id), 8);
-        match (&self.flow_run_name, &self.flow_run, &self.task_run) {
-            (Some(name), Some(id), _) => format!("flow run `{name}` ({})", short(id)),
-            (Some(name), None, _) => format!("flow run `{name}`"),
+        let mut details: Vec<String> = Vec::new();
+        let run = match (&self.flow_run_name, &self.flow_run, &self.task_run) {
+            (Some(name), id, _) => {
+                details.extend(id.as_deref().map(short));
+                format!("flow run `{name}`")
+            }
             (None, Some(id), _) => format!("flow run {}", short(id)),
             (None, None, Some(id)) => format!("task run {}", short(id)),
-            (None, None, None) => "an unnamed run".to_string(),
+            (None, None, None) => "a run".to_string(),
+        };
+        if with_record {
+            details.push(format!("record {}", self.record_name()));
+        }
+        if self.same_flow_run {
+            // Its id is B's, shown already.
+            let details: Vec<&String> =
+                details.iter().filter(|d| d.starts_with("record")).collect();
+            let name = match &self.flow_run_name {
+                Some(name) => format!("`{name}`"),
+                None => String::new(),
+            };
+            let inside: Vec<String> = std::iter::once(name)
+                .filter(|n| !n.is_empty())
+                .chain(details.into_iter().cloned())
+                .collect();
+            return if inside.is_empty() {
+                "earlier in the same flow run".to_string()
+            } else {
+                format!("earlier in the same flow run ({})", inside.join(", "))
+            };
+        }
+        if details.is_empty() {
+            format!("in {run}")
+        } else {
+            format!("in {run} ({})", details.join(", "))
         }
     }
 
@@ -107,6 +140,10 @@ pub fn served_from(a: &RunRef, b: &RunRef, runs: &[RunRef]) -> Option<ServedFrom
         flow_run: record.flow.as_ref().and_then(|f| f.run_id.clone()),
         flow_run_name: record.flow.as_ref().and_then(|f| f.run_name.clone()),
         task_run: record.task_run.id.clone(),
+        same_flow_run: record.flow.is_some()
+            && b.record.flow.is_some()
+            && record.run_id().is_some()
+            && record.run_id() == b.record.run_id(),
         is_a,
         same_task: same,
         why: why_same_key(record, b.record, same),

@@ -570,8 +570,9 @@ fn a_run_served_another_tasks_entry_is_a_hit_that_names_the_entry() {
     assert_eq!(e.verdict, Verdict::Hit);
     assert_eq!(
         e.headline,
-        "`add` hit: it was served the result `sub` stored in flow run run-2 (record sub-2.json), \
-         not an entry of its own: both tasks are keyed on INPUTS only and got the same inputs."
+        "`add` hit: it was served the result `sub` stored earlier in the same flow run (record \
+         sub-2.json), not an entry of its own: both tasks are keyed on INPUTS only and got the \
+         same inputs."
     );
     let served = e.served_from.as_ref().expect("served_from");
     assert_eq!(

@@ -408,30 +408,26 @@ pub fn hit_headline(
             format!("`{task}` hit: B was served from A's cache entry.")
         }
         Some(s) if s.is_a => format!(
-            "`{task}` hit: B was served from A's cache entry, which `{}` stored in {}: {}.",
+            "`{task}` hit: B was served from A's cache entry, which `{}` stored {}: {}.",
             s.task,
-            s.run_text(),
+            s.place(false),
             s.why
         ),
         Some(s) if !s.same_task => format!(
-            "`{task}` hit: it was served the result `{}` stored in {} (record {}), not an entry \
-             of its own: {}.",
+            "`{task}` hit: it was served the result `{}` stored {}, not an entry of its own: {}.",
             s.task,
-            s.run_text(),
-            s.record_name(),
+            s.place(true),
             s.why
         ),
         Some(s) if !keys_differ => format!(
             "`{task}` hit: B was served from the entry under A's key, last written by another run \
-             of `{task}` in {} (record {}).",
-            s.run_text(),
-            s.record_name()
+             of `{task}` {}.",
+            s.place(true)
         ),
         Some(s) => format!(
             "`{task}` hit, but not on A's entry: it was served the result an earlier run of \
-             `{task}` stored in {} (record {}): {}.",
-            s.run_text(),
-            s.record_name(),
+             `{task}` stored {}: {}.",
+            s.place(true),
             s.why
         ),
         None if keys_differ => format!(
