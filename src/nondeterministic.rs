@@ -158,7 +158,8 @@ pub struct NonDeterministic {
     pub records: [String; 2],
     /// How many recorded runs share their material with another run (the evidence).
     pub runs: usize,
-    /// Each of those runs got a key of its own: the node gives a new key every run.
+    /// Each of those runs got a key of its own, and there are at least
+    /// [`MIN_RUNS_FOR_EVERY_RUN`] of them: the node gives a new key every run.
     pub new_key_every_run: bool,
 }
 
@@ -261,6 +262,10 @@ impl NonDeterminism {
     }
 }
 
+/// How many runs with shared material must each have a key of their own before the node is
+/// taken to give a new key every run.
+pub const MIN_RUNS_FOR_EVERY_RUN: usize = 3;
+
 /// One node's observations (one task, oldest first): non-deterministic when runs with the same
 /// material got different keys.
 fn judge(observations: &[Observation]) -> Option<NonDeterministic> {
@@ -293,6 +298,9 @@ fn judge(observations: &[Observation]) -> Option<NonDeterministic> {
         }
     }
     let (first, second) = example?;
+    // Two runs with two keys may be one edit of something the node reads besides the material
+    // (a module's constant): "every run" needs a third run to say so.
+    let every_run = every_run && runs >= MIN_RUNS_FOR_EVERY_RUN;
     Some(NonDeterministic {
         path: first.node.path.clone(),
         policy: first.node.policy.clone(),
@@ -306,8 +314,9 @@ fn judge(observations: &[Observation]) -> Option<NonDeterministic> {
 
 /// The next run's verdict when its tree holds non-deterministic nodes: a miss when one of them
 /// gave a new key to every recorded run (the next run computes yet another key, under which
-/// nothing is stored), else unknown (the next key may or may not be one already stored). None
-/// when there are none.
+/// nothing is stored), else unknown (the next key may or may not be one already stored: a key
+/// by day repeats within the day, and a constant edited once gives the same key from then on).
+/// None when there are none.
 pub fn next_run_verdict(found: &[NonDeterministic]) -> Option<(Verdict, String)> {
     let clauses: Vec<String> = found.iter().map(NonDeterministic::clause).collect();
     let clauses = crate::explain::wording::join_and(&clauses);
@@ -416,6 +425,14 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(!found[0].new_key_every_run);
         assert_eq!(found[0].keys, ["mon", "tue"]);
+        assert_eq!(next_run_verdict(&found).unwrap().0, Verdict::Unknown);
+        // Two runs, two keys: perhaps a constant the function reads was edited once.
+        let runs = [
+            record(1, "v1", "2026-01-05T10:00:00Z"),
+            record(1, "v2", "2026-01-05T11:00:00Z"),
+        ];
+        let found = index(&runs).of(&runs[1], runs[1].policy.as_ref());
+        assert_eq!((found.len(), found[0].new_key_every_run), (1, false));
         assert_eq!(next_run_verdict(&found).unwrap().0, Verdict::Unknown);
     }
 

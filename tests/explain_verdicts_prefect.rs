@@ -276,7 +276,8 @@ fn explain_names_a_node_that_gives_another_key_for_the_same_material_with_both_k
             e["headline"],
             format!(
                 "`{task}` missed because {} is not deterministic: it returned another key for \
-                 the same inputs, flow parameters and source ({} -> {}).",
+                 the same inputs, flow parameters and source ({} -> {}), so it reads something \
+                 else (the time, the run, a global).",
                 node_name(&task, &path),
                 keys[1],
                 keys[2]

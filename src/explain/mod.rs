@@ -132,7 +132,8 @@ fn nondeterministic_culprit(
     let short = |k: Option<&str>| wording::short_key(k, 12);
     Some(format!(
         "{} is not deterministic: it returned another key for the same inputs, flow \
-         parameters and source ({} -> {})",
+         parameters and source ({} -> {}), so it reads something else (the time, the run, a \
+         global)",
         node.name(),
         short(a.key_at(&c.path)),
         short(b.key_at(&c.path))

@@ -502,7 +502,8 @@ fn a_cache_key_fn_that_returned_another_key() {
     assert_eq!(
         e.headline,
         "`t` missed because cache_key_fn `by_day` (node 1) is not deterministic: it returned \
-         another key for the same inputs, flow parameters and source (mon -> tue)."
+         another key for the same inputs, flow parameters and source (mon -> tue), so it reads \
+         something else (the time, the run, a global)."
     );
     let [n] = e.nondeterministic.as_slice() else {
         panic!("{:?}", e.nondeterministic)
