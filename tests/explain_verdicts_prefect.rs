@@ -40,8 +40,6 @@ fn scenarios() -> &'static Scenarios {
             .arg(&out)
             .current_dir(&dir)
             .env("PREFECT_HOME", &prefect_home)
-            // A busy machine can take longer than the default 20 s to start the server.
-            .env("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
             .output()
             .unwrap_or_else(|e| panic!("could not start {}: {e}", venv.python.display()));
         if !run.status.success() {
