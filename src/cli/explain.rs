@@ -303,6 +303,9 @@ pub fn render_text(e: &Explanation) -> String {
             "  B  the next run: A's record with the source as it is now\n     key {}\n",
             match &e.key_b {
                 Some(k) => short(Some(k)),
+                None if !e.nondeterministic.is_empty() => {
+                    "not known before it runs (a node that is not deterministic)".to_string()
+                }
                 None if e.error.is_none() => "not known before it runs (a new run id)".to_string(),
                 None => "cannot be computed".to_string(),
             }
