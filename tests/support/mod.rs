@@ -38,9 +38,6 @@ impl Venv {
         cmd.env("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
             .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
             .env("PREFECT_LOGGING_LEVEL", "ERROR")
-            // The temporary server can take longer than Prefect's default 20 s to start on a
-            // busy machine (test binaries run side by side on two cores).
-            .env("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env_remove("CACHESCOPE_RUNS");
         cmd
