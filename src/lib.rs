@@ -9,6 +9,7 @@ pub mod explain;
 pub mod hash;
 pub mod live;
 pub mod load;
+pub mod nondeterministic;
 pub mod par;
 pub mod policy;
 pub mod pyjson;

@@ -14,6 +14,7 @@ use cachescope::explain::wording::{join_and, reasons};
 use cachescope::explain::{Case, Other, Pairing, RunRef, explain};
 use cachescope::live::{LiveOptions, SourceCache};
 use cachescope::load::load_paths;
+use cachescope::nondeterministic::next_run_verdict;
 use cachescope::sanitize::sanitize_line;
 use serde_json::json;
 
@@ -94,6 +95,13 @@ pub fn run(
                 );
             }
             CheckStatus::Unchanged => {}
+        }
+        // Not a change to the code, so not a failure of the gate; but a task that can never
+        // hit is worth knowing about.
+        if st != CheckStatus::Changed
+            && let Some((_, why)) = next_run_verdict(&explanation.nondeterministic)
+        {
+            eprintln!("cachescope: note: `{task}` ({}): {why}", run.source);
         }
         // One line per task that would miss because its code or configuration changed (and
         // per task that could not be checked), as cli.md says; the others pass silently.

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use cachescope::engine::{NodeStatus, RecordEvaluation, recompute};
 use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source};
 use cachescope::load::{LoadError, Loaded, discover, load_file};
+use cachescope::nondeterministic::{NonDeterminism, correct_live, observe};
 use cachescope::par::map_ordered;
 use cachescope::record::RunRecord;
 use cachescope::sanitize::sanitize_line;
@@ -110,11 +111,35 @@ impl KeysResult<'_> {
     }
 }
 
-/// What `--live` needs: where to look for files, a shared cache of them, and "now".
+/// What `--live` needs: where to look for files, a shared cache of them, "now", and what the
+/// loaded records show of opaque nodes that are not deterministic.
 pub struct LiveMode {
     pub options: LiveOptions,
     pub cache: Mutex<SourceCache>,
     pub now: Timestamp,
+    pub nondeterminism: NonDeterminism,
+}
+
+/// A first pass over every file for `--live`: the evidence that an opaque node is not
+/// deterministic is in the other records of its task, wherever they are. Only a few fields per
+/// record are kept, so memory stays flat.
+fn nondeterminism(files: &[PathBuf]) -> NonDeterminism {
+    let mut observations = Vec::new();
+    map_ordered(
+        files,
+        |file| {
+            load_file(file)
+                .iter()
+                .filter_map(|l| {
+                    let record = l.record.as_ref().ok()?;
+                    Some(observe(record, &l.source.to_string()))
+                })
+                .flatten()
+                .collect::<Vec<_>>()
+        },
+        |found| observations.extend(found),
+    );
+    NonDeterminism::from_observations(observations)
 }
 
 pub fn evaluate_all<'a>(loaded: &'a [Loaded], live: Option<&LiveMode>) -> Vec<KeysResult<'a>> {
@@ -135,7 +160,11 @@ pub fn evaluate_all<'a>(loaded: &'a [Loaded], live: Option<&LiveMode>) -> Vec<Ke
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .task_source(record, l.source.dir(), &mode.options);
-                    let live = evaluate_with_source(record, l.source.dir(), source, mode.now);
+                    let mut live = evaluate_with_source(record, l.source.dir(), source, mode.now);
+                    correct_live(
+                        &mut live,
+                        &mode.nondeterminism.of(record, record.policy.as_ref()),
+                    );
                     Recomputed {
                         record,
                         evaluated: Evaluated::Live(live),
@@ -267,6 +296,7 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
         options,
         cache: Mutex::new(SourceCache::new()),
         now: Timestamp::now(),
+        nondeterminism: nondeterminism(&files),
     });
     let stdout = BufWriter::new(io::stdout().lock());
     // JSON is exact JSON (serde_json escapes the C0 controls itself); text goes through the

@@ -192,6 +192,10 @@ pub fn lines(e: &Explanation) -> Vec<Line> {
             );
             let key = match &e.key_b {
                 Some(k) => span(Sem::Key, short(Some(k))),
+                None if !e.nondeterministic.is_empty() => span(
+                    Sem::Note,
+                    "not known before it runs (a node that is not deterministic)",
+                ),
                 None if e.error.is_none() => {
                     span(Sem::Note, "not known before it runs (a new run id)")
                 }
