@@ -304,6 +304,30 @@ fn keys_under(runs: &[RunRef], task: &str, tree: &PolicyNode) -> (usize, usize, 
     (now.len(), under.len(), uncomputable)
 }
 
+/// The headline for edited inputs: whether the key stays, and if not, why it changes.
+fn edited_headline(e: &Explanation, task: &str) -> String {
+    use cachescope::explain::wording::{join_and, reasons, short_key};
+    if e.key_a == e.key_b {
+        format!(
+            "With your edited inputs `{task}` keeps its key ({}): a run with them would be served \
+             from this run's entry.",
+            short_key(e.key_a.as_deref(), 12)
+        )
+    } else {
+        let why = reasons(task, &e.culprits, false);
+        format!(
+            "With your edited inputs `{task}` would get another key ({} instead of {}){}.",
+            short_key(e.key_b.as_deref(), 12),
+            short_key(e.key_a.as_deref(), 12),
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", join_and(&why))
+            }
+        )
+    }
+}
+
 fn run_label(run: &Run) -> String {
     format!("{} · flow run {}", run.time, run.flow_run)
 }
@@ -412,13 +436,17 @@ pub fn compare(job: &Job) -> Comparison {
             }
         }
     };
-    let explanation = explain(&Case {
+    let mut explanation = explain(&Case {
         a,
         b,
         pairing,
         runs: &refs,
         what_if,
     });
+    if out.edited {
+        // A run with edited inputs never ran: what matters is the key it would get.
+        explanation.headline = edited_headline(&explanation, &selected.record.task.name);
+    }
     let a_side = Side::recorded(a);
     let b_side = match b {
         Other::Run(run) => Side::recorded(run),
