@@ -256,6 +256,23 @@ class SettingsTest(unittest.TestCase):
             self.assertEqual(os.listdir(path.parent), ["r.json"])
             self.assertIn("NaN", path.read_text())
 
+    def test_records_are_readable_as_the_umask_allows(self) -> None:
+        # Issue 8: records were 0600 (tempfile.mkstemp) while Prefect's results are 0644.
+        with tempfile.TemporaryDirectory() as tmp:
+            for umask in (0o022, 0o077, 0o002):
+                path = Path(tmp) / f"r-{umask:o}.json"
+                previous = os.umask(umask)
+                try:
+                    _record.write_record(path, {"format": _record.FORMAT})
+                    plain = Path(tmp) / f"plain-{umask:o}"
+                    plain.write_text("as open() makes files")
+                finally:
+                    os.umask(previous)
+                mode = path.stat().st_mode & 0o777
+                self.assertEqual(mode, 0o666 & ~umask, f"umask {umask:o}: mode {mode:o}")
+                self.assertEqual(mode, plain.stat().st_mode & 0o777)
+            self.assertEqual(sorted(p.name for p in Path(tmp).iterdir() if p.name.startswith(".")), [], "no temporary file is left")
+
 
 class FailureTest(unittest.TestCase):
     def test_a_recorder_failure_is_logged_once_and_never_raised(self) -> None:
