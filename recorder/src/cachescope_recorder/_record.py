@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from . import Config
+from . import Config, _calls
 from ._capture import Capture
 
 FORMAT = "cachescope/run-record@1"
@@ -359,7 +359,7 @@ def snapshot(engine: Any, key: Optional[str], capture: Capture, config: Config, 
             "line": code.co_firstlineno if code is not None else None,
             "source": _hashed_source(task, capture, policy),
         },
-        "task_run": {"id": str(task_run.id), "name": task_run.name},
+        "task_run": {"id": str(task_run.id), "name": task_run.name, **_calls.fields(task, task_run)},
         "inputs": encode_mapping(engine.parameters),
         "policy": describe_policy(policy, capture) if isinstance(policy, CachePolicy) else None,
         "key": key,
