@@ -13,5 +13,6 @@ pub mod par;
 pub mod policy;
 pub mod pyjson;
 pub mod record;
+pub mod runs_tree;
 pub mod source;
 pub mod storage;

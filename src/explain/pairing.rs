@@ -5,12 +5,9 @@
 //! the latest run recorded before B with the same inputs (sets compared as sets; inputs that
 //! B's policy excludes are ignored), else the latest run recorded before B.
 //!
-//! Records are searched under a runs folder: the nearest folder named `runs` that holds B, at
-//! most two levels above B's folder (the recorder's `.cachescope/runs`, or `sample-runs/runs`
-//! with its story and run folders), else B's own folder; `--runs DIR` names another.
+//! Where the records are searched is [`crate::runs_tree`]'s business.
 
 use std::cmp::Ordering;
-use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
@@ -22,22 +19,6 @@ use super::evidence::excludes;
 use super::model::Pairing;
 use super::sides::RunRef;
 use super::value_diff::set_elements;
-
-/// The folder searched for B's earlier runs.
-pub fn runs_root(record: &Path) -> PathBuf {
-    let dir = record.parent().unwrap_or(Path::new(""));
-    // Not above the record's grandparent: a folder named `runs` higher up is someone else's.
-    let found = dir
-        .ancestors()
-        .take(3)
-        .find(|d| d.file_name().is_some_and(|n| n == "runs"));
-    let root = found.unwrap_or(dir);
-    if root.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        root.to_path_buf()
-    }
-}
 
 /// Two records of the same task.
 pub fn same_task(x: &RunRecord, y: &RunRecord) -> bool {
@@ -127,27 +108,6 @@ pub fn pair_earlier<'a>(b: &RunRef, runs: &[RunRef<'a>]) -> Option<(RunRef<'a>, 
 mod tests {
     use super::*;
     use crate::pyjson::parse;
-
-    #[test]
-    fn the_runs_root_is_the_nearest_runs_folder_or_the_records_own() {
-        assert_eq!(
-            runs_root(Path::new("p/.cachescope/runs/x.json")),
-            Path::new("p/.cachescope/runs")
-        );
-        assert_eq!(
-            runs_root(Path::new("sample-runs/runs/02-source-edit/run-1/x.json")),
-            Path::new("sample-runs/runs")
-        );
-        assert_eq!(
-            runs_root(Path::new("/tmp/mine/x.json")),
-            Path::new("/tmp/mine")
-        );
-        assert_eq!(runs_root(Path::new("x.json")), Path::new("."));
-        assert_eq!(
-            runs_root(Path::new("/home/runs/project/out/a/b/x.json")),
-            Path::new("/home/runs/project/out/a/b")
-        );
-    }
 
     fn record(inputs: &str) -> RunRecord {
         let text = format!(
