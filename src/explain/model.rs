@@ -26,7 +26,9 @@ pub enum Pairing {
     /// No earlier run had the same inputs, and no run of the latest earlier flow run is known
     /// to be the same call: its run of the task whose inputs differ least from B's.
     ClosestInputs,
-    /// Outside a flow run, no earlier run had the same inputs: the latest earlier run.
+    /// No earlier run had the same inputs, and there was nothing to choose from: the latest
+    /// earlier flow run has one run of the task, or the runs are outside flows. The latest
+    /// earlier run.
     LatestEarlier,
 }
 

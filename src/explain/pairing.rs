@@ -16,12 +16,14 @@
 //! 3. else, in that flow run, the run whose inputs differ least from B's (older records, with
 //!    no call recorded: the order in which runs finished says nothing about the order of calls
 //!    that ran concurrently);
-//! 4. outside any flow run, the latest earlier run.
+//! 4. when that flow run has one run of the task, or outside any flow run, the latest earlier
+//!    run.
 //!
 //! Where the records are searched is [`crate::runs_tree`]'s business.
 
-use jiff::Timestamp;
 use std::cmp::Ordering;
+
+use jiff::Timestamp;
 
 use crate::pyjson::Value;
 use crate::record::RunRecord;
@@ -170,6 +172,10 @@ pub fn pair_earlier<'a>(b: &RunRef, runs: &[RunRef<'a>]) -> Option<(RunRef<'a>, 
         .copied()
         .filter(|r| flow_run(r.record) == group)
         .collect();
+    if let [only] = in_group[..] {
+        // One run of the task in that flow run: there was nothing to choose from.
+        return Some((*only, Pairing::LatestEarlier));
+    }
     let closest = |candidates: &[&RunRef<'a>]| -> Option<RunRef<'a>> {
         // `min_by_key` keeps the first of equals: the latest.
         candidates
@@ -352,6 +358,17 @@ mod tests {
         records.push(run(Some("f2"), 21, None, None, changed));
         // Not f0 (older), not f2's own sibling (same inputs as RECS[0] but B's flow run).
         assert_eq!(pick(&records, 9), Some((6, Pairing::ClosestInputs)));
+    }
+
+    #[test]
+    fn one_run_per_flow_run_is_simply_the_latest_earlier_run() {
+        let records = vec![
+            run(Some("f1"), 1, None, None, RECS[2]),
+            run(Some("f2"), 2, Some(0), None, RECS[0]),
+            run(Some("f3"), 3, Some(0), None, RECS[3]),
+        ];
+        assert_eq!(pick(&records, 2), Some((1, Pairing::LatestEarlier)));
+        assert_eq!(pick(&records, 1), Some((0, Pairing::LatestEarlier)));
     }
 
     #[test]
