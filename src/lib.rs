@@ -14,6 +14,7 @@ pub mod par;
 pub mod policy;
 pub mod pyjson;
 pub mod record;
+pub mod runs_tree;
 pub mod sanitize;
 pub mod source;
 pub mod storage;

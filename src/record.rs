@@ -59,6 +59,15 @@ pub struct TaskInfo {
 pub struct TaskRunInfo {
     pub id: Option<String>,
     pub name: Option<String>,
+    /// Prefect's `dynamic_key` (in 3.9.1 a random UUID for runs the engine creates). Added to
+    /// run-record v1 by the recorder; absent in older records.
+    pub dynamic_key: Option<String>,
+    /// Which run of its task this is in its flow run, from 0, in the order the flow called,
+    /// submitted or mapped the task. Added to run-record v1; absent in older records.
+    pub call_index: Option<u64>,
+    /// The element of the `task.map` that made this run, from 0; None when not mapped.
+    /// Added to run-record v1; absent in older records.
+    pub map_index: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -140,6 +149,20 @@ impl<'a> Fields<'a> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(other) => Err(self.wrong(field, "true or false", other)),
+        }
+    }
+
+    /// A non-negative integer or null (or absent).
+    fn opt_index(&self, field: &str) -> Result<Option<u64>, RecordError> {
+        match self.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Int(text)) => text.parse::<u64>().map(Some).map_err(|_| {
+                err(format!(
+                    "field `{}` must be a non-negative integer, found {text}",
+                    self.name(field)
+                ))
+            }),
+            Some(other) => Err(self.wrong(field, "an integer or null", other)),
         }
     }
 
@@ -249,6 +272,9 @@ impl RunRecord {
                 TaskRunInfo {
                     id: tr.opt_str("id")?,
                     name: tr.opt_str("name")?,
+                    dynamic_key: tr.opt_str("dynamic_key")?,
+                    call_index: tr.opt_index("call_index")?,
+                    map_index: tr.opt_index("map_index")?,
                 }
             }
             None => TaskRunInfo::default(),
@@ -447,5 +473,50 @@ mod tests {
         assert_eq!(normalize(Path::new("../x/../y")), Path::new("../y"));
         assert_eq!(normalize(Path::new("/a/../../b")), Path::new("/b"));
         assert_eq!(normalize(Path::new("a/..")), Path::new("."));
+    }
+
+    fn read(task_run: &str) -> Result<super::RunRecord, super::RecordError> {
+        let text = format!(
+            r#"{{"format": "cachescope/run-record@1", "task": {{"name": "t"}}, "policy": null,
+                "key": null, "task_run": {task_run}}}"#
+        );
+        super::RunRecord::from_value(crate::pyjson::parse(&text).unwrap())
+    }
+
+    #[test]
+    fn which_call_a_run_was_is_read_when_recorded_and_absent_in_older_records() {
+        let r = read(
+            r#"{"id": "u", "name": "t-1c8", "dynamic_key": "1c8e", "call_index": 5,
+                "map_index": 2}"#,
+        )
+        .unwrap();
+        assert_eq!(r.task_run.dynamic_key.as_deref(), Some("1c8e"));
+        assert_eq!(
+            (r.task_run.call_index, r.task_run.map_index),
+            (Some(5), Some(2))
+        );
+        let old = read(r#"{"id": "u", "name": "t-1c8"}"#).unwrap();
+        assert_eq!(old.task_run.dynamic_key, None);
+        assert_eq!(
+            (old.task_run.call_index, old.task_run.map_index),
+            (None, None)
+        );
+        let unmapped = read(r#"{"id": "u", "call_index": 0, "map_index": null}"#).unwrap();
+        assert_eq!(
+            (unmapped.task_run.call_index, unmapped.task_run.map_index),
+            (Some(0), None)
+        );
+        let wrong = read(r#"{"map_index": -1}"#).unwrap_err();
+        assert!(
+            wrong.message.contains("task_run.map_index"),
+            "{}",
+            wrong.message
+        );
+        let wrong = read(r#"{"call_index": "3"}"#).unwrap_err();
+        assert!(
+            wrong.message.contains("task_run.call_index"),
+            "{}",
+            wrong.message
+        );
     }
 }

@@ -6,6 +6,7 @@ Run with Prefect and the recorder installed: ``python -m unittest discover -s re
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import os
@@ -33,7 +34,7 @@ from prefect.serializers import JSONSerializer
 from prefect.utilities.hashing import hash_objects
 
 import cachescope_recorder
-from cachescope_recorder import _capture, _record
+from cachescope_recorder import _calls, _capture, _record
 
 _capture.wrap_hierarchy(CachePolicy)
 
@@ -255,6 +256,113 @@ class SettingsTest(unittest.TestCase):
             _record.write_record(path, {"format": _record.FORMAT, "x": math.nan})
             self.assertEqual(os.listdir(path.parent), ["r.json"])
             self.assertIn("NaN", path.read_text())
+
+    def test_records_are_readable_as_the_umask_allows(self) -> None:
+        # Issue 8: records were 0600 (tempfile.mkstemp) while Prefect's results are 0644.
+        with tempfile.TemporaryDirectory() as tmp:
+            for umask in (0o022, 0o077, 0o002):
+                path = Path(tmp) / f"r-{umask:o}.json"
+                previous = os.umask(umask)
+                try:
+                    _record.write_record(path, {"format": _record.FORMAT})
+                    plain = Path(tmp) / f"plain-{umask:o}"
+                    plain.write_text("as open() makes files")
+                finally:
+                    os.umask(previous)
+                mode = path.stat().st_mode & 0o777
+                self.assertEqual(mode, 0o666 & ~umask, f"umask {umask:o}: mode {mode:o}")
+                self.assertEqual(mode, plain.stat().st_mode & 0o777)
+            self.assertEqual(sorted(p.name for p in Path(tmp).iterdir() if p.name.startswith(".")), [], "no temporary file is left")
+
+
+class FakeRunner:
+    """A task runner as Prefect's are: ``map`` submits the elements one by one, in order, and
+    ``submit`` copies the submitting context for the worker."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def submit(self, task: Any, parameters: dict[str, Any]) -> Any:
+        context = contextvars.copy_context()
+        # What the task run will see in its worker thread.
+        result: list[Any] = []
+        worker = threading.Thread(target=lambda: result.append(context.run(lambda: _calls.fields(task, SimpleNamespace(dynamic_key="k")))))
+        worker.start()
+        worker.join()
+        self.seen.append(result[0])
+        return result[0]
+
+    def map(self, task: Any, values: list[Any]) -> list[Any]:
+        return [self.submit(task=task, parameters={"x": v}) for v in values]
+
+
+class FakeTask:
+    def __init__(self, key: str, runner: FakeRunner) -> None:
+        self.task_key = key
+        self.runner = runner
+
+    def __call__(self, x: Any) -> Any:
+        return _calls.fields(self, SimpleNamespace(dynamic_key=None))
+
+    def submit(self, x: Any) -> Any:
+        return self.runner.submit(self, {"x": x})
+
+    def map(self, values: list[Any]) -> list[Any]:
+        return self.runner.map(self, values)
+
+
+FakeTask.__call__ = _calls._wrap_task_call(FakeTask.__call__)  # type: ignore[method-assign]
+FakeTask.map = _calls._wrap_task_map(FakeTask.map)  # type: ignore[method-assign]
+_calls.wrap_runner_class(FakeRunner)
+
+
+class CallsTest(unittest.TestCase):
+    """Which call of its task a run is: Prefect 3.9.1 does not say (its dynamic_key is a
+    random UUID), so the recorder counts calls where the flow makes them."""
+
+    def setUp(self) -> None:
+        self.flow_run = "flow-run-1"
+        saved = _calls._flow_run_id
+        _calls._flow_run_id = lambda: self.flow_run  # type: ignore[assignment]
+        self.addCleanup(setattr, _calls, "_flow_run_id", saved)
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        recording = cachescope_recorder.recording(tmp.name)
+        recording.__enter__()
+        self.addCleanup(recording.__exit__, None, None, None)
+
+    def test_map_elements_get_their_index_and_calls_count_in_order(self) -> None:
+        runner = FakeRunner()
+        score, other = FakeTask("score-1", runner), FakeTask("other-1", runner)
+        self.assertEqual(score(1), {"dynamic_key": None, "call_index": 0, "map_index": None})
+        mapped = score.map([10, 20, 30, 40])
+        self.assertEqual([(f["call_index"], f["map_index"]) for f in mapped], [(1, 0), (2, 1), (3, 2), (4, 3)])
+        self.assertEqual(mapped[0]["dynamic_key"], "k")
+        # Another task counts on its own; a submit after the map is not an element.
+        self.assertEqual(other.submit(5)["call_index"], 0)
+        submitted = score.submit(5)
+        self.assertEqual((submitted["call_index"], submitted["map_index"]), (5, None))
+        # A new flow run counts from 0 again.
+        self.flow_run = "flow-run-2"
+        self.assertEqual([f["map_index"] for f in score.map([1, 2])], [0, 1])
+        self.assertEqual([f["call_index"] for f in runner.seen[-2:]], [0, 1])
+
+    def test_a_note_counts_only_for_its_own_task(self) -> None:
+        runner = FakeRunner()
+        score, other = FakeTask("score-1", runner), FakeTask("score-1", runner)
+        token = _calls.CALL.set(_calls.Call(task=score, call_index=3, map_index=1))
+        try:
+            # A run of another task object started inside that call is not that call.
+            self.assertEqual(_calls.fields(other, None), {"dynamic_key": None, "call_index": None, "map_index": None})
+            self.assertEqual(_calls.fields(score, None)["map_index"], 1)
+        finally:
+            _calls.CALL.reset(token)
+
+    def test_nothing_is_counted_while_recording_is_off(self) -> None:
+        runner = FakeRunner()
+        score = FakeTask("score-1", runner)
+        cachescope_recorder.disable()
+        self.assertEqual([f["call_index"] for f in score.map([1, 2])], [None, None])
 
 
 class FailureTest(unittest.TestCase):

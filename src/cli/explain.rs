@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 
 use cachescope::explain::json::explanation_json;
 use cachescope::explain::next_run::next_run;
-use cachescope::explain::pairing::{pair_earlier, runs_root};
+use cachescope::explain::pairing::pair_earlier;
 use cachescope::explain::render;
 use cachescope::explain::{Case, Explanation, Other, Pairing, RunRef, explain};
 use cachescope::live::{LiveOptions, SourceCache, Verdict};
 use cachescope::load::{RecordSource, load_file, load_paths};
 use cachescope::policy::{PolicyNode, parse_policy};
 use cachescope::record::RunRecord;
+use cachescope::runs_tree::runs_root;
 use jiff::Timestamp;
 
 use super::Outcome;
@@ -36,8 +37,8 @@ pub struct ExplainArgs {
     /// (with a single RECORD, implies --live)
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
-    /// Where to look for earlier runs of the task [default: the nearest folder named
-    /// `runs` that holds RECORD, else RECORD's folder]
+    /// Where to look for earlier runs of the task [default: the runs tree that holds RECORD:
+    /// CACHESCOPE_RUNS, else the highest folder above RECORD that holds only runs]
     #[arg(long, value_name = "DIR")]
     pub runs: Option<PathBuf>,
     /// Also recompute both sides under this cache policy expression (a what-if)
@@ -183,7 +184,11 @@ fn explain_command(args: &ExplainArgs) -> Result<(Explanation, bool), String> {
         None => None,
     };
     let b_path = second.as_ref().map_or(&first.0.path, |s| &s.0.path).clone();
-    let root = args.runs.clone().unwrap_or_else(|| runs_root(&b_path));
+    let root = args.runs.clone().unwrap_or_else(|| {
+        let env_runs = std::env::var_os("CACHESCOPE_RUNS").map(PathBuf::from);
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        runs_root(&b_path, env_runs.as_deref(), home.as_deref())
+    });
     if !root.is_dir() {
         return Err(format!("--runs {}: not a folder", root.display()));
     }

@@ -18,7 +18,19 @@ pub enum Pairing {
     Explicit,
     /// The latest earlier run of the same task with the same inputs.
     SameInputs,
-    /// No earlier run had the same inputs: the latest earlier run of the same task.
+    /// No earlier run had the same inputs: the same call of the task as B (the same map
+    /// element, or the same position among the task's calls) in the latest earlier flow run.
+    /// B's indexes.
+    SameCall {
+        map_index: Option<u64>,
+        call_index: Option<u64>,
+    },
+    /// No earlier run had the same inputs, and no run of the latest earlier flow run is known
+    /// to be the same call: its run of the task whose inputs differ least from B's.
+    ClosestInputs,
+    /// No earlier run had the same inputs, and there was nothing to choose from: the latest
+    /// earlier flow run has one run of the task, or the runs are outside flows. The latest
+    /// earlier run.
     LatestEarlier,
 }
 
@@ -27,6 +39,8 @@ impl Pairing {
         match self {
             Pairing::Explicit => "explicit",
             Pairing::SameInputs => "same-inputs",
+            Pairing::SameCall { .. } => "same-call",
+            Pairing::ClosestInputs => "closest-inputs",
             Pairing::LatestEarlier => "latest-earlier",
         }
     }

@@ -1,16 +1,27 @@
 //! Choosing A when the user names only B: the run whose cache entry B hoped to hit.
 //!
-//! Among the records of the same task (same `task_key`, or same name, qualname and file: the
-//! `task_key` changes when the source is edited, which is exactly the case to explain), A is
-//! the latest run recorded before B with the same inputs (sets compared as sets; inputs that
-//! B's policy excludes are ignored), else the latest run recorded before B.
+//! A is a record of the same task (same `task_key`, or same name, qualname and file: the
+//! `task_key` changes when the source is edited, which is exactly the case to explain),
+//! recorded before B. When B ran in a flow run and earlier flow runs have runs of the task,
+//! A is never a run of B's own flow run: a mapped task's siblings, or the other calls of a task
+//! called several times, are other calls, not the one B repeats. Among the runs left:
 //!
-//! Records are searched under a runs folder: the nearest folder named `runs` that holds B, at
-//! most two levels above B's folder (the recorder's `.cachescope/runs`, or `sample-runs/runs`
-//! with its story and run folders), else B's own folder; `--runs DIR` names another.
+//! 1. the latest with the same inputs (sets compared as sets; inputs that B's policy excludes
+//!    are ignored), preferring the same call as B when several runs of that flow run qualify;
+//! 2. else, in the latest earlier flow run, the same call as B: the same element of a
+//!    `task.map` (`task_run.map_index`), or for a run not mapped the same position among the
+//!    task's calls in its flow run (`task_run.call_index`); the recorder counts both where the
+//!    flow makes the call, since Prefect 3.9.1 keeps neither (its `dynamic_key` is a random
+//!    UUID). Among several, the one whose inputs differ least from B's;
+//! 3. else, in that flow run, the run whose inputs differ least from B's (older records, with
+//!    no call recorded: the order in which runs finished says nothing about the order of calls
+//!    that ran concurrently);
+//! 4. when that flow run has one run of the task, or outside any flow run, the latest earlier
+//!    run.
+//!
+//! Where the records are searched is [`crate::runs_tree`]'s business.
 
 use std::cmp::Ordering;
-use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
@@ -21,23 +32,7 @@ use crate::storage::parse_time;
 use super::evidence::excludes;
 use super::model::Pairing;
 use super::sides::RunRef;
-use super::value_diff::set_elements;
-
-/// The folder searched for B's earlier runs.
-pub fn runs_root(record: &Path) -> PathBuf {
-    let dir = record.parent().unwrap_or(Path::new(""));
-    // Not above the record's grandparent: a folder named `runs` higher up is someone else's.
-    let found = dir
-        .ancestors()
-        .take(3)
-        .find(|d| d.file_name().is_some_and(|n| n == "runs"));
-    let root = found.unwrap_or(dir);
-    if root.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        root.to_path_buf()
-    }
-}
+use super::value_diff::{diff_arguments, set_elements};
 
 /// Two records of the same task.
 pub fn same_task(x: &RunRecord, y: &RunRecord) -> bool {
@@ -104,6 +99,30 @@ fn later_first(x: &RunRecord, y: &RunRecord) -> Ordering {
     time(y).cmp(&time(x))
 }
 
+/// The flow run a record ran in; None outside a flow.
+fn flow_run(record: &RunRecord) -> Option<&str> {
+    record.flow.as_ref().and_then(|f| f.run_id.as_deref())
+}
+
+/// True when `x` is the same call of its task in its flow run as `b` is in its own: the same
+/// element of a map, or, not mapped, the same position among the task's calls.
+fn same_call(x: &RunRecord, b: &RunRecord) -> bool {
+    let (x, b) = (&x.task_run, &b.task_run);
+    match (b.map_index, b.call_index) {
+        (Some(i), _) => x.map_index == Some(i),
+        (None, Some(i)) => x.map_index.is_none() && x.call_index == Some(i),
+        (None, None) => false,
+    }
+}
+
+/// How many paths of the inputs B's policy looks at differ between `x` and `b` (sets compared
+/// as sets).
+pub fn input_distance(x: &RunRecord, b: &RunRecord, exclude: &[String]) -> usize {
+    let (cx, cb) = (compared_inputs(x, exclude), compared_inputs(b, exclude));
+    let (changes, more) = diff_arguments(cx.as_ref(), cb.as_ref(), &|_| true, usize::MAX);
+    changes.len() + more
+}
+
 /// The run B is compared with, among `runs`, and how it was chosen.
 pub fn pair_earlier<'a>(b: &RunRef, runs: &[RunRef<'a>]) -> Option<(RunRef<'a>, Pairing)> {
     let exclude = b.record.policy.as_ref().map(excludes).unwrap_or_default();
@@ -114,40 +133,79 @@ pub fn pair_earlier<'a>(b: &RunRef, runs: &[RunRef<'a>]) -> Option<(RunRef<'a>, 
         .filter(|r| same_task(r.record, b.record) && earlier(r.record, b.record))
         .collect();
     earlier_runs.sort_by(|x, y| later_first(x.record, y.record));
-    if let Some(r) = earlier_runs
+    let Some(b_flow_run) = flow_run(b.record) else {
+        // Outside a flow run there are no calls to match: the latest earlier run.
+        if let Some(r) = earlier_runs
+            .iter()
+            .find(|r| same_inputs(r.record, b.record, &exclude))
+        {
+            return Some((**r, Pairing::SameInputs));
+        }
+        return earlier_runs.first().map(|r| (**r, Pairing::LatestEarlier));
+    };
+    // Issue 8: a mapped task was compared with a sibling element of its own flow run.
+    let other_flow_runs = earlier_runs
         .iter()
-        .find(|r| same_inputs(r.record, b.record, &exclude))
-    {
-        return Some((**r, Pairing::SameInputs));
+        .any(|r| flow_run(r.record) != Some(b_flow_run));
+    if other_flow_runs {
+        earlier_runs.retain(|r| flow_run(r.record) != Some(b_flow_run));
     }
-    earlier_runs.first().map(|r| (**r, Pairing::LatestEarlier))
+    // Latest first; within one flow run, the same call first.
+    let same_inputs_runs: Vec<&RunRef<'a>> = earlier_runs
+        .iter()
+        .copied()
+        .filter(|r| same_inputs(r.record, b.record, &exclude))
+        .collect();
+    if let Some(latest) = same_inputs_runs.first() {
+        let group = flow_run(latest.record);
+        let pick = same_inputs_runs
+            .iter()
+            .filter(|r| flow_run(r.record) == group)
+            .find(|r| other_flow_runs && same_call(r.record, b.record))
+            .unwrap_or(latest);
+        return Some((**pick, Pairing::SameInputs));
+    }
+    let latest = earlier_runs.first()?;
+    let group = flow_run(latest.record);
+    let in_group: Vec<&RunRef<'a>> = earlier_runs
+        .iter()
+        .copied()
+        .filter(|r| flow_run(r.record) == group)
+        .collect();
+    if let [only] = in_group[..] {
+        // One run of the task in that flow run: there was nothing to choose from.
+        return Some((*only, Pairing::LatestEarlier));
+    }
+    let closest = |candidates: &[&RunRef<'a>]| -> Option<RunRef<'a>> {
+        // `min_by_key` keeps the first of equals: the latest.
+        candidates
+            .iter()
+            .min_by_key(|r| input_distance(r.record, b.record, &exclude))
+            .map(|r| **r)
+    };
+    let calls: Vec<&RunRef<'a>> = in_group
+        .iter()
+        .copied()
+        .filter(|r| other_flow_runs && same_call(r.record, b.record))
+        .collect();
+    if let Some(a) = closest(&calls) {
+        let t = &b.record.task_run;
+        return Some((
+            a,
+            Pairing::SameCall {
+                map_index: t.map_index,
+                call_index: t.call_index,
+            },
+        ));
+    }
+    closest(&in_group).map(|a| (a, Pairing::ClosestInputs))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::RecordSource;
     use crate::pyjson::parse;
-
-    #[test]
-    fn the_runs_root_is_the_nearest_runs_folder_or_the_records_own() {
-        assert_eq!(
-            runs_root(Path::new("p/.cachescope/runs/x.json")),
-            Path::new("p/.cachescope/runs")
-        );
-        assert_eq!(
-            runs_root(Path::new("sample-runs/runs/02-source-edit/run-1/x.json")),
-            Path::new("sample-runs/runs")
-        );
-        assert_eq!(
-            runs_root(Path::new("/tmp/mine/x.json")),
-            Path::new("/tmp/mine")
-        );
-        assert_eq!(runs_root(Path::new("x.json")), Path::new("."));
-        assert_eq!(
-            runs_root(Path::new("/home/runs/project/out/a/b/x.json")),
-            Path::new("/home/runs/project/out/a/b")
-        );
-    }
 
     fn record(inputs: &str) -> RunRecord {
         let text = format!(
@@ -169,5 +227,158 @@ mod tests {
         let l1 = record(r#"{"r": ["a", "b"]}"#);
         let l2 = record(r#"{"r": ["b", "a"]}"#);
         assert!(!same_inputs(&l1, &l2, &[]));
+    }
+
+    /// A run of task `score`: its flow run, the second it ended, its call and map indexes,
+    /// and its input `rec`.
+    fn run(
+        flow_run: Option<&str>,
+        second: u32,
+        call: Option<u64>,
+        map: Option<u64>,
+        rec: &str,
+    ) -> RunRecord {
+        let flow = flow_run.map_or("null".to_string(), |f| {
+            format!(r#"{{"name": "batch", "run_id": "{f}", "parameters": {{}}}}"#)
+        });
+        let index = |i: Option<u64>| i.map_or("null".to_string(), |i| i.to_string());
+        let text = format!(
+            r#"{{"format": "cachescope/run-record@1", "recorded_at": "2026-01-01T00:00:{second:02}.000Z",
+                "flow": {flow}, "task": {{"name": "score"}},
+                "task_run": {{"id": "{}-{second}", "call_index": {}, "map_index": {}}},
+                "policy": null, "key": null, "inputs": {{"rec": {rec}}}}}"#,
+            flow_run.unwrap_or("none"),
+            index(call),
+            index(map)
+        );
+        RunRecord::from_value(parse(&text).unwrap()).unwrap()
+    }
+
+    /// Which of `records` pair_earlier picks for `records[b]`, and how.
+    fn pick(records: &[RunRecord], b: usize) -> Option<(usize, Pairing)> {
+        let sources: Vec<RecordSource> = (0..records.len())
+            .map(|i| RecordSource {
+                path: format!("r{i}.json").into(),
+                line: None,
+            })
+            .collect();
+        let refs: Vec<RunRef> = records
+            .iter()
+            .zip(&sources)
+            .map(|(record, source)| RunRef { source, record })
+            .collect();
+        pair_earlier(&refs[b], &refs).map(|(a, how)| {
+            let i = sources.iter().position(|s| s == a.source).unwrap();
+            (i, how)
+        })
+    }
+
+    const RECS: [&str; 4] = [
+        r#"{"id": 0, "v": 1.5, "unit": "m", "tag": "x"}"#,
+        r#"{"id": 1, "v": 2.5, "unit": "m", "tag": "x"}"#,
+        r#"{"id": 2, "v": 3.5, "unit": "m", "tag": "x"}"#,
+        r#"{"id": 3, "v": 4.5, "unit": "m", "tag": "x"}"#,
+    ];
+
+    #[test]
+    fn a_mapped_run_is_compared_with_the_same_element_of_the_previous_flow_run() {
+        // Issue 8: `explain` on element 2 picked a sibling of its own flow run (three fields
+        // differ) instead of element 2 of the previous flow run (one field differs).
+        let changed = r#"{"id": 2, "v": 9.5, "unit": "m", "tag": "x"}"#;
+        let mut records: Vec<RunRecord> = (0..4u32)
+            .map(|i| {
+                run(
+                    Some("f1"),
+                    10 - i,
+                    Some(i as u64),
+                    Some(i as u64),
+                    RECS[i as usize],
+                )
+            })
+            .collect();
+        // The second flow run's elements end in another order; element 2 ends last.
+        for (i, second) in [(0u64, 20), (1, 22), (3, 21), (2, 23)] {
+            let rec = if i == 2 { changed } else { RECS[i as usize] };
+            records.push(run(Some("f2"), second, Some(i), Some(i), rec));
+        }
+        let b = records.len() - 1;
+        let expected = Pairing::SameCall {
+            map_index: Some(2),
+            call_index: Some(2),
+        };
+        assert_eq!(pick(&records, b), Some((2, expected)));
+        // An unchanged element is paired with itself in the first flow run: a hit.
+        assert_eq!(pick(&records, 5), Some((1, Pairing::SameInputs)));
+        // The first flow run had no earlier flow run: the closest of its own earlier runs.
+        assert_eq!(pick(&records, 0), Some((1, Pairing::ClosestInputs)));
+    }
+
+    #[test]
+    fn among_runs_with_the_same_inputs_the_same_call_is_preferred() {
+        let mut records = vec![
+            run(Some("f1"), 1, Some(0), Some(0), RECS[0]),
+            run(Some("f1"), 2, Some(1), Some(1), RECS[0]),
+        ];
+        records.push(run(Some("f2"), 3, Some(1), Some(1), RECS[0]));
+        records.push(run(Some("f2"), 4, Some(0), Some(0), RECS[0]));
+        assert_eq!(pick(&records, 2), Some((1, Pairing::SameInputs)));
+        assert_eq!(pick(&records, 3), Some((0, Pairing::SameInputs)));
+    }
+
+    #[test]
+    fn a_task_called_several_times_is_compared_with_the_same_call() {
+        // Three direct calls per flow run; in the second, the second call's input changed.
+        let mut records: Vec<RunRecord> = (0..3u32)
+            .map(|i| run(Some("f1"), i, Some(i as u64), None, RECS[i as usize]))
+            .collect();
+        records.push(run(Some("f2"), 10, Some(0), None, RECS[0]));
+        // Closer to the third call's input (one field differs) than to the second's (three):
+        // the same call comes first all the same.
+        let changed = r#"{"id": 2, "v": 3.5, "unit": "cm", "tag": "x"}"#;
+        records.push(run(Some("f2"), 11, Some(1), None, changed));
+        let expected = Pairing::SameCall {
+            map_index: None,
+            call_index: Some(1),
+        };
+        assert_eq!(pick(&records, 4), Some((1, expected)));
+        // A map element is not the same call as a direct call with the same call index.
+        let mut mapped = records.clone();
+        mapped[1] = run(Some("f1"), 1, Some(1), Some(0), RECS[1]);
+        assert_eq!(pick(&mapped, 4).map(|p| p.1), Some(Pairing::ClosestInputs));
+    }
+
+    #[test]
+    fn older_records_without_calls_get_the_closest_inputs_of_the_latest_earlier_flow_run() {
+        let changed = r#"{"id": 2, "v": 9.5, "unit": "m", "tag": "x"}"#;
+        let mut records: Vec<RunRecord> = (0..4u32)
+            .map(|i| run(Some("f0"), i, None, None, RECS[0]))
+            .collect();
+        records.extend((0..4u32).map(|i| run(Some("f1"), 10 + i, None, None, RECS[i as usize])));
+        records.push(run(Some("f2"), 20, None, None, RECS[0]));
+        records.push(run(Some("f2"), 21, None, None, changed));
+        // Not f0 (older), not f2's own sibling (same inputs as RECS[0] but B's flow run).
+        assert_eq!(pick(&records, 9), Some((6, Pairing::ClosestInputs)));
+    }
+
+    #[test]
+    fn one_run_per_flow_run_is_simply_the_latest_earlier_run() {
+        let records = vec![
+            run(Some("f1"), 1, None, None, RECS[2]),
+            run(Some("f2"), 2, Some(0), None, RECS[0]),
+            run(Some("f3"), 3, Some(0), None, RECS[3]),
+        ];
+        assert_eq!(pick(&records, 2), Some((1, Pairing::LatestEarlier)));
+        assert_eq!(pick(&records, 1), Some((0, Pairing::LatestEarlier)));
+    }
+
+    #[test]
+    fn outside_a_flow_the_latest_earlier_run_is_taken() {
+        let records = vec![
+            run(None, 1, None, None, RECS[2]),
+            run(None, 2, None, None, RECS[0]),
+            run(None, 3, None, None, RECS[3]),
+        ];
+        assert_eq!(pick(&records, 2), Some((1, Pairing::LatestEarlier)));
+        assert_eq!(pick(&records, 0), None);
     }
 }

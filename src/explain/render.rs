@@ -210,13 +210,31 @@ pub fn lines(e: &Explanation) -> Vec<Line> {
             "A is the latest earlier run of `{}` with the same inputs.",
             e.task
         )),
+        Pairing::SameCall {
+            map_index: Some(i), ..
+        } => Some(format!(
+            "A is the same element of the `{}` map (index {i}) in the latest earlier flow run \
+             (no earlier run had the same inputs).",
+            e.task
+        )),
+        Pairing::SameCall { call_index, .. } => Some(format!(
+            "A is call #{} of `{}` in the latest earlier flow run, as B is in its own (no \
+             earlier run had the same inputs).",
+            call_index.map_or("?".to_string(), |i| (i + 1).to_string()),
+            e.task
+        )),
+        Pairing::ClosestInputs => Some(format!(
+            "A is the run of `{}` in the latest earlier flow run whose inputs are closest to B's \
+             (none had the same inputs).",
+            e.task
+        )),
         Pairing::LatestEarlier => Some(format!(
             "A is the latest earlier run of `{}` (none had the same inputs).",
             e.task
         )),
     };
     if let Some(p) = pairing {
-        o.raw(&sides, vec![plain("     "), span(Sem::Note, p)]);
+        o.para(&sides, vec![plain("     ")], vec![span(Sem::Note, p)], 5);
     }
     if !e.culprits.is_empty() {
         o.blank();

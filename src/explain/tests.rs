@@ -95,6 +95,7 @@ fn record(s: &Spec) -> RunRecord {
         task_run: TaskRunInfo {
             id: Some(format!("{}-{}", s.task, s.run_id)),
             name: None,
+            ..TaskRunInfo::default()
         },
         inputs: Some(inputs),
         policy: Some(tree),

@@ -413,6 +413,21 @@ pub fn compare(job: &Job) -> Comparison {
                                 "latest earlier run with the same inputs · {}",
                                 run_label(&runs[index])
                             ),
+                            Pairing::SameCall {
+                                map_index: Some(i), ..
+                            } => format!(
+                                "the same map element ({i}) in the latest earlier flow run · {}",
+                                run_label(&runs[index])
+                            ),
+                            Pairing::SameCall { call_index, .. } => format!(
+                                "the same call (#{}) in the latest earlier flow run · {}",
+                                call_index.map_or("?".to_string(), |i| (i + 1).to_string()),
+                                run_label(&runs[index])
+                            ),
+                            Pairing::ClosestInputs => format!(
+                                "the closest inputs in the latest earlier flow run · {}",
+                                run_label(&runs[index])
+                            ),
                             _ => format!(
                                 "latest earlier run (none had the same inputs) · {}",
                                 run_label(&runs[index])

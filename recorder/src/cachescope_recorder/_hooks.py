@@ -12,6 +12,10 @@ or raises exactly what it did:
 - ``set_state`` of the sync and async engines, which writes the record when the task run
   reaches a final state (again on a later final state, so the file always holds the last).
 
+And where the flow calls, submits or maps a task (``Task.__call__``, ``Task.submit``,
+``Task.map`` and the task runner's ``submit``), :mod:`._calls` notes which call of the task
+it is; the hook patches ``Task`` as soon as ``prefect.tasks`` is loaded, before the first call.
+
 Any failure of the recorder itself is logged once, as a warning, and the task run goes on.
 """
 
@@ -27,9 +31,10 @@ from types import ModuleType
 from typing import Any, Callable, Optional, Sequence
 
 from . import current
-from . import _capture, _record
+from . import _calls, _capture, _record
 
 _TARGET = "prefect.task_engine"
+_TASKS = "prefect.tasks"
 # The engine keeps its pending record (and the file name chosen for it) in this attribute.
 _PENDING = "_cachescope_pending"
 _FILE_NAME = "_cachescope_file_name"
@@ -52,10 +57,12 @@ def report_failure(what: str) -> None:
 
 
 class _TaskEngineFinder(MetaPathFinder):
-    """Finds ``prefect.task_engine`` through the other finders and patches it once loaded."""
+    """Finds ``prefect.task_engine`` through the other finders and patches it once loaded;
+    ``prefect.tasks`` too, which a flow imports long before its first task call imports the
+    engine, so that the first call of a task is counted like the others (see :mod:`._calls`)."""
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]], target: Optional[ModuleType] = None) -> Optional[ModuleSpec]:
-        if fullname != _TARGET:
+        if fullname not in (_TARGET, _TASKS):
             return None
         spec = None
         for finder in list(sys.meta_path):
@@ -71,6 +78,12 @@ class _TaskEngineFinder(MetaPathFinder):
 
         def exec_module(module: ModuleType) -> None:
             original_exec(module)
+            if fullname == _TASKS:
+                try:
+                    _calls.patch()
+                except Exception:  # noqa: BLE001 - never break the import of Prefect
+                    report_failure("could not patch prefect.tasks")
+                return
             _remove_finder()
             try:
                 _patch(module)
@@ -94,7 +107,10 @@ def install() -> None:
         module = sys.modules.get(_TARGET)
         if module is not None:
             _patch(module)
-        elif not any(isinstance(f, _TaskEngineFinder) for f in sys.meta_path):
+            return
+        if _TASKS in sys.modules:
+            _calls.patch()
+        if not any(isinstance(f, _TaskEngineFinder) for f in sys.meta_path):
             sys.meta_path.insert(0, _TaskEngineFinder())
 
 
@@ -111,6 +127,7 @@ def _patch(task_engine: ModuleType) -> None:
     sync_engine.set_state = _wrap_sync_set_state(sync_engine.set_state)
     async_engine = task_engine.AsyncTaskRunEngine
     async_engine.set_state = _wrap_async_set_state(async_engine.set_state)
+    _calls.patch()
     _patched = True
 
 

@@ -15,13 +15,13 @@ import json
 import os
 import platform
 import re
-import tempfile
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from . import Config
+from . import Config, _calls
 from ._capture import Capture
 
 FORMAT = "cachescope/run-record@1"
@@ -359,7 +359,7 @@ def snapshot(engine: Any, key: Optional[str], capture: Capture, config: Config, 
             "line": code.co_firstlineno if code is not None else None,
             "source": _hashed_source(task, capture, policy),
         },
-        "task_run": {"id": str(task_run.id), "name": task_run.name},
+        "task_run": {"id": str(task_run.id), "name": task_run.name, **_calls.fields(task, task_run)},
         "inputs": encode_mapping(engine.parameters),
         "policy": describe_policy(policy, capture) if isinstance(policy, CachePolicy) else None,
         "key": key,
@@ -443,11 +443,26 @@ def _stored_expiration(key: Optional[str], state: Any, transaction: Any) -> Opti
     return _utc_text(metadata.expiration)
 
 
+def _create_temp(folder: Path) -> tuple[int, str]:
+    """A new temporary file in ``folder``, created as ``open()`` creates files: mode 0666 less
+    the process's umask (0644 under the usual 022, as Prefect's result files), so the group and
+    others can read records wherever they can read results. ``tempfile.mkstemp`` would make it
+    0600 whatever the umask; reading the umask to chmod afterwards would mean setting it, which
+    is not safe while task runs in other threads create files."""
+    for _ in range(100):
+        temp = str(folder / f".{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), temp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name in {folder}")
+
+
 def write_record(path: Path, record: Dict[str, Any]) -> None:
     """Writes atomically: a temporary file in the same folder, then a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=2) + "\n"
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    fd, temp = _create_temp(path.parent)
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(text)
