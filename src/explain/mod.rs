@@ -23,10 +23,12 @@ pub mod cosmetic;
 pub mod culprit;
 pub mod decorator;
 pub mod evidence;
+pub mod fix_text;
 pub mod json;
 pub mod model;
 pub mod next_run;
 pub mod pairing;
+pub mod recorded_keys;
 pub mod sides;
 pub mod source_diff;
 pub mod tree_text;
@@ -110,6 +112,14 @@ pub fn explain(case: &Case) -> Explanation {
             .map(|(path, note)| match (&l.source, b.evaluation.node(&path)) {
                 (Err(problem), Some(n)) if n.policy == "TaskSource" => problem.to_string(),
                 _ => note,
+            })
+            // A key that does not hash the source still depends on the decorator, which is in
+            // the source: unreadable, the next run's policy is unknown.
+            .or_else(|| {
+                l.source
+                    .as_ref()
+                    .err()
+                    .map(crate::live::unreadable_source_note)
             })
     });
 
