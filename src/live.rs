@@ -316,10 +316,7 @@ pub fn evaluate_with_source(
 
 /// Why a record whose key does not hash the source is still in error live.
 pub fn unreadable_source_note(problem: &SourceProblem) -> String {
-    format!(
-        "the task's source cannot be read ({problem}), so neither can its decorator: the policy \
-         of the next run is unknown"
-    )
+    format!("{problem}: the task's decorator, and so the policy of the next run, cannot be read")
 }
 
 fn predict(
