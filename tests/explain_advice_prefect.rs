@@ -181,7 +181,7 @@ fn advice_of<'j>(got: &'j Json, kind: &str, report: &str) -> &'j Json {
 /// for the same cache_key_fn without RUN_ID (`train_fixed`, served from the cache).
 #[test]
 fn the_fix_for_a_cache_key_fn_with_run_id_is_checked_with_the_recorded_keys() {
-    let c = case(&["cache_key_fn_run_id"]);
+    let c = case(&["cache_key_fn_run_id", "train"]);
     let run = explain(c, &[]);
     let report = run.report();
     let got = run.json();
@@ -219,6 +219,42 @@ fn the_fix_for_a_cache_key_fn_with_run_id_is_checked_with_the_recorded_keys() {
     assert_eq!(what_if["verdict"], "hit", "{report}");
     assert_eq!(what_if["key_a"], fixed_key.as_str(), "{report}");
     assert_eq!(what_if["key_b"], fixed_key.as_str(), "{report}");
+}
+
+/// The same with a policy class of the project's own (`DatasetVersion() + RUN_ID`): the fix
+/// cannot be written as an expression, but its check carries the key the class returned in
+/// each record, which is the key Prefect used for `DatasetVersion()` alone.
+#[test]
+fn the_fix_for_a_policy_class_with_run_id_is_checked_with_the_recorded_keys() {
+    let c = case(&["cache_key_fn_run_id", "validate"]);
+    let run = explain(c, &[]);
+    let report = run.report();
+    let got = run.json();
+    assert_eq!(run.code(), Some(1), "a miss\n{report}");
+    let advice = advice_of(&got, "default_run_id", &report);
+    assert!(
+        advice["fix"].is_null(),
+        "no expression names the class\n{report}"
+    );
+    let check = advice["check"].as_str().unwrap_or("");
+    assert!(
+        check.starts_with("with RUN_ID left out")
+            && check.contains("flows.DatasetVersion")
+            && check.contains("A and B would share one key")
+            && check.contains("these 2 recorded runs of `validate` would share one key"),
+        "{check}\n{report}"
+    );
+    // The key the check found is the class's recorded key, which Prefect used for the class
+    // alone (`validate_fixed`, served from the cache).
+    let fixed_key = text(c, "fixed_key");
+    let a = read_json(Path::new(&text(c, "a")));
+    let own = a["policy"]["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["policy"] == "flows.DatasetVersion")
+        .unwrap_or_else(|| panic!("{}", a["policy"]));
+    assert_eq!(own["key"], fixed_key.as_str());
 }
 
 /// Reprs that differ only by a memory address: in one process the model is pickled by

@@ -32,6 +32,11 @@ pub struct Fix {
 /// source, whose decorator may name objects the record knows only by their class. Err says
 /// why the fix cannot be written.
 pub fn fix_text(tree: &PolicyNode, from_record: bool, source: Option<&str>) -> Result<Fix, String> {
+    if let Some(class) = own_class(tree) {
+        return Err(format!(
+            "`{class}` is a policy class of the project's own, which no expression names"
+        ));
+    }
     let decorator = source.and_then(decorator_policy);
     let intended = if from_record {
         written(tree, decorator.as_deref())?
@@ -45,6 +50,14 @@ pub fn fix_text(tree: &PolicyNode, from_record: bool, source: Option<&str>) -> R
         return Err(format!("`{text}` does not evaluate to the fix"));
     }
     Ok(Fix { text, tree: parsed })
+}
+
+/// The first policy class in the tree that is not Prefect's.
+fn own_class(node: &PolicyNode) -> Option<&str> {
+    match &node.kind {
+        PolicyKind::Other { class } => Some(class),
+        _ => node.children().iter().find_map(own_class),
+    }
 }
 
 /// The tree as an expression names it: a `cache_key_fn` by the last part of its qualified name

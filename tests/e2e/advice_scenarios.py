@@ -14,7 +14,8 @@ The cases:
 - ``cache-key-fn-run-id``: ``train`` is keyed on ``CacheKeyFnPolicy(cache_key_fn=dataset_key) +
   RUN_ID``; two flow runs with the same dataset, so B misses on RUN_ID alone. ``train_fixed``,
   in the same flows, has the policy the advice must suggest: its second run is served from the
-  cache, under the key the cache_key_fn returned.
+  cache, under the key the cache_key_fn returned. ``validate`` and ``validate_fixed`` do the
+  same with a policy class of the project's own (``DatasetVersion() + RUN_ID``).
 - ``configured``: ``summarize`` is keyed on ``(TASK_SOURCE + INPUTS).configure(key_storage=K)``
   and ``publish`` also sets ``isolation_level="SERIALIZABLE", lock_manager=LOCKS``; a comment in
   each is edited between A and B. The fix the advice must suggest (TASK_SOURCE left out, the
@@ -162,7 +163,18 @@ def cache_key_fn_run_id(out: Path) -> dict[str, Any]:
     fixed_a, fixed_b = a.record("train_fixed"), b.record("train_fixed")
     require(state(b, "train_fixed") == "Cached", f"train_fixed: B ended {state(b, 'train_fixed')}, expected Cached")
     require(fixed_a["key"] == fixed_b["key"] == fn_a, f"train_fixed: keys {fixed_a['key']} and {fixed_b['key']}, the cache_key_fn returned {fn_a}")
-    return {**pair(a, b, "train"), "task": "train", "fix": "CacheKeyFnPolicy(cache_key_fn=dataset_key)", "fixed_key": fixed_b["key"], "runs": str(out)}
+    # The same with a policy class of the project's own.
+    va, vb = a.record("validate"), b.record("validate")
+    require(state(b, "validate") == "Completed", f"validate: B ended {state(b, 'validate')}, expected Completed (RUN_ID)")
+    own_a, own_b = node(va, "flows.DatasetVersion")["key"], node(vb, "flows.DatasetVersion")["key"]
+    require(own_a == own_b == "sales-schema-1", f"validate: DatasetVersion returned {own_a} and {own_b}")
+    fixed_a, fixed_b = a.record("validate_fixed"), b.record("validate_fixed")
+    require(state(b, "validate_fixed") == "Cached", f"validate_fixed: B ended {state(b, 'validate_fixed')}, expected Cached")
+    require(fixed_a["key"] == fixed_b["key"] == own_a, f"validate_fixed: keys {fixed_a['key']} and {fixed_b['key']}, DatasetVersion returned {own_a}")
+    return {
+        "train": {**pair(a, b, "train"), "task": "train", "fix": "CacheKeyFnPolicy(cache_key_fn=dataset_key)", "fixed_key": a.record("train_fixed")["key"]},
+        "validate": {**pair(a, b, "validate"), "task": "validate", "fixed_key": fixed_b["key"]},
+    }
 
 
 def configured(out: Path) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
-from prefect.cache_policies import INPUTS, RUN_ID, TASK_SOURCE, CacheKeyFnPolicy
+from prefect.cache_policies import INPUTS, RUN_ID, TASK_SOURCE, CacheKeyFnPolicy, CachePolicy
 from prefect.context import TaskRunContext
 from prefect.locking.filesystem import FileSystemLockManager
 
@@ -36,10 +36,30 @@ def train_fixed(dataset: str) -> str:
     return f"model of {dataset}"
 
 
+class DatasetVersion(CachePolicy):
+    """A policy class of the project's own: the dataset and the version of its schema."""
+
+    def compute_key(self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str:
+        return f"{inputs['dataset']}-schema-1"
+
+
+@task(cache_policy=DatasetVersion() + RUN_ID, persist_result=True)
+def validate(dataset: str) -> bool:
+    return True
+
+
+# What the advice for `validate` says to do: leave RUN_ID out.
+@task(cache_policy=DatasetVersion(), persist_result=True)
+def validate_fixed(dataset: str) -> bool:
+    return True
+
+
 @flow
 def training(dataset: str) -> None:
     train(dataset)
     train_fixed(dataset)
+    validate(dataset)
+    validate_fixed(dataset)
 
 
 @task(cache_policy=(TASK_SOURCE + INPUTS).configure(key_storage=KEY_STORAGE), persist_result=True)
