@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::engine::{Material, RecordEvaluation, recompute_with};
+use crate::engine::{Material, NodeStatus, RecordEvaluation, recompute_with};
 use crate::policy::{PolicyKind, PolicyNode};
 use crate::record::{RunRecord, normalize};
 use crate::source::{FunctionSource, PythonVersion, SourceError, SourceFile};
@@ -295,12 +295,23 @@ pub fn evaluate_with_source(
         (Err(_), false) => material.source,
     };
     let mut evaluation = recompute_with(record, &material);
-    if let (Err(problem), true) = (&source, needs_source) {
-        for node in &mut evaluation.evaluation.nodes {
-            if node.policy == "TaskSource" {
-                node.note = Some(problem.to_string());
+    match (&source, needs_source) {
+        (Err(problem), true) => {
+            for node in &mut evaluation.evaluation.nodes {
+                if node.policy == "TaskSource" {
+                    node.note = Some(problem.to_string());
+                }
             }
         }
+        // The key does not hash the source, but the decorator is in the source, and the
+        // decorator sets the policy: what the next run's key hashes is unknown (issue 8, item 5:
+        // a task keyed on `INPUTS - "y"` passed `check` with its file gone).
+        (Err(problem), false) => {
+            evaluation.status = NodeStatus::Error;
+            evaluation.key = None;
+            evaluation.note = Some(unreadable_source_note(problem));
+        }
+        (Ok(_), _) => {}
     }
     let storage = record.result_storage_in(record_dir);
     let (verdict, reason, lookup_result) = predict(record, &evaluation, storage.as_deref(), now);
@@ -313,13 +324,17 @@ pub fn evaluate_with_source(
     }
 }
 
+/// Why a record whose key does not hash the source is still in error live.
+pub fn unreadable_source_note(problem: &SourceProblem) -> String {
+    format!("{problem}: the task's decorator, and so the policy of the next run, cannot be read")
+}
+
 fn predict(
     record: &RunRecord,
     evaluation: &RecordEvaluation,
     storage: Option<&Path>,
     now: Timestamp,
 ) -> (Verdict, String, Option<Lookup>) {
-    use crate::engine::NodeStatus;
     let Some(policy) = &record.policy else {
         return (
             Verdict::Unknown,
@@ -334,6 +349,7 @@ fn predict(
             .iter()
             .find(|n| n.status == NodeStatus::Error)
             .and_then(|n| n.note.clone())
+            .or_else(|| evaluation.note.clone())
             .unwrap_or_else(|| "the key cannot be recomputed".into());
         return (Verdict::Unknown, why, None);
     }

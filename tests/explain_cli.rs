@@ -565,12 +565,23 @@ fn what_if_recomputes_both_sides_under_another_policy() {
             .unwrap()
             .contains("refresh_cache")
     );
-    // Opaque inputs: unknown, unless the what-if leaves them out.
+    // Opaque inputs: the Inputs node the records have keeps the key each record holds for it
+    // (Prefect's cloudpickle bytes were stable here: both runs recorded one Inputs key, and B
+    // hit); left out, they are recomputed; hashed under another exclude list, whose key no
+    // record holds, the what-if cannot tell.
     let p = sample("07-opaque-input", "run-2", "publish");
     let (e, _) = explain_json(&[&p, "--policy", "INPUTS"]);
-    assert_eq!(e["what_if"]["verdict"], "unknown");
+    assert_eq!(e["what_if"]["verdict"], "hit");
+    let a = load(&support::repo_root().join(e["a"].as_str().unwrap()));
+    let inputs = &a.policy.as_ref().unwrap().children()[1];
+    let inputs_key = inputs.recorded.as_ref().unwrap().key.as_deref().unwrap();
+    assert_eq!(inputs.class_name(), "Inputs");
+    assert_eq!(e["what_if"]["key_a"], inputs_key);
+    assert_eq!(e["what_if"]["key_b"], inputs_key);
     let (e, _) = explain_json(&[&p, "--policy", "INPUTS - 'channel'"]);
     assert_eq!(e["what_if"]["verdict"], "hit");
+    let (e, _) = explain_json(&[&p, "--policy", "INPUTS - 'totals'"]);
+    assert_eq!(e["what_if"]["verdict"], "unknown");
 }
 
 // ---------------------------------------------------------------------------------------------

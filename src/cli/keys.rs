@@ -259,6 +259,8 @@ fn first_problem(eval: &RecordEvaluation) -> String {
                 n.note.as_deref().unwrap_or("cannot be recomputed")
             )
         })
+        // No node in error: the record as a whole is (live, its source cannot be read).
+        .or_else(|| eval.note.clone())
         .unwrap_or_else(|| "cannot be recomputed".to_string())
 }
 

@@ -1,22 +1,26 @@
 //! Advice for the known ways Prefect's caching surprises people, each with a fix that is a
 //! policy expression where one exists, checked with the policy engine: the fix is rendered as
 //! text, evaluated back with [`parse_policy`] (so what the user pastes is what was checked),
-//! and applied to A, B and every recorded run of the task.
+//! and applied to A, B and every recorded run of the task. A fix keeps what `.configure()` set
+//! ([`fix_text`]), and a node the fix leaves alone keeps the key the run recorded for it when
+//! cachescope cannot recompute it ([`recorded_keys`]).
 
-use crate::engine::{Material, NodeStatus, evaluate};
+use crate::engine::{Material, NodeStatus};
 use crate::policy::{
-    PolicyKind, PolicyNode, add, compound_cache_policy, constant, parse_policy, sub,
+    PolicyKind, PolicyNode, add, compound_cache_policy, configure, constant, parse_policy, sub,
 };
 use crate::pyjson::Value;
 use crate::record::{RunRecord, holds_placeholder};
 
 use super::cosmetic::Classification;
 use super::decorator::{decorator_policy, subtracted_names};
+use super::fix_text::{self, fix_text};
 use super::model::{Advice, AdviceKind, Culprit, Evidence};
 use super::pairing::{same_inputs, same_task};
+use super::recorded_keys::{self, Carry};
 use super::sides::{RunRef, Side, tree_has};
 use super::tree_text::render;
-use super::value_diff::set_of_strings;
+use super::value_diff::{same_value, set_of_strings};
 use super::wording::join_and;
 
 /// What advice is given from.
@@ -46,6 +50,21 @@ impl AdviceInput<'_, '_> {
 
     fn culprit(&self, policy: &str) -> Option<&Culprit> {
         self.culprits.iter().find(|c| c.policy == policy)
+    }
+
+    /// The fix `tree` (built from B's policy) as an expression, or why it cannot be written.
+    fn fix(&self, tree: &PolicyNode) -> Result<fix_text::Fix, String> {
+        // B's policy is a record's tree (configure fields as the recorder wrote them) unless
+        // it is the policy the decorator sets now, evaluated from its expression.
+        let from_record = self.b.policy.is_some_and(|p| p.recorded.is_some());
+        let source = self
+            .b
+            .record
+            .task
+            .source
+            .as_deref()
+            .or(self.b.material.source);
+        fix_text(tree, from_record, source)
     }
 }
 
@@ -89,7 +108,9 @@ fn strip(node: &PolicyNode) -> PolicyNode {
     }
 }
 
-/// The tree without the nodes `drop` selects; a compound left with one child becomes it.
+/// The tree without the nodes `drop` selects; a compound left with one child becomes it,
+/// configured as the compound was (`(TASK_SOURCE + INPUTS).configure(key_storage=K)` without
+/// TASK_SOURCE is `INPUTS.configure(key_storage=K)`, not `INPUTS`).
 fn without(node: &PolicyNode, drop: &dyn Fn(&PolicyKind) -> bool) -> Option<PolicyNode> {
     if drop(&node.kind) {
         return None;
@@ -99,7 +120,10 @@ fn without(node: &PolicyNode, drop: &dyn Fn(&PolicyKind) -> bool) -> Option<Poli
             let kept: Vec<PolicyNode> = policies.iter().filter_map(|p| without(p, drop)).collect();
             match kept.len() {
                 0 => None,
-                1 => kept.into_iter().next(),
+                1 => kept
+                    .into_iter()
+                    .next()
+                    .map(|only| configure(&only, &node.configure)),
                 _ => Some(compound_cache_policy(kept, node.configure.clone())),
             }
         }
@@ -125,13 +149,6 @@ fn is_default(tree: &PolicyNode) -> bool {
     constant("DEFAULT").is_some_and(|d| strip(tree) == d)
 }
 
-/// The fix as text and the tree that text evaluates to, or None if it does not evaluate.
-fn as_fix(tree: &PolicyNode) -> Option<(String, PolicyNode)> {
-    let text = render(tree);
-    let parsed = parse_policy(&text).ok()?;
-    Some((text, parsed))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Checking a fix.
 
@@ -145,12 +162,17 @@ struct Checked {
     uncomputable: usize,
 }
 
-fn key_under(tree: &PolicyNode, m: &Material) -> Option<String> {
-    let e = evaluate(tree, m);
-    if matches!(e.status(), NodeStatus::Unverifiable | NodeStatus::Error) {
-        return None;
-    }
-    e.key().map(str::to_string)
+/// The key `tree` gives a run: its material, and the keys its own tree recorded for the nodes
+/// cachescope cannot recompute.
+fn key_under(
+    tree: &PolicyNode,
+    run_tree: Option<&PolicyNode>,
+    m: &Material,
+    carry: Carry,
+) -> Option<String> {
+    recorded_keys::key_under(tree, run_tree, m, carry)
+        .ok()
+        .flatten()
 }
 
 /// Every set of strings replaced by the sorted list of its strings.
@@ -189,7 +211,12 @@ fn check(input: &AdviceInput, tree: &PolicyNode, sort_sets: bool) -> Checked {
             (None, None)
         }
     };
-    let key_of = |m: &Material| {
+    let carry = if sort_sets {
+        Carry::NotArguments
+    } else {
+        Carry::All
+    };
+    let key_of = |m: &Material, run_tree: Option<&PolicyNode>| {
         let (inputs, params) = prepare(m);
         let m = if sort_sets {
             Material {
@@ -201,9 +228,12 @@ fn check(input: &AdviceInput, tree: &PolicyNode, sort_sets: bool) -> Checked {
         } else {
             *m
         };
-        key_under(tree, &m)
+        key_under(tree, run_tree, &m, carry)
     };
-    let (ka, kb) = (key_of(&input.a.material), key_of(&input.b.material));
+    let (ka, kb) = (
+        key_of(&input.a.material, input.a.record.policy.as_ref()),
+        key_of(&input.b.material, input.b.record.policy.as_ref()),
+    );
     let share = match (&ka, &kb) {
         (Some(a), Some(b)) => Some(a == b),
         _ => None,
@@ -215,7 +245,7 @@ fn check(input: &AdviceInput, tree: &PolicyNode, sort_sets: bool) -> Checked {
     let mut fixed = Vec::new();
     let mut uncomputable = 0;
     for r in &runs {
-        match key_of(&Material::of_record(r)) {
+        match key_of(&Material::of_record(r), r.policy.as_ref()) {
             Some(k) => fixed.push(k),
             None => uncomputable += 1,
         }
@@ -253,7 +283,14 @@ fn check_text(label: &str, task: &str, live: bool, c: &Checked) -> String {
         None => format!("the key of {a} or {b} cannot be computed"),
     };
     let mut text = format!("with {label}, {pair}");
-    if c.runs > 0 {
+    if c.runs > 0 && c.keys_fixed == 0 {
+        text.push_str(&format!(
+            ", and the keys of these {} recorded run{} of `{task}` cannot be computed (a node \
+             cachescope cannot recompute, whose key the runs did not record)",
+            c.runs,
+            if c.runs == 1 { "" } else { "s" },
+        ));
+    } else if c.runs > 0 {
         let share = if c.keys_fixed == 1 {
             "would share one key".to_string()
         } else {
@@ -267,7 +304,8 @@ fn check_text(label: &str, task: &str, live: bool, c: &Checked) -> String {
         ));
         if c.uncomputable > 0 {
             text.push_str(&format!(
-                "; {} cannot be computed (values JSON cannot encode)",
+                "; {} cannot be computed (a node cachescope cannot recompute, whose key the \
+                 run did not record)",
                 c.uncomputable
             ));
         }
@@ -284,28 +322,43 @@ fn advice(kind: AdviceKind, text: String, fix: Option<String>, check: Option<Str
     }
 }
 
-/// A fix as an expression, and what the engine found applying it (None if it does not
-/// evaluate).
-fn fix_and_check(input: &AdviceInput, tree: &PolicyNode) -> Option<(String, String)> {
-    let (fix, parsed) = as_fix(tree)?;
-    let c = check(input, &parsed, false);
-    let checked = check_text(&format!("`{fix}`"), input.task(), input.b.live, &c);
-    Some((fix, checked))
-}
-
-/// Advice with a checked policy fix.
-fn with_fix(input: &AdviceInput, kind: AdviceKind, text: String, tree: &PolicyNode) -> Advice {
-    match fix_and_check(input, tree) {
-        Some((fix, checked)) => advice(kind, text, Some(fix), Some(checked)),
-        None => advice(kind, text, None, None),
+/// A fix as an expression (None when it cannot be written), and what the engine found
+/// applying it. `change` says in words what the fix does, for a fix that cannot be written
+/// (a policy class of the user's own, a lock manager the record knows only by its class):
+/// the tree is checked all the same, since `configure()` never changes a key.
+fn fix_and_check(input: &AdviceInput, tree: &PolicyNode, change: &str) -> (Option<String>, String) {
+    match input.fix(tree) {
+        Ok(fix) => {
+            let c = check(input, &fix.tree, false);
+            let label = format!("`{}`", fix.text);
+            let checked = check_text(&label, input.task(), input.b.live, &c);
+            (Some(fix.text), checked)
+        }
+        Err(why) => {
+            let c = check(input, tree, false);
+            let label = format!("{change} (cachescope cannot write that policy out: {why})");
+            (None, check_text(&label, input.task(), input.b.live, &c))
+        }
     }
 }
 
+/// Advice with a checked policy fix.
+fn with_fix(
+    input: &AdviceInput,
+    kind: AdviceKind,
+    text: String,
+    tree: &PolicyNode,
+    change: &str,
+) -> Advice {
+    let (fix, checked) = fix_and_check(input, tree, change);
+    advice(kind, text, fix, Some(checked))
+}
+
 /// A note with its fix and check in it.
-fn note(text: String, fix: Option<(String, String)>) -> String {
+fn note(text: String, (fix, checked): (Option<String>, String)) -> String {
     match fix {
-        Some((fix, checked)) => format!("{text} Fix: cache_policy={fix} ({checked})."),
-        None => text,
+        Some(fix) => format!("{text} Fix: cache_policy={fix} ({checked})."),
+        None => format!("{text} ({checked})."),
     }
 }
 
@@ -320,8 +373,10 @@ fn default_run_id(input: &AdviceInput) -> Option<Advice> {
     {
         return None;
     }
-    let fix = without(tree, &|k| matches!(k, PolicyKind::RunId))
-        .unwrap_or_else(|| parse_policy("INPUTS + TASK_SOURCE").expect("a constant expression"));
+    let fix = without(tree, &|k| matches!(k, PolicyKind::RunId)).unwrap_or_else(|| {
+        let fallback = parse_policy("INPUTS + TASK_SOURCE").expect("a constant expression");
+        configure(&fallback, &tree.configure)
+    });
     let name = if is_default(tree) {
         "`DEFAULT` (what a task gets without cache_policy)".to_string()
     } else {
@@ -333,7 +388,13 @@ fn default_run_id(input: &AdviceInput) -> Option<Advice> {
          served from the cache of another {scope}. To reuse results across runs, leave RUN_ID out.",
         input.task()
     );
-    Some(with_fix(input, AdviceKind::DefaultRunId, text, &fix))
+    Some(with_fix(
+        input,
+        AdviceKind::DefaultRunId,
+        text,
+        &fix,
+        "RUN_ID left out",
+    ))
 }
 
 fn set_of_strings_advice(input: &AdviceInput) -> Option<Advice> {
@@ -457,7 +518,14 @@ fn unhashable_input(input: &AdviceInput) -> Option<Advice> {
     if !tree_has(&fix, &|k| matches!(k, PolicyKind::Inputs { .. })) {
         return Some(advice(AdviceKind::UnhashableInput, text, None, None));
     }
-    Some(with_fix(input, AdviceKind::UnhashableInput, text, &fix))
+    let change = format!("{} excluded", join_and(&ticked));
+    Some(with_fix(
+        input,
+        AdviceKind::UnhashableInput,
+        text,
+        &fix,
+        &change,
+    ))
 }
 
 fn minus_without_inputs(input: &AdviceInput) -> Option<Advice> {
@@ -481,7 +549,13 @@ fn minus_without_inputs(input: &AdviceInput) -> Option<Advice> {
         .filter(|n| {
             let (input_b, param_b) = value(&input.b.material, n);
             let (input_a, _) = value(&input.a.material, n);
-            (hashes_params && param_b.is_some()) || (input_b.is_some() && input_a != input_b)
+            // Two reprs that differ only by a memory address are no evidence of a change.
+            let changed = match (&input_a, &input_b) {
+                (Some(x), Some(y)) => !same_value(x, y),
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            (hashes_params && param_b.is_some()) || changed
         })
         .collect();
     if matters.is_empty() {
@@ -514,7 +588,13 @@ fn minus_without_inputs(input: &AdviceInput) -> Option<Advice> {
     for n in matters {
         fix = sub(&fix, n);
     }
-    Some(with_fix(input, AdviceKind::MinusWithoutInputs, text, &fix))
+    Some(with_fix(
+        input,
+        AdviceKind::MinusWithoutInputs,
+        text,
+        &fix,
+        "INPUTS in the key",
+    ))
 }
 
 fn inputs_only_collision(input: &AdviceInput) -> Option<Advice> {
@@ -557,12 +637,32 @@ fn inputs_only_collision(input: &AdviceInput) -> Option<Advice> {
         join_and(&names)
     );
     let fix = add(&strip(tree), &PolicyNode::new(PolicyKind::TaskSource)).ok()?;
-    let (fix_text, parsed) = as_fix(&fix)?;
-    let b_key = key_under(&parsed, &input.b.material);
+    let (fix_text, checked_tree, label) = match input.fix(&fix) {
+        Ok(f) => {
+            let label = format!("`{}`", f.text);
+            (Some(f.text), f.tree, label)
+        }
+        Err(why) => (
+            None,
+            fix,
+            format!("TASK_SOURCE added (cachescope cannot write that policy out: {why})"),
+        ),
+    };
+    let b_key = key_under(
+        &checked_tree,
+        input.b.record.policy.as_ref(),
+        &input.b.material,
+        Carry::All,
+    );
     let still: Vec<String> = others
         .iter()
         .filter(|r| {
-            let k = key_under(&parsed, &Material::of_record(r));
+            let k = key_under(
+                &checked_tree,
+                r.policy.as_ref(),
+                &Material::of_record(r),
+                Carry::All,
+            );
             k.is_some() && k == b_key
         })
         .map(|r| format!("`{}`", r.task.name))
@@ -572,12 +672,12 @@ fn inputs_only_collision(input: &AdviceInput) -> Option<Advice> {
             .chain(names.iter().cloned())
             .collect();
         format!(
-            "with `{fix_text}`, {} would get different keys",
+            "with {label}, {} would get different keys",
             join_and(&all)
         )
     } else {
         format!(
-            "with `{fix_text}`, `{}` would still share a key with {}",
+            "with {label}, `{}` would still share a key with {}",
             input.task(),
             join_and(&still)
         )
@@ -585,7 +685,7 @@ fn inputs_only_collision(input: &AdviceInput) -> Option<Advice> {
     Some(advice(
         AdviceKind::InputsOnlyCollision,
         text,
-        Some(fix_text),
+        fix_text,
         Some(checked),
     ))
 }
@@ -624,7 +724,13 @@ fn cosmetic_source_edit(input: &AdviceInput) -> Option<Advice> {
     );
     let tree = input.b.policy?;
     match without(tree, &|k| matches!(k, PolicyKind::TaskSource)) {
-        Some(fix) => Some(with_fix(input, AdviceKind::CosmeticSourceEdit, text, &fix)),
+        Some(fix) => Some(with_fix(
+            input,
+            AdviceKind::CosmeticSourceEdit,
+            text,
+            &fix,
+            "TASK_SOURCE left out",
+        )),
         None => Some(advice(AdviceKind::CosmeticSourceEdit, text, None, None)),
     }
 }
@@ -653,7 +759,10 @@ fn flow_parameters_all(input: &AdviceInput) -> Option<String> {
         if foreign.len() == 1 { "it" } else { "them" }
     );
     let fix = inputs_for_flow_parameters(input.b.policy?);
-    Some(note(text, fix_and_check(input, &fix)))
+    Some(note(
+        text,
+        fix_and_check(input, &fix, "INPUTS in place of FLOW_PARAMETERS"),
+    ))
 }
 
 fn inputs_not_in_key(input: &AdviceInput) -> Option<String> {
@@ -675,6 +784,11 @@ fn inputs_not_in_key(input: &AdviceInput) -> Option<String> {
             names.push(n);
         }
     }
+    // Inputs that differ only by what the diff does not count as a change (a memory address
+    // in a repr) are not a reason to call the result stale.
+    if names.is_empty() {
+        return None;
+    }
     let text = format!(
         "`{}` was served A's result although its input{} {} changed: its policy `{}` does not \
          hash inputs, so the cached result may be stale. Add INPUTS if the result depends on them.",
@@ -690,14 +804,24 @@ fn inputs_not_in_key(input: &AdviceInput) -> Option<String> {
         &strip(tree),
     )
     .ok()?;
-    let (fix_text, parsed) = as_fix(&fix)?;
-    let c = check(input, &parsed, false);
-    let checked = match c.share {
-        Some(false) => format!("with `{fix_text}`, B would have got its own key and run"),
-        Some(true) => format!("with `{fix_text}`, A and B would still share one key"),
-        None => format!("with `{fix_text}`, the keys cannot be computed"),
+    let (fix_text, checked_tree, label) = match input.fix(&fix) {
+        Ok(f) => {
+            let label = format!("`{}`", f.text);
+            (Some(f.text), f.tree, label)
+        }
+        Err(why) => (
+            None,
+            fix,
+            format!("INPUTS added (cachescope cannot write that policy out: {why})"),
+        ),
     };
-    Some(note(text, Some((fix_text, checked))))
+    let c = check(input, &checked_tree, false);
+    let checked = match c.share {
+        Some(false) => format!("with {label}, B would have got its own key and run"),
+        Some(true) => format!("with {label}, A and B would still share one key"),
+        None => format!("with {label}, the keys cannot be computed"),
+    };
+    Some(note(text, (fix_text, checked)))
 }
 
 #[cfg(test)]
@@ -719,5 +843,27 @@ mod tests {
         assert!(without(&only_run, &|k| matches!(k, PolicyKind::RunId)).is_none());
         assert!(is_default(&default));
         assert_eq!(quote("a\"b"), "\"a\\\"b\"");
+    }
+
+    /// Issue 8, item 7: a compound left with one child keeps the compound's `configure()`.
+    #[test]
+    fn a_fix_keeps_what_configure_set() {
+        let configured = parse_policy(
+            "(TASK_SOURCE + INPUTS).configure(key_storage='/k/x', isolation_level='SERIALIZABLE')",
+        )
+        .unwrap();
+        let fix = without(&configured, &|k| matches!(k, PolicyKind::TaskSource)).unwrap();
+        assert_eq!(
+            render(&fix),
+            "INPUTS.configure(key_storage=\"/k/x\", isolation_level=\"SERIALIZABLE\")"
+        );
+        assert_eq!(parse_policy(&render(&fix)), Ok(fix));
+        let with_run_id =
+            parse_policy("(TASK_SOURCE + RUN_ID + INPUTS).configure(key_storage='/k/x')").unwrap();
+        let fix = without(&with_run_id, &|k| matches!(k, PolicyKind::RunId)).unwrap();
+        assert_eq!(
+            render(&fix),
+            "(INPUTS + TASK_SOURCE).configure(key_storage=\"/k/x\")"
+        );
     }
 }

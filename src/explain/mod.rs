@@ -23,12 +23,14 @@ pub mod cosmetic;
 pub mod culprit;
 pub mod decorator;
 pub mod evidence;
+pub mod fix_text;
 pub mod json;
 pub mod model;
 pub mod module_bindings;
 pub mod next_run;
 pub mod pairing;
 pub mod policy_variable;
+pub mod recorded_keys;
 pub mod render;
 pub mod served;
 pub mod sides;
@@ -158,6 +160,14 @@ pub fn explain(case: &Case) -> Explanation {
             .map(|(path, note)| match (&l.source, b.evaluation.node(&path)) {
                 (Err(problem), Some(n)) if n.policy == "TaskSource" => problem.to_string(),
                 _ => note,
+            })
+            // A key that does not hash the source still depends on the decorator, which is in
+            // the source: unreadable, the next run's policy is unknown.
+            .or_else(|| {
+                l.source
+                    .as_ref()
+                    .err()
+                    .map(crate::live::unreadable_source_note)
             })
     });
 

@@ -134,6 +134,9 @@ impl<'a> Side<'a> {
         // engine's recombination with recorded keys says.
         let key = match policy {
             Some(_) if evaluation.status() == NodeStatus::Error => None,
+            // The source holds the decorator, which sets the policy: unreadable, the next key
+            // is unknown even when the recorded policy does not hash the source.
+            Some(_) if live.source.is_err() => None,
             Some(_) => evaluation.key().map(str::to_string),
             None => record.key.clone(),
         };

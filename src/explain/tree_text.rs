@@ -15,8 +15,11 @@ pub fn render(node: &PolicyNode) -> String {
     let bare = render_kind(node);
     if node.configure.is_empty() {
         bare
-    } else {
+    } else if bare.contains(" + ") || bare.contains(" - ") {
         format!("({bare}).configure({})", configure_args(&node.configure))
+    } else {
+        // `.configure` binds tighter than `+` and `-`, so only those need parentheses.
+        format!("{bare}.configure({})", configure_args(&node.configure))
     }
 }
 
@@ -114,10 +117,15 @@ fn configure_args(c: &Configure) -> String {
     args.join(", ")
 }
 
-/// A configure() field as Python source: a `str` quoted, anything else as its stored repr.
+/// A configure() field as Python source: a `str` quoted, anything else as its stored repr,
+/// except that a path is written `Path(...)`, the name `from pathlib import Path` gives (its
+/// repr says `PosixPath`, which nothing imports).
 fn field_text(field: &str) -> String {
     match field.strip_prefix(REPR_PREFIX) {
-        Some(repr) => repr.to_string(),
+        Some(repr) => match repr.strip_prefix("PosixPath(") {
+            Some(rest) => format!("Path({rest}"),
+            None => repr.to_string(),
+        },
         None => quote(field),
     }
 }
@@ -295,6 +303,8 @@ mod tests {
             "FLOW_PARAMETERS + TASK_SOURCE",
             "RUN_ID + FLOW_PARAMETERS",
             "(INPUTS + TASK_SOURCE).configure(key_storage='/tmp/keys')",
+            "INPUTS.configure(key_storage=Path('/k//x/'), isolation_level='SERIALIZABLE')",
+            "(INPUTS - 'a').configure(lock_manager=my_locks)",
             "INPUTS + TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=my_key)",
         ] {
             let tree = parse_policy(expr).unwrap();

@@ -39,6 +39,71 @@ pub struct ValueChange {
     pub note: Option<String>,
 }
 
+/// The repr of a `{"__cachescope_repr__": ...}` placeholder, if `value` is one.
+fn placeholder_repr(value: &Value) -> Option<&str> {
+    match value {
+        Value::Object(entries) if entries.len() == 1 => {
+            value.get("__cachescope_repr__").and_then(Value::as_str)
+        }
+        _ => None,
+    }
+}
+
+/// A repr with every memory address (`0x7f3a91c2d810`, six hex digits or more after `0x`)
+/// replaced by `0x…`: the default `repr` of an object (`<Model object at 0x7f…>`) names where
+/// it lives, which differs from one run to the next though the object may not.
+pub fn without_addresses(repr: &str) -> String {
+    let bytes = repr.as_bytes();
+    let mut out = String::with_capacity(repr.len());
+    let mut i = 0;
+    while i < repr.len() {
+        let starts = bytes[i] == b'0'
+            && bytes.get(i + 1) == Some(&b'x')
+            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
+        if starts {
+            let digits = bytes[i + 2..]
+                .iter()
+                .take_while(|b| b.is_ascii_hexdigit())
+                .count();
+            let after = bytes.get(i + 2 + digits);
+            if digits >= 6 && !after.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_') {
+                out.push_str("0x…");
+                i += 2 + digits;
+                continue;
+            }
+        }
+        let ch = repr[i..].chars().next().expect("a char at a char boundary");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// Equal values, where two placeholders whose reprs differ only by memory addresses count as
+/// equal: they say nothing about whether the objects differ (Prefect hashed them with
+/// cloudpickle, and only the key says whether the bytes did).
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    if a == b {
+        return true;
+    }
+    if let (Some(x), Some(y)) = (placeholder_repr(a), placeholder_repr(b)) {
+        return without_addresses(x) == without_addresses(y);
+    }
+    match (a, b) {
+        (Value::Object(xs), Value::Object(ys)) => {
+            xs.len() == ys.len()
+                && xs
+                    .iter()
+                    .zip(ys)
+                    .all(|((kx, vx), (ky, vy))| kx == ky && same_value(vx, vy))
+        }
+        (Value::Array(xs), Value::Array(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_value(x, y))
+        }
+        _ => false,
+    }
+}
+
 /// The elements of an encoded set or frozenset, if `value` is one.
 pub fn set_elements(value: &Value) -> Option<&[Value]> {
     let entries = value.as_object()?;
@@ -186,7 +251,7 @@ pub fn diff_value(
         }
         (Some(o), Some(n)) => (o, n),
     };
-    if old == new {
+    if same_value(old, new) {
         return;
     }
     // A value JSON could not encode is recorded as its repr: one value, whose inside (the
@@ -385,6 +450,44 @@ mod tests {
                 r#"{"codes": {"__cachescope_repr__": "{'b': 'bee', 1: 'one'}"}}"#
             ),
             [("codes".to_string(), "changed")]
+        );
+    }
+
+    /// Issue 8, item 4: two runs of a task given an object with the default repr record
+    /// `<Model object at 0x7f…>` with two addresses; that is not a changed input.
+    #[test]
+    fn reprs_that_differ_only_by_a_memory_address_are_not_a_change() {
+        assert_eq!(
+            without_addresses("<flows.Model object at 0x7f3a91c2d810>"),
+            "<flows.Model object at 0x…>"
+        );
+        // Short hex numbers and hex inside words are content, not addresses.
+        assert_eq!(
+            without_addresses("Flags(0x1f) id0x1234567"),
+            "Flags(0x1f) id0x1234567"
+        );
+        assert!(
+            paths(
+                r#"{"model": {"__cachescope_repr__": "<flows.Model object at 0x7f3a91c2d810>"}, "n": 1}"#,
+                r#"{"model": {"__cachescope_repr__": "<flows.Model object at 0x7f3a91c11e90>"}, "n": 1}"#
+            )
+            .is_empty()
+        );
+        // Nested, and beside a real change.
+        assert_eq!(
+            paths(
+                r#"{"cfg": {"m": {"__cachescope_repr__": "<M at 0x55d5c0a1b2c3>"}, "k": 1}}"#,
+                r#"{"cfg": {"m": {"__cachescope_repr__": "<M at 0x55d5c0ffee00>"}, "k": 2}}"#
+            ),
+            [("cfg.k".to_string(), "changed")]
+        );
+        // A repr that shows another value is a change.
+        assert_eq!(
+            paths(
+                r#"{"m": {"__cachescope_repr__": "<M name='a' at 0x55d5c0a1b2c3>"}}"#,
+                r#"{"m": {"__cachescope_repr__": "<M name='b' at 0x55d5c0ffee00>"}}"#
+            ),
+            [("m".to_string(), "changed")]
         );
     }
 

@@ -5,25 +5,23 @@
 //! unless B ran with refresh_cache, A's result had expired, or A and B used other storage. The
 //! storage as it is now is not consulted: nothing was ever stored under the what-if key.
 
-use crate::engine::{NodeStatus, evaluate};
 use crate::live::Verdict;
 use crate::policy::{PolicyKind, PolicyNode};
 
 use super::model::{CauseKind, NonKeyCause, WhatIf};
+use super::recorded_keys::{self, Carry};
 use super::sides::{Side, tree_has};
 
-/// A side's key under `tree`, or why it cannot be computed.
+/// A side's key under `tree`, or why it cannot be computed. A node cachescope cannot
+/// recompute (a `cache_key_fn`, cloudpickled inputs) that the side's record also has keeps the
+/// key the record holds for it, as the engine does for the record's own tree.
 fn key_under(tree: &PolicyNode, side: &Side) -> Result<Option<String>, String> {
-    let e = evaluate(tree, &side.material);
-    match e.status() {
-        NodeStatus::Unverifiable | NodeStatus::Error => Err(e
-            .nodes
-            .iter()
-            .find(|n| matches!(n.status, NodeStatus::Unverifiable | NodeStatus::Error))
-            .and_then(|n| n.note.clone())
-            .unwrap_or_else(|| "cannot be computed".to_string())),
-        _ => Ok(e.key().map(str::to_string)),
-    }
+    recorded_keys::key_under(
+        tree,
+        side.record.policy.as_ref(),
+        &side.material,
+        Carry::All,
+    )
 }
 
 /// The what-if for `expr` (already evaluated into `tree`); `blockers` are the causes that

@@ -59,9 +59,12 @@ fn arguments_summary(policy: &str, e: &ArgumentEvidence) -> String {
     let groups = by_argument(&e.changes);
     let mut text = match groups.as_slice() {
         [] if !e.opaque.is_empty() => format!(
-            "{} {} hashed with cloudpickle: another key, though the recorded repr is the same",
+            "{} {} {} opaque (recorded only as a repr; Prefect hashed {} with cloudpickle): \
+             another key, though the repr shows no change",
             noun(policy, e.opaque.len()),
-            ticked(&e.opaque)
+            ticked(&e.opaque),
+            if e.opaque.len() == 1 { "is" } else { "are" },
+            if e.opaque.len() == 1 { "it" } else { "them" }
         ),
         [] => String::new(),
         [(arg, changes)] if changes.len() == 1 => {
