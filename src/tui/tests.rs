@@ -613,7 +613,13 @@ fn story_one_extract(dir: &Path, edit: impl Fn(&mut cachescope::pyjson::Value)) 
             .find(|f| m.is_match(f))
             .unwrap();
         let mut v = parse(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        let abs = |p: &str| Value::Str(root.join(p).display().to_string());
+        // The project and the storage are copied beside the records, so that every path on
+        // screen is under the temporary folder (and snapshots do not depend on the checkout).
+        if !dir.join("project").exists() {
+            copy_dir(&root.join("project"), &dir.join("project"));
+            copy_dir(&root.join("storage/01-cold-and-hit"), &dir.join("storage/01-cold-and-hit"));
+        }
+        let abs = |p: &str| Value::Str(dir.join(p).display().to_string());
         set(&mut v, &["project_root"], abs("project"));
         set(
             &mut v,
