@@ -15,3 +15,4 @@ pub mod pyjson;
 pub mod record;
 pub mod source;
 pub mod storage;
+pub mod storage_key;

@@ -312,6 +312,7 @@ pub fn render_text(e: &Explanation) -> String {
     if let Some(p) = pairing {
         t.push_str(&format!("     {p}\n"));
     }
+    t.push_str(&stale_text(e));
     if !e.culprits.is_empty() {
         t.push_str("\nProof\n");
         for c in &e.culprits {
@@ -391,6 +392,44 @@ pub fn render_text(e: &Explanation) -> String {
             t.push_str(&format!("{}\n", para("  - ", n, "    ")));
         }
     }
+    t
+}
+
+/// A hit on a result computed from other inputs: whose, and the inputs that differ.
+fn stale_text(e: &Explanation) -> String {
+    let Some(s) = &e.stale_hit else {
+        return String::new();
+    };
+    let mut t = String::from("\nServed a result computed from other inputs\n");
+    let from = if s.from_a {
+        "A computed the result B was served, from these inputs:".to_string()
+    } else {
+        format!(
+            "{} computed the result B was served, from these inputs:",
+            s.from
+        )
+    };
+    t.push_str(&para("  ", &from, "  "));
+    t.push('\n');
+    let v = |v: &Option<cachescope::pyjson::Value>| {
+        v.as_ref()
+            .map_or("-".to_string(), cachescope::explain::value_diff::short_text)
+    };
+    for c in s.changes.iter().take(TEXT_CHANGES) {
+        let what = match c.change.as_str() {
+            "added" => format!("added {}", v(&c.new)),
+            "removed" => format!("removed {}", v(&c.old)),
+            _ => format!("{} -> {}", v(&c.old), v(&c.new)),
+        };
+        t.push_str(&para(&format!("      {}: ", c.path), &what, "        "));
+        t.push('\n');
+    }
+    let more = s.changes.len().saturating_sub(TEXT_CHANGES) + s.more_changes;
+    if more > 0 {
+        t.push_str(&format!("      ... and {more} more\n"));
+    }
+    t.push_str(&para("  The key does not see them: ", &s.why, "  "));
+    t.push('\n');
     t
 }
 

@@ -29,6 +29,7 @@ pub mod next_run;
 pub mod pairing;
 pub mod sides;
 pub mod source_diff;
+pub mod stale;
 pub mod tree_text;
 pub mod value_diff;
 pub mod what_if;
@@ -212,8 +213,11 @@ pub fn explain(case: &Case) -> Explanation {
             a.record.task.name, b.record.task.name
         ));
     }
-    // Equal keys though inputs differ: the policy left them out, which is worth saying.
-    if !keys_differ && !b.live {
+    // B served a result computed from other inputs: said first, with the inputs that differ.
+    let stale_hit = b_run.and_then(|b_run| stale::stale_hit(case.a, &b_run, case.runs));
+    // Equal keys though inputs differ: the policy left them out, which is worth saying (the
+    // stale hit says it already).
+    if !keys_differ && !b.live && stale_hit.is_none() {
         notes.extend(excluded_changes(&a, &b));
     }
     // Records that do not recompute are worth knowing before trusting the proof.
@@ -292,6 +296,14 @@ pub fn explain(case: &Case) -> Explanation {
         );
     }
 
+    if let Some(stale) = &stale_hit {
+        if verdict == Verdict::Hit {
+            headline = wording::stale_headline(&task, stale);
+        } else {
+            notes.push(wording::stale_headline(&task, stale));
+        }
+    }
+
     Explanation {
         a: case.a.source.to_string(),
         b: b_run.map(|r| r.source.to_string()),
@@ -308,6 +320,7 @@ pub fn explain(case: &Case) -> Explanation {
         what_if,
         error: live_problem,
         notes,
+        stale_hit,
     }
 }
 

@@ -144,6 +144,12 @@ pub enum CauseKind {
     },
     /// No key: nothing is looked up. `side` is "a" or "b".
     NoKey { side: &'static str, why: String },
+    /// A ran inside a transaction that rolled back, so its staged result was never written.
+    RolledBack {
+        /// Where A's result would have been.
+        path: Option<PathBuf>,
+        transaction: crate::record::TransactionInfo,
+    },
 }
 
 impl CauseKind {
@@ -154,6 +160,7 @@ impl CauseKind {
             CauseKind::NoRecord { .. } => "no_record",
             CauseKind::OtherStorage { .. } => "other_storage",
             CauseKind::NoKey { .. } => "no_key",
+            CauseKind::RolledBack { .. } => "rolled_back",
         }
     }
 }
@@ -229,4 +236,6 @@ pub struct Explanation {
     /// Other things worth knowing, one line each (B was served from another entry, a record
     /// that does not recompute).
     pub notes: Vec<String>,
+    /// B was served a result computed from other inputs, which its key does not see.
+    pub stale_hit: Option<super::stale::StaleHit>,
 }
