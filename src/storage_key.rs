@@ -61,6 +61,8 @@ fn unsupported<T>(why: impl Into<String>) -> Result<T, FormatError> {
 /// One replacement field: `{field!conversion:spec}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Field {
+    /// The field as written between the braces.
+    raw: String,
     /// The first name (`parameters`, `task_run`, ...).
     name: String,
     /// `.attr` and `[index]` accessors, in order.
@@ -168,6 +170,7 @@ fn parse_field(inner: &str) -> Result<Field, FormatError> {
     };
     let (name, accessors) = split_name(&name_part)?;
     Ok(Field {
+        raw: inner.to_string(),
         name,
         accessors,
         conversion,
@@ -615,6 +618,24 @@ pub fn format_storage_key(template: &str, ns: &Namespace) -> Result<String, Form
         }
     }
     Ok(out)
+}
+
+/// Each replacement field of the template, as written, with the text it formats to (or why
+/// it cannot be formatted).
+pub type FieldTexts = Vec<(String, Result<String, FormatError>)>;
+
+/// The template's replacement fields, each formatted on its own.
+pub fn field_texts(template: &str, ns: &Namespace) -> Result<FieldTexts, FormatError> {
+    Ok(parse(template)?
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Field(field) => {
+                let text = resolve(&field, ns).and_then(|found| render(found, &field));
+                Some((field.raw, text))
+            }
+            Piece::Text(_) => None,
+        })
+        .collect())
 }
 
 /// What the template takes from the run itself rather than from its inputs and the task's and

@@ -181,17 +181,19 @@ fn rolled_back(a: &RunRef) -> Option<NonKeyCause> {
         return None;
     }
     let transaction = a.record.transaction.as_ref().filter(|t| t.rolled_back())?;
-    let within = match &transaction.key {
-        Some(key) => format!("the same transaction (`{key}`)"),
-        None => "the same transaction".to_string(),
+    let named = |what: &str| match &transaction.key {
+        Some(key) => format!("{what} (`{key}`)"),
+        None => what.to_string(),
     };
     let summary = match transaction.failed.as_ref().and_then(|f| f.task.as_deref()) {
-        Some(task) => {
-            format!("A's result was rolled back because `{task}` failed in {within}")
-        }
+        Some(task) => format!(
+            "A's result was rolled back because `{task}` failed in {}",
+            named("the same transaction")
+        ),
         None => format!(
-            "A's result was rolled back with {within}, though no task run is recorded as \
-             failing in it (an exception in the flow's own code?)",
+            "A's result was rolled back with {}, though no task run is recorded as failing \
+             in it (an exception in the flow's own code?)",
+            named("the transaction it ran in")
         ),
     };
     Some(cause(

@@ -30,6 +30,7 @@ pub mod pairing;
 pub mod sides;
 pub mod source_diff;
 pub mod stale;
+pub mod storage_template;
 pub mod tree_text;
 pub mod value_diff;
 pub mod what_if;
@@ -146,7 +147,7 @@ pub fn explain(case: &Case) -> Explanation {
             }
         })
         .collect();
-    let unexplained =
+    let mut unexplained =
         (keys_differ && !explained && live_problem.is_none()).then(|| suspects(&a, &b, &found));
 
     // The verdict, and the causes of a miss that are not the key.
@@ -296,6 +297,18 @@ pub fn explain(case: &Case) -> Explanation {
         );
     }
 
+    // A task keyed by result_storage_key: the template says why the keys differ.
+    if verdict == Verdict::Miss
+        && culprits.is_empty()
+        && let Some(clause) = storage_template::key_change(&a, &b)
+    {
+        unexplained = None;
+        headline = if b.live {
+            format!("The next run of `{task}` would miss because {clause}.")
+        } else {
+            format!("`{task}` missed because {clause}.")
+        };
+    }
     if let Some(stale) = &stale_hit {
         if verdict == Verdict::Hit {
             headline = wording::stale_headline(&task, stale);

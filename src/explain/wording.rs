@@ -399,11 +399,18 @@ pub fn headline(
 pub fn stale_headline(task: &str, stale: &StaleHit) -> String {
     let arguments = stale.arguments();
     let what = match (arguments.as_slice(), stale.changes.as_slice()) {
-        ([arg], [c]) if c.path == c.argument && c.change == ChangeKind::Changed => format!(
-            "its input `{arg}` changed ({} -> {})",
-            c.old.as_ref().map_or("-".into(), short_text),
-            c.new.as_ref().map_or("-".into(), short_text)
-        ),
+        ([arg], [c]) if c.change == ChangeKind::Changed => {
+            let at = if c.path == c.argument {
+                String::new()
+            } else {
+                format!(" at {}", c.path)
+            };
+            format!(
+                "its input `{arg}` changed{at} ({} -> {})",
+                c.old.as_ref().map_or("-".into(), short_text),
+                c.new.as_ref().map_or("-".into(), short_text)
+            )
+        }
         ([arg], _) => format!("its input `{arg}` changed"),
         (many, _) => format!("its inputs {} changed", ticked(many)),
     };
