@@ -194,3 +194,107 @@ impl StaleHit {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::load::RecordSource;
+    use crate::pyjson::parse;
+
+    const POLICY: &str =
+        r#"{"policy": "Inputs", "exclude": ["x"], "key": "k", "reproducible": true}"#;
+
+    fn record(at: &str, state: &str, inputs: &str, extra: &str) -> RunRecord {
+        let hit = state == "Cached";
+        let text = format!(
+            r#"{{"format": "cachescope/run-record@1", "recorded_at": "{at}", "flow": null,
+               "task": {{"name": "t", "qualname": "t", "file": "f.py"}},
+               "task_run": {{"id": "{at}"}}, "inputs": {inputs}, "policy": {POLICY},
+               "key": "k", "outcome": {{"state": "{state}", "cache_hit": {hit},
+               "result_storage": "storage"}}{extra}}}"#
+        );
+        RunRecord::from_value(parse(&text).unwrap()).unwrap()
+    }
+
+    fn source(name: &str) -> RecordSource {
+        RecordSource {
+            path: PathBuf::from(format!("runs/{name}.json")),
+            line: None,
+        }
+    }
+
+    #[test]
+    fn the_entry_is_the_latest_stored_before_b_and_sets_compare_as_sets() {
+        let early = record(
+            "2026-01-01T00:00:00Z",
+            "Completed",
+            r#"{"x": 1, "y": 1}"#,
+            "",
+        );
+        // Wrote the entry B was served, after A: B's inputs are compared with these.
+        let writer = record(
+            "2026-01-01T00:01:00Z",
+            "Completed",
+            r#"{"x": 2, "y": 1}"#,
+            "",
+        );
+        // Rolled back: wrote nothing.
+        let rolled = record(
+            "2026-01-01T00:02:00Z",
+            "Completed",
+            r#"{"x": 9, "y": 1}"#,
+            r#", "transaction": {"id": "t1", "outcome": "rolled_back"}"#,
+        );
+        let b = record("2026-01-01T00:03:00Z", "Cached", r#"{"x": 3, "y": 1}"#, "");
+        let sources: Vec<RecordSource> = ["early", "writer", "rolled", "b"].map(source).into();
+        let records = [&early, &writer, &rolled, &b];
+        let runs: Vec<RunRef> = sources
+            .iter()
+            .zip(records)
+            .map(|(source, record)| RunRef { source, record })
+            .collect();
+        let stale = stale_hit(runs[0], &runs[3], &runs).unwrap();
+        assert_eq!(stale.from, "runs/writer.json");
+        assert!(!stale.from_a);
+        assert_eq!(stale.arguments(), ["x"]);
+        assert_eq!(stale.why, "the policy `INPUTS - \"x\"` excludes `x`");
+
+        // Only a set in another order: the same inputs, no stale hit.
+        let set = |order: &str| {
+            format!(r#"{{"x": {{"__class__": "builtins.set", "data": {order}}}, "y": 1}}"#)
+        };
+        let a = record(
+            "2026-01-01T00:00:00Z",
+            "Completed",
+            &set(r#"["a", "b"]"#),
+            "",
+        );
+        let b = record("2026-01-01T00:01:00Z", "Cached", &set(r#"["b", "a"]"#), "");
+        let (sa, sb) = (source("a"), source("b"));
+        let (ra, rb) = (
+            RunRef {
+                source: &sa,
+                record: &a,
+            },
+            RunRef {
+                source: &sb,
+                record: &b,
+            },
+        );
+        assert_eq!(stale_hit(ra, &rb, &[ra, rb]), None);
+        // A miss is never stale.
+        let miss = record(
+            "2026-01-01T00:01:00Z",
+            "Completed",
+            r#"{"x": 5, "y": 1}"#,
+            "",
+        );
+        let rm = RunRef {
+            source: &sb,
+            record: &miss,
+        };
+        assert_eq!(stale_hit(ra, &rm, &[ra, rm]), None);
+    }
+}
