@@ -335,3 +335,66 @@ fn keys_live_looks_the_formatted_key_up() {
     }
     assert_eq!(seen, expected.len(), "{text}");
 }
+
+/// A record file name, `<UTC time>-<task>-<task run id>.json`, with the time and the id (which
+/// change with every recording) left out.
+fn without_run_names(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|word| match word.rsplit_once('/') {
+                Some((dir, file)) if file.ends_with(".json") && file.len() > 60 => {
+                    let task = file.splitn(2, '-').nth(1).unwrap_or("");
+                    let task = &task[..task.len().saturating_sub(42)];
+                    format!("{dir}/<time>-{task}-<id>.json")
+                }
+                _ => word.to_string(),
+            })
+            .collect();
+        out.push_str(&words.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+// The README's explain section shows a stale hit and a rollback from these real runs: what
+// cachescope prints for them now must still be that text.
+#[test]
+fn the_readme_shows_what_cachescope_prints_for_these_runs() {
+    let readme = fs::read_to_string(support::repo_root().join("README.md")).unwrap();
+    let out = &scenarios().out;
+    for (folder, task) in [
+        ("stale/runs/run-2", "summarize"),
+        ("rollback/runs/run-2", "load_data"),
+    ] {
+        let command = format!("$ cachescope explain {folder}/*-{task}-*.json\n");
+        let start = readme
+            .find(&command)
+            .unwrap_or_else(|| panic!("the README has no {command:?}"))
+            + command.len();
+        let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+        let record = support::files_under(&out.join(folder), Some("json"))
+            .into_iter()
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .contains(&format!("-{task}-"))
+            })
+            .unwrap();
+        let relative = record.strip_prefix(out).unwrap();
+        let printed = Command::new(support::cachescope_bin())
+            .arg("explain")
+            .arg(relative)
+            .current_dir(out)
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&printed.stdout);
+        assert_eq!(
+            without_run_names(shown),
+            without_run_names(&printed),
+            "the README's {task} example is not what cachescope prints now"
+        );
+    }
+}
