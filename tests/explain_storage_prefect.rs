@@ -345,7 +345,7 @@ fn without_run_names(text: &str) -> String {
             .split(' ')
             .map(|word| match word.rsplit_once('/') {
                 Some((dir, file)) if file.ends_with(".json") && file.len() > 60 => {
-                    let task = file.splitn(2, '-').nth(1).unwrap_or("");
+                    let task = file.split_once('-').map_or("", |(_, rest)| rest);
                     let task = &task[..task.len().saturating_sub(42)];
                     format!("{dir}/<time>-{task}-<id>.json")
                 }
