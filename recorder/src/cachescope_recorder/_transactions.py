@@ -43,6 +43,13 @@ _failures: Dict[str, Dict[str, Any]] = {}
 # before Prefect sets its Failed state: the failure arrives just after the rollback.
 _waiting: Dict[str, List[Tuple[Any, Dict[str, Any]]]] = {}
 _lock = threading.Lock()
+# A long-lived process may see many transactions: the oldest entries go past this many.
+_KEEP = 10_000
+
+
+def _bounded(table: Dict[str, Any]) -> None:
+    while len(table) > _KEEP:
+        del table[next(iter(table))]
 
 
 def transaction_id(txn: Any) -> str:
@@ -86,6 +93,7 @@ def _register_failure(parent: Any, record: Dict[str, Any], report_failure: Calla
                 _failures[ident] = failure
                 waiting.extend(_waiting.pop(ident, []))
             txn = _parent_of(txn)
+        _bounded(_failures)
     for path, waiting_record in waiting:
         try:
             waiting_record["transaction"]["failed"] = failure
@@ -137,6 +145,7 @@ def annotate(engine: Any, state: Any, path: Any, record: Dict[str, Any], report_
                 failure = _failures.get(parent_id)
                 if failure is None and outcome == "rolled_back":
                     _waiting.setdefault(parent_id, []).append((last_path, last))
+                    _bounded(_waiting)
             last["transaction"]["failed"] = failure
             _record.write_record(last_path, last)
         except Exception:  # noqa: BLE001 - never break Prefect's commit or rollback
