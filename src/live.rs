@@ -104,6 +104,16 @@ impl SourceCache {
             })
     }
 
+    /// The whole file as [`SourceCache::task_source`] reads it: what the module around a task
+    /// binds (a policy held in a variable) is outside the function's own source.
+    pub fn source_file(
+        &mut self,
+        path: &Path,
+        python: PythonVersion,
+    ) -> Result<&SourceFile, SourceProblem> {
+        self.file(path, python).as_ref().map_err(Clone::clone)
+    }
+
     /// The task's source from its file as it is now.
     pub fn task_source(
         &mut self,

@@ -40,8 +40,6 @@ fn record_scenarios() -> Scenarios {
         .arg(&out)
         .current_dir(&dir)
         .env("PREFECT_HOME", &prefect_home)
-        // A busy machine can take longer than the default to start the server.
-        .env("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
         .output()
         .unwrap_or_else(|e| panic!("could not start {}: {e}", venv.python.display()));
     let stderr = String::from_utf8_lossy(&run.stderr);

@@ -104,3 +104,82 @@ fn missing_function_exits_1_and_unreadable_file_exits_2() {
     let out = source(&[path.to_str().unwrap(), "f", "--python", "3.14"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A function whose string literal holds terminal escapes (ESC, BEL, the 8-bit CSI U+009B, a
+/// bidi override), as a file anyone could have written can (issue 7, item 3).
+const ESCAPES_PY: &str =
+    "def f():\n    return \"\x1b]0;pwned\x07\x1b[2J\u{9b}31m\u{202e}\"\n\n\ndef g():\n    pass\n";
+
+#[test]
+fn piped_source_stays_byte_exact_with_escapes_in_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("escapes.py");
+    std::fs::write(&path, ESCAPES_PY).unwrap();
+    let out = source(&[path.to_str().unwrap(), "f"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = "def f():\n    return \"\x1b]0;pwned\x07\x1b[2J\u{9b}31m\u{202e}\"\n";
+    assert_eq!(out.stdout, f.as_bytes());
+    assert_eq!(out.stdout, inspect_getsource(&path, 1));
+}
+
+/// Runs `cachescope ARGS` with its stdout and stderr on a pseudo-terminal, through util-linux
+/// `script`; returns what the terminal received and the exit status.
+fn on_a_terminal(args: &[&str]) -> (Vec<u8>, Option<i32>) {
+    let found = Command::new("script").arg("--version").output();
+    assert!(
+        found.is_ok_and(|o| o.status.success()),
+        "this test needs util-linux `script` to run cachescope on a pseudo-terminal: install \
+         util-linux (apt-get install util-linux)"
+    );
+    // Every argument here is a plain path or name; quoted for the shell all the same.
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let command = std::iter::once(support::cachescope_bin().to_str().unwrap().to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .map(|a| quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run script");
+    (out.stdout, out.status.code())
+}
+
+#[test]
+fn on_a_terminal_source_is_shown_with_escapes_visible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("escapes.py");
+    std::fs::write(&path, ESCAPES_PY).unwrap();
+    let (screen, status) = on_a_terminal(&["source", path.to_str().unwrap(), "f"]);
+    assert_eq!(status, Some(0), "{}", screen.escape_ascii());
+    assert!(
+        !screen.contains(&0x1b) && !screen.contains(&0x07),
+        "a raw control reached the terminal: {}",
+        screen.escape_ascii()
+    );
+    let text = String::from_utf8(screen).expect("UTF-8");
+    assert!(!text.contains(['\u{9b}', '\u{202e}']), "{text:?}");
+    // The terminal turns each \n into \r\n.
+    assert_eq!(
+        text,
+        "def f():\r\n    return \"\\x1b]0;pwned\\x07\\x1b[2J\\u{9b}31m\\u{202e}\"\r\n"
+    );
+
+    // Messages are escaped too, piped or not: they name the file, whose name can hold anything.
+    let named = tmp.path().join("esc\x1b]0;pwned\x07\u{202e}.py");
+    std::fs::write(&named, ESCAPES_PY).unwrap();
+    let (screen, status) = on_a_terminal(&["source", named.to_str().unwrap(), "nope"]);
+    assert_eq!(status, Some(1), "{}", screen.escape_ascii());
+    assert!(!screen.contains(&0x1b), "{}", screen.escape_ascii());
+    let out = source(&[named.to_str().unwrap(), "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).expect("UTF-8");
+    assert!(!err.contains(['\x1b', '\x07', '\u{202e}']), "{err:?}");
+    assert!(err.contains("esc\\x1b]0;pwned\\x07\\u{202e}.py"), "{err:?}");
+}

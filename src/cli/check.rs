@@ -14,10 +14,13 @@ use cachescope::explain::wording::{join_and, reasons};
 use cachescope::explain::{Case, Other, Pairing, RunRef, explain};
 use cachescope::live::{LiveOptions, SourceCache};
 use cachescope::load::load_paths;
+use cachescope::nondeterministic::next_run_verdict;
+use cachescope::sanitize::sanitize_line;
 use serde_json::json;
 
 use super::Outcome;
 use super::explain::now;
+use super::term::{self, Sanitized, line_of};
 
 pub fn run(
     paths: &[PathBuf],
@@ -28,18 +31,18 @@ pub fn run(
     let now = match now(now_arg) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("cachescope: {e}");
+            term::error!("{e}");
             return Outcome::Error;
         }
     };
     let (loaded, search_errors) = load_paths(paths);
     let mut errors = search_errors.len();
     for e in &search_errors {
-        eprintln!("cachescope: {e}");
+        term::error!("{e}");
     }
     for l in &loaded {
         if let Err(e) = &l.record {
-            eprintln!("cachescope: {e}");
+            term::error!("{e}");
             errors += 1;
         }
     }
@@ -54,7 +57,14 @@ pub fn run(
         .collect();
     let options = LiveOptions { project };
     let mut cache = SourceCache::new();
-    let mut out = io::stdout().lock();
+    // Line by line, as CI logs show them. JSON is exact JSON; text goes through the sanitiser,
+    // behind the escaping of each field below.
+    let stdout = io::stdout().lock();
+    let mut out: Box<dyn Write> = if json {
+        Box::new(stdout)
+    } else {
+        Box::new(Sanitized::new(stdout))
+    };
     let latest = latest_per_task(&refs);
     let mut changed = 0;
     for run in &latest {
@@ -68,13 +78,30 @@ pub fn run(
         });
         let st = status(&explanation);
         let task = &run.record.task.name;
+        // The policy could not be read (a variable imported from another module...): the
+        // task was checked under its recorded policy, which is worth knowing.
+        if let Some(note) = &live.note {
+            eprintln!("cachescope: {}: note for `{task}`: {note}", run.source);
+        }
         match &st {
             CheckStatus::Changed => changed += 1,
             CheckStatus::Error(why) => {
                 errors += 1;
-                eprintln!("cachescope: {}: cannot check `{task}`: {why}", run.source);
+                term::error!(
+                    "{}: cannot check `{}`: {}",
+                    line_of(run.source),
+                    sanitize_line(task),
+                    sanitize_line(why)
+                );
             }
             CheckStatus::Unchanged => {}
+        }
+        // Not a change to the code, so not a failure of the gate; but a task that can never
+        // hit is worth knowing about.
+        if st != CheckStatus::Changed
+            && let Some((_, why)) = next_run_verdict(&explanation.nondeterministic)
+        {
+            eprintln!("cachescope: note: `{task}` ({}): {why}", run.source);
         }
         // One line per task that would miss because its code or configuration changed (and
         // per task that could not be checked), as cli.md says; the others pass silently.
@@ -89,6 +116,7 @@ pub fn run(
                 "headline": explanation.headline,
                 "culprits": explanation.culprits.iter().map(culprit_json).collect::<Vec<_>>(),
                 "error": match &st { CheckStatus::Error(why) => Some(why), _ => None },
+                "note": live.note,
             });
             Some(line.to_string())
         } else if st == CheckStatus::Changed {
@@ -100,9 +128,10 @@ pub fn run(
                 .collect();
             let reasons = reasons(task, &changed, true);
             Some(format!(
-                "{task}: would miss because {} ({})",
-                join_and(&reasons),
-                run.source
+                "{}: would miss because {} ({})",
+                sanitize_line(task),
+                sanitize_line(&join_and(&reasons)),
+                line_of(run.source)
             ))
         } else {
             None

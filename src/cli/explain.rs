@@ -15,9 +15,11 @@ use cachescope::live::{LiveOptions, SourceCache, Verdict};
 use cachescope::load::{RecordSource, load_file, load_paths};
 use cachescope::policy::{PolicyNode, parse_policy};
 use cachescope::record::RunRecord;
+use cachescope::sanitize::{sanitize_line, sanitize_text};
 use jiff::Timestamp;
 
 use super::Outcome;
+use super::term::{self, Sanitized, one_line};
 
 /// The arguments of `explain`.
 #[derive(clap::Args)]
@@ -139,15 +141,17 @@ pub fn run(args: ExplainArgs) -> Outcome {
     match explain_command(&args) {
         Ok((explanation, error)) => {
             let mut out = io::stdout().lock();
+            // JSON is exact JSON (serde_json escapes the C0 controls itself); text goes
+            // through the sanitiser, behind the escaping of each field in `render_text`.
             let written = if args.json {
                 writeln!(out, "{}", explanation_json(&explanation))
             } else {
-                out.write_all(render_text(&explanation).as_bytes())
+                Sanitized::new(&mut out).write_all(render_text(&explanation).as_bytes())
             };
             let _ = written.and_then(|()| out.flush());
             if error {
                 if let Some(why) = &explanation.error {
-                    eprintln!("cachescope: {why}");
+                    term::error!("{why}");
                 }
                 return Outcome::Error;
             }
@@ -157,7 +161,7 @@ pub fn run(args: ExplainArgs) -> Outcome {
             }
         }
         Err(message) => {
-            eprintln!("cachescope: {message}");
+            term::error!("{message}");
             Outcome::Error
         }
     }
@@ -237,7 +241,11 @@ fn explain_command(args: &ExplainArgs) -> Result<(Explanation, bool), String> {
 // Text.
 
 /// `prefix` then `text` wrapped at 96 columns, the lines after the first indented by `indent`.
+/// Both are one line of prose that may quote record text (a task name, an input, a path), so
+/// they are escaped here, before the widths are measured.
 fn para(prefix: &str, text: &str, indent: &str) -> String {
+    let (prefix, text) = (sanitize_line(prefix), sanitize_line(text));
+    let (prefix, text) = (prefix.as_ref(), text.as_ref());
     let mut out = String::new();
     let mut line = prefix.to_string();
     let mut first = true;
@@ -261,8 +269,9 @@ fn para(prefix: &str, text: &str, indent: &str) -> String {
     out
 }
 
+/// A key as the text shows it; a key that is not md5 (a cache_key_fn's) is record text.
 fn short(key: Option<&str>) -> String {
-    cachescope::explain::wording::short_key(key, 12)
+    one_line(cachescope::explain::wording::short_key(key, 12))
 }
 
 fn at(path: &str) -> String {
@@ -281,18 +290,22 @@ pub fn render_text(e: &Explanation) -> String {
     t.push_str("\n\n");
     t.push_str(&format!(
         "  A  {}\n     key {}\n",
-        e.a,
+        sanitize_line(&e.a),
         short(e.key_a.as_deref())
     ));
     match &e.b {
         Some(b) => t.push_str(&format!(
-            "  B  {b}\n     key {}\n",
+            "  B  {}\n     key {}\n",
+            sanitize_line(b),
             short(e.key_b.as_deref())
         )),
         None => t.push_str(&format!(
             "  B  the next run: A's record with the source as it is now\n     key {}\n",
             match &e.key_b {
                 Some(k) => short(Some(k)),
+                None if !e.nondeterministic.is_empty() => {
+                    "not known before it runs (a node that is not deterministic)".to_string()
+                }
                 None if e.error.is_none() => "not known before it runs (a new run id)".to_string(),
                 None => "cannot be computed".to_string(),
             }
@@ -302,11 +315,11 @@ pub fn render_text(e: &Explanation) -> String {
         Pairing::Explicit => None,
         Pairing::SameInputs => Some(format!(
             "A is the latest earlier run of `{}` with the same inputs.",
-            e.task
+            sanitize_line(&e.task)
         )),
         Pairing::LatestEarlier => Some(format!(
             "A is the latest earlier run of `{}` (none had the same inputs).",
-            e.task
+            sanitize_line(&e.task)
         )),
     };
     if let Some(p) = pairing {
@@ -368,7 +381,7 @@ pub fn render_text(e: &Explanation) -> String {
         for a in &e.advice {
             t.push_str(&format!("{}\n", para("  - ", &a.text, "    ")));
             if let Some(fix) = &a.fix {
-                t.push_str(&format!("    fix:   cache_policy={fix}\n"));
+                t.push_str(&format!("    fix:   cache_policy={}\n", sanitize_line(fix)));
             }
             if let Some(check) = &a.check {
                 t.push_str(&para("    check: ", check, "           "));
@@ -379,11 +392,11 @@ pub fn render_text(e: &Explanation) -> String {
     if let Some(w) = &e.what_if {
         t.push_str(&format!(
             "\nWhat if cache_policy={}: key A {}, key B {}: {} ({})\n",
-            w.policy,
+            sanitize_line(&w.policy),
             short(w.key_a.as_deref()),
             short(w.key_b.as_deref()),
             w.verdict.as_str(),
-            w.reason
+            sanitize_line(&w.reason)
         ));
     }
     if !e.notes.is_empty() {
@@ -440,8 +453,9 @@ fn evidence_text(ev: &Evidence, summary: &str) -> String {
     let mut t = String::new();
     match ev {
         Evidence::TaskSource(s) => {
+            // The diff's lines are the source's: tabs kept, every other control escaped.
             for line in s.diff.lines() {
-                t.push_str(&format!("      {line}\n"));
+                t.push_str(&format!("      {}\n", sanitize_text(line)));
             }
         }
         Evidence::Arguments(a) => {
@@ -469,34 +483,37 @@ fn evidence_text(ev: &Evidence, summary: &str) -> String {
             for (name, ha, hb) in &a.argument_hashes {
                 if ha != hb {
                     t.push_str(&format!(
-                        "      hash of {name}: {} -> {}\n",
+                        "      hash of {}: {} -> {}\n",
+                        sanitize_line(name),
                         short(ha.as_deref()),
                         short(hb.as_deref())
                     ));
                 }
             }
             if a.exclude_a != a.exclude_b {
-                t.push_str(&format!(
-                    "      exclude: {:?} -> {:?}\n",
-                    a.exclude_a, a.exclude_b
-                ));
+                let exclude = format!("{:?} -> {:?}", a.exclude_a, a.exclude_b);
+                t.push_str(&format!("      exclude: {}\n", sanitize_line(&exclude)));
             }
         }
         Evidence::RunId { a, b, scope } => t.push_str(&format!(
             "      {scope} id: {} -> {}\n",
-            a.as_deref().unwrap_or("None"),
-            b.as_deref().unwrap_or("None")
+            sanitize_line(a.as_deref().unwrap_or("None")),
+            sanitize_line(b.as_deref().unwrap_or("None"))
         )),
         Evidence::CacheKeyFn { function, a, b } => t.push_str(&format!(
             "      {}: {} -> {}\n",
-            function.as_deref().unwrap_or("cache_key_fn"),
+            sanitize_line(function.as_deref().unwrap_or("cache_key_fn")),
             short(a.as_deref()),
             short(b.as_deref())
         )),
         Evidence::Tree { a, b, changes } => {
-            t.push_str(&format!("      A: {a}\n      B: {b}\n"));
+            t.push_str(&format!(
+                "      A: {}\n      B: {}\n",
+                sanitize_line(a),
+                sanitize_line(b)
+            ));
             for c in changes {
-                t.push_str(&format!("      - {c}\n"));
+                t.push_str(&format!("      - {}\n", sanitize_line(c)));
             }
         }
         Evidence::Keys { a, b } => t.push_str(&format!(
@@ -504,7 +521,9 @@ fn evidence_text(ev: &Evidence, summary: &str) -> String {
             short(a.as_deref()),
             short(b.as_deref())
         )),
-        Evidence::SourceUnknown { why } => t.push_str(&format!("      {why}\n")),
+        Evidence::SourceUnknown { why } => {
+            t.push_str(&format!("      {}\n", sanitize_line(why)));
+        }
     }
     t
 }

@@ -8,12 +8,15 @@ use std::sync::Mutex;
 use cachescope::engine::{NodeStatus, RecordEvaluation, recompute};
 use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source};
 use cachescope::load::{LoadError, Loaded, discover, load_file};
+use cachescope::nondeterministic::{NonDeterminism, correct_live, observe};
 use cachescope::par::map_ordered;
 use cachescope::record::RunRecord;
+use cachescope::sanitize::sanitize_line;
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::Outcome;
+use super::term::{self, Sanitized, line_of};
 
 /// One line of `keys --json`, as cli.md specifies (plus documented extensions).
 #[derive(Serialize)]
@@ -108,11 +111,35 @@ impl KeysResult<'_> {
     }
 }
 
-/// What `--live` needs: where to look for files, a shared cache of them, and "now".
+/// What `--live` needs: where to look for files, a shared cache of them, "now", and what the
+/// loaded records show of opaque nodes that are not deterministic.
 pub struct LiveMode {
     pub options: LiveOptions,
     pub cache: Mutex<SourceCache>,
     pub now: Timestamp,
+    pub nondeterminism: NonDeterminism,
+}
+
+/// A first pass over every file for `--live`: the evidence that an opaque node is not
+/// deterministic is in the other records of its task, wherever they are. Only a few fields per
+/// record are kept, so memory stays flat.
+fn nondeterminism(files: &[PathBuf]) -> NonDeterminism {
+    let mut observations = Vec::new();
+    map_ordered(
+        files,
+        |file| {
+            load_file(file)
+                .iter()
+                .filter_map(|l| {
+                    let record = l.record.as_ref().ok()?;
+                    Some(observe(record, &l.source.to_string()))
+                })
+                .flatten()
+                .collect::<Vec<_>>()
+        },
+        |found| observations.extend(found),
+    );
+    NonDeterminism::from_observations(observations)
 }
 
 pub fn evaluate_all<'a>(loaded: &'a [Loaded], live: Option<&LiveMode>) -> Vec<KeysResult<'a>> {
@@ -133,7 +160,11 @@ pub fn evaluate_all<'a>(loaded: &'a [Loaded], live: Option<&LiveMode>) -> Vec<Ke
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .task_source(record, l.source.dir(), &mode.options);
-                    let live = evaluate_with_source(record, l.source.dir(), source, mode.now);
+                    let mut live = evaluate_with_source(record, l.source.dir(), source, mode.now);
+                    correct_live(
+                        &mut live,
+                        &mode.nondeterminism.of(record, record.policy.as_ref()),
+                    );
                     Recomputed {
                         record,
                         evaluated: Evaluated::Live(live),
@@ -231,10 +262,14 @@ fn first_problem(eval: &RecordEvaluation) -> String {
         .unwrap_or_else(|| "cannot be recomputed".to_string())
 }
 
+/// A key cut to 12 characters for a table column. A recorded key is record text like any other:
+/// it need not be ASCII, so it is cut at a character, never at a byte, and it is escaped.
 pub fn short(key: Option<&str>) -> String {
     match key {
-        Some(k) if k.len() > 12 => format!("{}…", &k[..12]),
-        Some(k) => k.to_string(),
+        Some(k) => match k.char_indices().nth(12) {
+            Some((cut, _)) => format!("{}…", sanitize_line(&k[..cut])),
+            None => sanitize_line(k).into_owned(),
+        },
         None => "None".to_string(),
     }
 }
@@ -261,9 +296,16 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
         options,
         cache: Mutex::new(SourceCache::new()),
         now: Timestamp::now(),
+        nondeterminism: nondeterminism(&files),
     });
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let stdout = BufWriter::new(io::stdout().lock());
+    // JSON is exact JSON (serde_json escapes the C0 controls itself); text goes through the
+    // sanitiser, behind the escaping of each field in `write_text`.
+    let mut out: Box<dyn Write> = if json {
+        Box::new(stdout)
+    } else {
+        Box::new(Sanitized::new(stdout))
+    };
     let mut counts = [0usize; 4];
     let mut verdicts = [0usize; 3];
     let mut records = 0usize;
@@ -308,7 +350,7 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
             }
             if json {
                 for e in errors {
-                    eprintln!("cachescope: {e}");
+                    term::error!("{e}");
                 }
             }
         },
@@ -331,7 +373,7 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
     }
     let _ = out.flush();
     for e in &search_errors {
-        eprintln!("cachescope: {e}");
+        term::error!("{e}");
     }
     if !search_errors.is_empty() || counts[NodeStatus::Error as usize] > 0 {
         Outcome::Error
@@ -355,7 +397,7 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
         let status = r.status();
         let rec = match &r.result {
             Err(e) => {
-                writeln!(out, "{:<12}  {e}", status.as_str())?;
+                writeln!(out, "{:<12}  {}", status.as_str(), line_of(e))?;
                 continue;
             }
             Ok(rec) => rec,
@@ -369,9 +411,9 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
             out,
             "{:<12}  {verdict}{:<20}  {:<13}  {}",
             status.as_str(),
-            rec.record.task.name,
+            sanitize_line(&rec.record.task.name),
             short(eval.key.as_deref()),
-            r.loaded.source
+            line_of(&r.loaded.source)
         )?;
         for n in &eval.evaluation.nodes {
             if n.status != NodeStatus::Match {
@@ -386,27 +428,45 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
                         short(n.recorded.as_deref()),
                         short(n.key.as_deref())
                     ),
-                    _ => n.note.clone().unwrap_or_default(),
+                    _ => sanitize_line(n.note.as_deref().unwrap_or_default()).into_owned(),
                 };
                 writeln!(
                     out,
                     "              {at} {}: {} ({detail})",
-                    n.policy,
+                    sanitize_line(&n.policy),
                     n.status.as_str()
                 )?;
             }
         }
         if let Some(note) = &eval.note {
-            writeln!(out, "              {note}")?;
+            writeln!(out, "              {}", sanitize_line(note))?;
         }
         if let Some(live) = rec.live() {
             writeln!(
                 out,
                 "              next run: {} ({})",
                 live.verdict.as_str(),
-                live.reason
+                sanitize_line(&live.reason)
             )?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+
+    #[test]
+    fn short_keys_are_cut_at_a_character() {
+        assert_eq!(
+            short(Some("961345812ad8a4c0e9b1d2f3a4b5c6d7")),
+            "961345812ad8…"
+        );
+        assert_eq!(short(Some("961345812ad8")), "961345812ad8");
+        assert_eq!(short(None), "None");
+        // Byte 12 falls inside an `é`: this panicked before.
+        assert_eq!(short(Some("aééééééééééééé")), "aééééééééééé…");
+        assert_eq!(short(Some("aéééééééééé")), "aéééééééééé");
+    }
 }

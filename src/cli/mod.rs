@@ -5,7 +5,9 @@ mod explain;
 mod keys;
 mod source;
 mod summary;
+mod term;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -91,8 +93,8 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     let default = PathBuf::from(DEFAULT_RUNS);
     if !default.exists() {
         // A first run in a project with no records yet: say how to get some.
-        eprintln!(
-            "cachescope: no PATH given and no {DEFAULT_RUNS} here. Record runs \
+        term::error!(
+            "no PATH given and no {DEFAULT_RUNS} here. Record runs \
              with the recorder (`pip install <cachescope checkout>/recorder`, then \
              `CACHESCOPE_RUNS={DEFAULT_RUNS} python your_flow.py`), or name a runs folder."
         );
@@ -101,7 +103,18 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A usage error quotes the arguments, and an argument can be a file name that a glob
+        // picked up: the message goes through the sanitiser (without clap's colours). Help and
+        // the version are clap's own text, on stdout.
+        Err(e) if e.use_stderr() => {
+            let mut err = term::Sanitized::new(std::io::stderr().lock());
+            let _ = write!(err, "{}", e.render());
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+        Err(e) => e.exit(),
+    };
     let outcome = match cli.command {
         Some(Command::Keys {
             paths,

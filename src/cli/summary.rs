@@ -8,25 +8,26 @@ use cachescope::engine::{NodeEval, NodeStatus};
 use cachescope::load::load_paths;
 use cachescope::policy::{PolicyKind, PolicyNode};
 use cachescope::record::RunRecord;
+use cachescope::sanitize::sanitize_line;
 
 use super::Outcome;
 use super::keys::{KeysResult, evaluate_all, outcome};
+use super::term::{self, Sanitized, line_of};
 
 pub fn run(paths: &[PathBuf]) -> Outcome {
     let (loaded, search_errors) = load_paths(paths);
     let results = evaluate_all(&loaded, None);
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = Sanitized::new(BufWriter::new(io::stdout().lock()));
     let _ = write_summary(&mut out, &results).and_then(|()| out.flush());
     for e in &search_errors {
-        eprintln!("cachescope: {e}");
+        term::error!("{e}");
     }
     outcome(&results, &search_errors)
 }
 
 fn write_summary(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
     for r in results {
-        writeln!(out, "{}", r.loaded.source)?;
+        writeln!(out, "{}", line_of(&r.loaded.source))?;
         match &r.result {
             Ok(r) => {
                 let (rec, eval) = (r.record, r.evaluation());
@@ -37,7 +38,7 @@ fn write_summary(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()>
                     writeln!(
                         out,
                         "  no cache policy; key {}",
-                        rec.key.as_deref().unwrap_or("None")
+                        sanitize_line(rec.key.as_deref().unwrap_or("None"))
                     )?;
                 }
                 writeln!(
@@ -46,11 +47,11 @@ fn write_summary(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()>
                     eval.status.as_str(),
                     eval.note
                         .as_ref()
-                        .map(|n| format!(" ({n})"))
+                        .map(|n| format!(" ({})", sanitize_line(n)))
                         .unwrap_or_default()
                 )?;
             }
-            Err(e) => writeln!(out, "  error: {}", e.message)?,
+            Err(e) => writeln!(out, "  error: {}", sanitize_line(&e.message))?,
         }
         writeln!(out)?;
     }
@@ -68,20 +69,20 @@ fn write_summary(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()>
 
 fn write_header(out: &mut impl Write, rec: &RunRecord) -> io::Result<()> {
     let location = match (&rec.task.file, rec.task.line) {
-        (Some(file), Some(line)) => format!(" ({file}:{line})"),
-        (Some(file), None) => format!(" ({file})"),
+        (Some(file), Some(line)) => format!(" ({}:{line})", sanitize_line(file)),
+        (Some(file), None) => format!(" ({})", sanitize_line(file)),
         _ => String::new(),
     };
     let flow = match &rec.flow {
         Some(f) => format!(
             "flow {} / {}",
-            f.name.as_deref().unwrap_or("?"),
-            f.run_name.as_deref().or(f.run_id.as_deref()).unwrap_or("?")
+            sanitize_line(f.name.as_deref().unwrap_or("?")),
+            sanitize_line(f.run_name.as_deref().or(f.run_id.as_deref()).unwrap_or("?"))
         ),
         None => "outside a flow".to_string(),
     };
     let o = &rec.outcome;
-    let mut state = o.state.clone().unwrap_or_else(|| "?".to_string());
+    let mut state = sanitize_line(o.state.as_deref().unwrap_or("?")).into_owned();
     if o.cache_hit {
         state.push_str(" (cache hit)");
     }
@@ -89,16 +90,21 @@ fn write_header(out: &mut impl Write, rec: &RunRecord) -> io::Result<()> {
         state.push_str(", refresh_cache");
     }
     if let Some(exp) = &o.cache_expiration {
-        state.push_str(&format!(", expires {exp}"));
+        state.push_str(&format!(", expires {}", sanitize_line(exp)));
     }
-    writeln!(out, "  task {}{location}, {flow}", rec.task.name)?;
+    writeln!(
+        out,
+        "  task {}{location}, {flow}",
+        sanitize_line(&rec.task.name)
+    )?;
     writeln!(
         out,
         "  {state}; key {}",
-        rec.key.as_deref().unwrap_or("None")
+        sanitize_line(rec.key.as_deref().unwrap_or("None"))
     )
 }
 
+/// The node's class and its configure() settings, on one line: all of it comes from the record.
 fn label(node: &PolicyNode) -> String {
     let mut s = match &node.kind {
         PolicyKind::Inputs { exclude } if !exclude.is_empty() => {
@@ -117,7 +123,7 @@ fn label(node: &PolicyNode) -> String {
             s.push_str(&format!(" [{name}={v}]"));
         }
     }
-    s
+    term::one_line(s)
 }
 
 /// Draws the tree in pre-order, consuming `nodes` (the evaluation, also pre-order) as it goes.
@@ -139,16 +145,16 @@ fn write_tree(
     } else {
         "├─ "
     };
-    let key = eval.key.as_deref().unwrap_or("None");
+    let key = sanitize_line(eval.key.as_deref().unwrap_or("None"));
     let tree = format!("{prefix}{branch}{}", label(node));
     let mut line = format!("  {tree:<44} {key:<36}  {}", eval.status.as_str());
     if eval.status == NodeStatus::Changed {
         line.push_str(&format!(
             " (recorded {})",
-            eval.recorded.as_deref().unwrap_or("None")
+            sanitize_line(eval.recorded.as_deref().unwrap_or("None"))
         ));
     } else if let Some(note) = &eval.note {
-        line.push_str(&format!(" ({note})"));
+        line.push_str(&format!(" ({})", sanitize_line(note)));
     }
     writeln!(out, "{}", line.trim_end())?;
     let child_prefix = if root {

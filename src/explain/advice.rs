@@ -532,16 +532,19 @@ fn inputs_only_collision(input: &AdviceInput) -> Option<Advice> {
     if !hashes_only_arguments {
         return None;
     }
-    let mut others: Vec<&RunRecord> = input
-        .runs
-        .iter()
-        .map(|r| r.record)
-        .filter(|r| r.key.as_deref() == Some(key) && !same_task(r, input.b.record))
-        .collect();
+    // One run per task: the runs of a task need not be next to each other in load order.
+    let mut others: Vec<&RunRecord> = Vec::new();
+    for r in input.runs.iter().map(|r| r.record) {
+        if r.key.as_deref() == Some(key)
+            && !same_task(r, input.b.record)
+            && !others.iter().any(|o| same_task(o, r))
+        {
+            others.push(r);
+        }
+    }
     if others.is_empty() {
         return None;
     }
-    others.dedup_by(|x, y| same_task(x, y));
     let names: Vec<String> = others
         .iter()
         .map(|r| format!("`{}`", r.task.name))
@@ -565,10 +568,12 @@ fn inputs_only_collision(input: &AdviceInput) -> Option<Advice> {
         .map(|r| format!("`{}`", r.task.name))
         .collect();
     let checked = if still.is_empty() {
+        let all: Vec<String> = std::iter::once(format!("`{}`", input.task()))
+            .chain(names.iter().cloned())
+            .collect();
         format!(
-            "with `{fix_text}`, `{}` and {} would get different keys",
-            input.task(),
-            join_and(&names)
+            "with `{fix_text}`, {} would get different keys",
+            join_and(&all)
         )
     } else {
         format!(

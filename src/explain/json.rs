@@ -180,6 +180,15 @@ pub fn explanation_json(e: &Explanation) -> Json {
         })),
         "notes": e.notes,
         "error": e.error,
+        "served_from": e.served_from.as_ref().map(|s| json!({
+            "record": s.record, "task": s.task, "flow_run": s.flow_run,
+            "flow_run_name": s.flow_run_name, "task_run": s.task_run, "a": s.is_a,
+            "same_task": s.same_task, "why": s.why,
+        })),
+        "nondeterministic": e.nondeterministic.iter().map(|n| json!({
+            "path": n.path, "policy": n.policy, "function": n.function, "keys": n.keys,
+            "records": n.records, "runs": n.runs, "new_key_every_run": n.new_key_every_run,
+        })).collect::<Vec<_>>(),
         "stale_hit": e.stale_hit.as_ref().map(stale_json),
     })
 }

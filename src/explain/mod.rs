@@ -25,8 +25,11 @@ pub mod decorator;
 pub mod evidence;
 pub mod json;
 pub mod model;
+pub mod module_bindings;
 pub mod next_run;
 pub mod pairing;
+pub mod policy_variable;
+pub mod served;
 pub mod sides;
 pub mod source_diff;
 pub mod stale;
@@ -43,6 +46,7 @@ pub use model::{
 pub use sides::{Other, RunRef};
 
 use crate::live::Verdict;
+use crate::nondeterministic::{NonDeterminism, NonDeterministic, next_run_verdict, same_material};
 use crate::policy::PolicyNode;
 use crate::storage::Lookup;
 
@@ -95,6 +99,49 @@ fn excluded_changes(a: &Side, b: &Side) -> Vec<String> {
         }
     }
     out
+}
+
+/// The non-deterministic opaque nodes of the tree B uses, from the recorded runs of its task
+/// (A and B among them).
+fn nondeterministic(case: &Case, b: &Side) -> Vec<NonDeterministic> {
+    let b_run = match case.b {
+        Other::Run(run) => Some(run),
+        Other::Live(_) => None,
+    };
+    let mut seen = std::collections::HashSet::new();
+    let task_runs = std::iter::once(&case.a)
+        .chain(b_run.as_ref())
+        .chain(case.runs)
+        .filter(|r| pairing::same_task(r.record, b.record))
+        .filter(|r| seen.insert(r.source.to_string()))
+        .map(|r| (r.record, r.source.to_string()));
+    NonDeterminism::from_records(task_runs).of(b.record, b.policy)
+}
+
+/// "`flows.StampPolicy` (node 1) is not deterministic: it returned another key for the same
+/// inputs, flow parameters and source (… -> …)", for a culprit A and B show that of.
+fn nondeterministic_culprit(
+    a: &Side,
+    b: &Side,
+    culprits: &[Culprit],
+    found: &[NonDeterministic],
+) -> Option<String> {
+    let [c] = culprits else {
+        return None;
+    };
+    let node = found.iter().find(|n| n.path == c.path)?;
+    if b.live || !same_material(a.record, b.record) {
+        return None;
+    }
+    let short = |k: Option<&str>| wording::short_key(k, 12);
+    Some(format!(
+        "{} is not deterministic: it returned another key for the same inputs, flow \
+         parameters and source ({} -> {}), so it reads something else (the time, the run, a \
+         global)",
+        node.name(),
+        short(a.key_at(&c.path)),
+        short(b.key_at(&c.path))
+    ))
 }
 
 /// Explains B against A.
@@ -157,20 +204,20 @@ pub fn explain(case: &Case) -> Explanation {
     } else {
         causes::no_key(&a, &b)
     };
+    let found = nondeterministic(case, &b);
+    // Why the next run's key cannot be the one carried from A's record, when that decides.
+    let mut nondeterministic_reason: Option<String> = None;
+    let mut served = None;
     let verdict = match (b_run, live) {
+        // B's record is the witness: served from the cache is a hit, whichever entry it was.
+        (Some(b_run), _) if causes::b_hit(&b_run) => {
+            non_key_causes.clear();
+            served = served::served_from(&case.a, &b_run, case.runs);
+            Verdict::Hit
+        }
         (Some(b_run), _) => {
-            let b_hit = causes::b_hit(&b_run);
             if !non_key_causes.is_empty() || keys_differ {
-                if b_hit && keys_differ {
-                    notes.push(
-                        "B was served from the cache all the same: from another entry, stored \
-                         under B's own key by an earlier run"
-                            .to_string(),
-                    );
-                }
                 Verdict::Miss
-            } else if b_hit {
-                Verdict::Hit
             } else {
                 non_key_causes = causes::recorded(&case.a, &b_run);
                 Verdict::Miss
@@ -187,7 +234,15 @@ pub fn explain(case: &Case) -> Explanation {
                     Verdict::Miss
                 } else {
                     match &l.lookup {
-                        Some(Lookup::Hit { .. }) => Verdict::Hit,
+                        // The key carries an opaque node's recorded key, and other runs show
+                        // that node giving another key each time.
+                        Some(Lookup::Hit { .. }) => match next_run_verdict(&found) {
+                            Some((verdict, why)) => {
+                                nondeterministic_reason = Some(why);
+                                verdict
+                            }
+                            None => Verdict::Hit,
+                        },
                         Some(Lookup::Miss { .. }) => Verdict::Miss,
                         Some(Lookup::Unknown { why }) => {
                             notes.push(format!("storage: {why}"));
@@ -203,15 +258,14 @@ pub fn explain(case: &Case) -> Explanation {
         }
         (None, None) => Verdict::Unknown,
     };
-    if let Other::Live(next) = case.b
-        && let Some(note) = &next.note
-    {
-        notes.push(note.clone());
+    if let Other::Live(next) = case.b {
+        notes.extend(next.note.iter().chain(&next.policy_from).cloned());
     }
-    if !b.live && !pairing::same_task(a.record, b.record) {
+    let different_tasks = !b.live && !pairing::same_task(a.record, b.record);
+    if verdict == Verdict::Hit && keys_differ && !culprits.is_empty() {
         notes.push(format!(
-            "A and B are runs of different tasks (`{}` and `{}`)",
-            a.record.task.name, b.record.task.name
+            "A's entry was not the one B read: their keys differ because {}",
+            wording::join_and(&wording::reasons(&task, &culprits, false))
         ));
     }
     // B served a result computed from other inputs: said first, with the inputs that differ.
@@ -248,7 +302,8 @@ pub fn explain(case: &Case) -> Explanation {
         a: &a,
         b: &b,
         culprits: &culprits,
-        hit: verdict == Verdict::Hit,
+        // Served from A's own entry (a hit on another run's entry says nothing about A).
+        hit: verdict == Verdict::Hit && !keys_differ,
         runs: case.runs,
     };
     let advice = advise(&advice_input);
@@ -281,7 +336,32 @@ pub fn explain(case: &Case) -> Explanation {
             .as_deref()
             .or(notes.first().map(String::as_str)),
     );
-    if !explained && !culprits.is_empty() && verdict == Verdict::Miss {
+    let pair_nondeterministic = nondeterministic_culprit(&a, &b, &culprits, &found);
+    let mut said_nondeterministic = nondeterministic_reason.is_some();
+    if verdict == Verdict::Hit && !b.live {
+        headline = wording::hit_headline(&task, &a.record.task.name, served.as_ref(), keys_differ);
+    } else if let Some(why) = &nondeterministic_reason {
+        headline = match verdict {
+            Verdict::Miss => format!("The next run of `{task}` would miss: {why}."),
+            _ => format!("Cannot tell whether the next run of `{task}` would hit: {why}."),
+        };
+    } else if different_tasks
+        && verdict == Verdict::Miss
+        && !non_key_causes
+            .iter()
+            .any(|c| matches!(c.kind, Kind::NoKey { .. }))
+    {
+        headline = wording::different_tasks_headline(
+            &a.record.task.name,
+            &task,
+            &culprits,
+            &non_key_causes,
+            keys_differ,
+        );
+    } else if let (Some(why), true, Verdict::Miss) = (&pair_nondeterministic, explained, verdict) {
+        headline = format!("`{task}` missed because {why}.");
+        said_nondeterministic = true;
+    } else if !explained && !culprits.is_empty() && verdict == Verdict::Miss {
         let changed: Vec<String> = culprits
             .iter()
             .map(|c| wording::reason(&task, c, b.live))
@@ -297,6 +377,10 @@ pub fn explain(case: &Case) -> Explanation {
         );
     }
 
+    // Said in the headline, or worth a line of its own.
+    if !said_nondeterministic {
+        notes.extend(found.iter().map(NonDeterministic::clause));
+    }
     // A task keyed by result_storage_key: the template says why the keys differ.
     if verdict == Verdict::Miss
         && culprits.is_empty()
@@ -309,11 +393,13 @@ pub fn explain(case: &Case) -> Explanation {
             format!("`{task}` missed because {clause}.")
         };
     }
+    // A hit on a result computed from other inputs is said first; whose entry it was, when
+    // not simply A's, follows as a note.
     if let Some(stale) = &stale_hit {
-        if verdict == Verdict::Hit {
-            headline = wording::stale_headline(&task, stale);
-        } else {
-            notes.push(wording::stale_headline(&task, stale));
+        let said = std::mem::replace(&mut headline, wording::stale_headline(&task, stale));
+        let plain = served.as_ref().is_none_or(|s| s.is_a && s.same_task);
+        if !plain {
+            notes.insert(0, said);
         }
     }
 
@@ -324,7 +410,12 @@ pub fn explain(case: &Case) -> Explanation {
         pairing: case.pairing,
         verdict,
         key_a: a.key.clone(),
-        key_b: b.reported_key(),
+        // The key carried from A's record is not the one the next run will compute.
+        key_b: if nondeterministic_reason.is_some() {
+            None
+        } else {
+            b.reported_key()
+        },
         headline,
         culprits,
         unexplained,
@@ -333,6 +424,8 @@ pub fn explain(case: &Case) -> Explanation {
         what_if,
         error: live_problem,
         notes,
+        served_from: served,
+        nondeterministic: found,
         stale_hit,
     }
 }

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use crate::live::Verdict;
+use crate::nondeterministic::NonDeterministic;
 
+use super::served::ServedFrom;
 use super::source_diff::SourceEvidence;
 use super::value_diff::ValueChange;
 
@@ -233,9 +235,15 @@ pub struct Explanation {
     /// Why the comparison could not be made (live: the source file or function is gone), when
     /// that makes the verdict unknown.
     pub error: Option<String>,
-    /// Other things worth knowing, one line each (B was served from another entry, a record
-    /// that does not recompute).
+    /// Other things worth knowing, one line each (an input that changed but is excluded, a
+    /// record that does not recompute).
     pub notes: Vec<String>,
+    /// For a recorded B that was served from the cache: the run whose entry it read, when a
+    /// loaded record shows it.
+    pub served_from: Option<ServedFrom>,
+    /// Opaque nodes of B's policy (a `CachePolicy` subclass, a `cache_key_fn`) that recorded
+    /// runs show giving different keys for the same material.
+    pub nondeterministic: Vec<NonDeterministic>,
     /// B was served a result computed from other inputs, which its key does not see.
     pub stale_hit: Option<super::stale::StaleHit>,
 }

@@ -455,25 +455,41 @@ fn a_cache_key_fn_that_returned_another_key() {
         r
     };
     let a = spec("t", "TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=by_day)");
-    let (ra, rb) = (with_fn(&a, "mon"), with_fn(&later(&a), "tue"));
-    let (sa, sb) = (source("a"), source("b"));
-    let refs = [
-        RunRef {
-            source: &sa,
-            record: &ra,
-        },
-        RunRef {
-            source: &sb,
-            record: &rb,
-        },
-    ];
-    let e = explain(&Case {
-        a: refs[0],
-        b: Other::Run(refs[1]),
-        pairing: Pairing::Explicit,
-        runs: &refs,
-        what_if: None,
-    });
+    let explain_fn = |a: &Spec, b: &Spec| {
+        let (ra, rb) = (with_fn(a, "mon"), with_fn(b, "tue"));
+        let (sa, sb) = (source("a"), source("b"));
+        let refs = [
+            RunRef {
+                source: &sa,
+                record: &ra,
+            },
+            RunRef {
+                source: &sb,
+                record: &rb,
+            },
+        ];
+        explain(&Case {
+            a: refs[0],
+            b: Other::Run(refs[1]),
+            pairing: Pairing::Explicit,
+            runs: &refs,
+            what_if: None,
+        })
+    };
+    // Another input: the function may have looked at it.
+    let other_input = Spec {
+        inputs: r#"{"x": 2}"#,
+        ..later(&a)
+    };
+    let e = explain_fn(&a, &other_input);
+    assert_eq!(
+        e.headline,
+        "`t` missed because cache_key_fn `by_day` returned another key."
+    );
+    assert!(e.nondeterministic.is_empty(), "{e:?}");
+    // The same inputs, flow parameters and source, and another key: not deterministic (issue
+    // 8, item 6), both keys shown.
+    let e = explain_fn(&a, &later(&a));
     assert_eq!(e.culprits.len(), 1, "{e:?}");
     let c = &e.culprits[0];
     assert_eq!((c.path.as_str(), c.proof), ("1", Proof::Proven));
@@ -487,6 +503,178 @@ fn a_cache_key_fn_that_returned_another_key() {
     );
     assert_eq!(
         e.headline,
-        "`t` missed because cache_key_fn `by_day` returned another key."
+        "`t` missed because cache_key_fn `by_day` (node 1) is not deterministic: it returned \
+         another key for the same inputs, flow parameters and source (mon -> tue), so it reads \
+         something else (the time, the run, a global)."
+    );
+    let [n] = e.nondeterministic.as_slice() else {
+        panic!("{:?}", e.nondeterministic)
+    };
+    assert_eq!(
+        (n.path.as_str(), n.function.as_deref(), &n.keys),
+        ("1", Some("by_day"), &["mon".to_string(), "tue".to_string()])
+    );
+}
+
+/// Explains `b` against `a` with the loaded runs in the order given (A and B among them).
+fn explain_in(runs: &[(&str, &Spec)], a: usize, b: usize) -> Explanation {
+    let records: Vec<(RecordSource, RunRecord)> = runs
+        .iter()
+        .map(|(name, s)| (source(name), record(s)))
+        .collect();
+    let refs: Vec<RunRef> = records
+        .iter()
+        .map(|(source, record)| RunRef { source, record })
+        .collect();
+    explain(&Case {
+        a: refs[a],
+        b: Other::Run(refs[b]),
+        pairing: Pairing::LatestEarlier,
+        runs: &refs,
+        what_if: None,
+    })
+}
+
+// Issue 8, item 1: `add` was served the result `sub` stored (both keyed on INPUTS only, the
+// same inputs). It hit, whatever A's key was.
+#[test]
+fn a_run_served_another_tasks_entry_is_a_hit_that_names_the_entry() {
+    let a = spec("add", "INPUTS");
+    let at = |s: &Spec, at: &'static str, run_id: &'static str| Spec {
+        at,
+        run_id,
+        inputs: r#"{"x": 2}"#,
+        ..s.clone()
+    };
+    let sub = at(&spec("sub", "INPUTS"), "2026-01-02T00:00:00Z", "run-2");
+    let neg = Spec {
+        hit: true,
+        state: "Cached",
+        ..at(&spec("neg", "INPUTS"), "2026-01-02T00:00:01Z", "run-2")
+    };
+    let b = Spec {
+        hit: true,
+        state: "Cached",
+        ..at(&a, "2026-01-02T00:00:02Z", "run-2")
+    };
+    let sub_again = Spec {
+        hit: true,
+        state: "Cached",
+        ..at(&sub, "2026-01-03T00:00:00Z", "run-3")
+    };
+    let runs = [
+        ("add-1", &a),
+        ("sub-2", &sub),
+        ("neg-2", &neg),
+        ("add-2", &b),
+        ("sub-3", &sub_again),
+    ];
+    let e = explain_in(&runs, 0, 3);
+    assert_eq!(e.verdict, Verdict::Hit);
+    assert_eq!(
+        e.headline,
+        "`add` hit: it was served the result `sub` stored earlier in the same flow run (record \
+         sub-2.json), not an entry of its own: both tasks are keyed on INPUTS only and got the \
+         same inputs."
+    );
+    let served = e.served_from.as_ref().expect("served_from");
+    assert_eq!(
+        (served.task.as_str(), served.is_a, served.same_task),
+        ("sub", false, false)
+    );
+    assert!(e.non_key_causes.is_empty(), "{e:?}");
+    // Why A's entry was not it: a note, with the culprit kept.
+    assert_eq!(e.culprits.len(), 1);
+    assert!(
+        e.notes.iter().any(|n| n
+            == "A's entry was not the one B read: their keys differ because its input `x` \
+                changed (1 -> 2)"),
+        "{:?}",
+        e.notes
+    );
+    // Every other task once, though `sub`'s runs are not next to each other.
+    let [adv] = e.advice.as_slice() else {
+        panic!("{:?}", e.advice)
+    };
+    assert_eq!(adv.kind, AdviceKind::InputsOnlyCollision);
+    assert!(
+        adv.text.starts_with(
+            "The key of `add` hashes only its inputs, and `sub` and `neg` got the very same key"
+        ),
+        "{}",
+        adv.text
+    );
+    assert_eq!(
+        adv.check.as_deref(),
+        Some("with `INPUTS + TASK_SOURCE`, `add`, `sub` and `neg` would get different keys")
+    );
+}
+
+#[test]
+fn a_run_served_another_runs_entry_of_its_own_task_says_which() {
+    let a = spec("t", "INPUTS + TASK_SOURCE");
+    let c = Spec {
+        inputs: r#"{"x": 2}"#,
+        ..later(&a)
+    };
+    let b = Spec {
+        run_id: "run-3",
+        at: "2026-01-03T00:00:00Z",
+        hit: true,
+        state: "Cached",
+        ..c.clone()
+    };
+    let e = explain_in(&[("t-1", &a), ("t-2", &c), ("t-3", &b)], 0, 2);
+    assert_eq!(e.verdict, Verdict::Hit);
+    assert_eq!(
+        e.headline,
+        "`t` hit, but not on A's entry: it was served the result an earlier run of `t` stored in \
+         flow run run-2 (record t-2.json): that run had the same inputs and the same source as B."
+    );
+    // Served from A's own entry: the plain sentence.
+    let b = Spec {
+        run_id: "run-3",
+        at: "2026-01-03T00:00:00Z",
+        hit: true,
+        state: "Cached",
+        ..a.clone()
+    };
+    let e = explain_in(&[("t-1", &a), ("t-3", &b)], 0, 1);
+    assert_eq!(e.headline, "`t` hit: B was served from A's cache entry.");
+    assert!(e.served_from.as_ref().is_some_and(|s| s.is_a));
+}
+
+// Issue 8, item 9: a pair of runs of two different tasks says so first.
+#[test]
+fn a_pair_of_different_tasks_says_so_in_the_headline() {
+    let a = spec("add", "INPUTS + TASK_SOURCE");
+    let b = later(&spec("sub", "INPUTS + TASK_SOURCE"));
+    let e = explain_pair(&a, &b, &[]);
+    assert_eq!(e.verdict, Verdict::Miss);
+    assert_eq!(
+        e.headline,
+        "`sub` missed `add`'s entry: A and B are runs of different tasks, with different keys: \
+         different source."
+    );
+    // Different policies too: not "its cache policy changed".
+    let b = later(&spec("sub", "INPUTS"));
+    let e = explain_pair(&a, &b, &[]);
+    assert!(
+        e.headline.starts_with(
+            "`sub` missed `add`'s entry: A and B are runs of different tasks, with different keys"
+        ) && !e.headline.contains("changed"),
+        "{}",
+        e.headline
+    );
+    // The same key but no entry to read.
+    let b = Spec {
+        storage: "elsewhere",
+        ..later(&spec("sub", "INPUTS"))
+    };
+    let e = explain_pair(&spec("add", "INPUTS"), &b, &[]);
+    assert_eq!(
+        e.headline,
+        "`sub` missed `add`'s entry: A and B are runs of different tasks, with the same key, but \
+         A stored its result in runs/storage, B looked in runs/elsewhere."
     );
 }

@@ -5,6 +5,7 @@ use crate::live::Verdict;
 
 use super::cosmetic::Classification;
 use super::model::{ArgumentEvidence, Culprit, Evidence, NonKeyCause};
+use super::served::ServedFrom;
 use super::source_diff::SourceEvidence;
 use super::stale::StaleHit;
 use super::tree_text::str_list;
@@ -392,6 +393,115 @@ pub fn headline(
         (Verdict::Miss, true) => format!(
             "The next run of `{task}` would miss: its key changed, but no part of the policy explains how (see the suspects)."
         ),
+    }
+}
+
+/// The headline of a recorded run that was served from the cache: whose entry it read, when
+/// that was not simply A's, and why that entry's key was B's.
+pub fn hit_headline(
+    task: &str,
+    a_task: &str,
+    served: Option<&ServedFrom>,
+    keys_differ: bool,
+) -> String {
+    match served {
+        Some(s) if s.is_a && s.same_task => {
+            format!("`{task}` hit: B was served from A's cache entry.")
+        }
+        Some(s) if s.is_a => format!(
+            "`{task}` hit: B was served from A's cache entry, which `{}` stored {}: {}.",
+            s.task,
+            s.place(false),
+            s.why
+        ),
+        Some(s) if !s.same_task => format!(
+            "`{task}` hit: it was served the result `{}` stored {}, not an entry of its own: {}.",
+            s.task,
+            s.place(true),
+            s.why
+        ),
+        Some(s) if !keys_differ => format!(
+            "`{task}` hit: B was served from the entry under A's key, last written by another run \
+             of `{task}` {}.",
+            s.place(true)
+        ),
+        Some(s) => format!(
+            "`{task}` hit, but not on A's entry: it was served the result an earlier run of \
+             `{task}` stored {}: {}.",
+            s.place(true),
+            s.why
+        ),
+        None if keys_differ => format!(
+            "`{task}` hit, but not on A's entry: it was served a result stored under its own key \
+             by a run that is not among the loaded records."
+        ),
+        None if task != a_task => format!(
+            "`{task}` hit: B was served from the entry under A's key; A is a run of another \
+             task, `{a_task}`."
+        ),
+        None => format!("`{task}` hit: B was served from A's cache entry."),
+    }
+}
+
+/// What differs between runs of two different tasks, as a noun phrase for each culprit.
+fn task_difference(c: &Culprit) -> String {
+    match &c.evidence {
+        Evidence::TaskSource(_) | Evidence::SourceUnknown { .. } => "different source".to_string(),
+        Evidence::Arguments(e) => {
+            let names: Vec<String> = by_argument(&e.changes)
+                .iter()
+                .map(|(a, _)| format!("`{a}`"))
+                .collect();
+            let what = if c.policy == "FlowParameters" {
+                "flow parameters"
+            } else {
+                "inputs"
+            };
+            if names.is_empty() {
+                format!("different {what}")
+            } else {
+                format!("different {what} ({})", join_and(&names))
+            }
+        }
+        Evidence::RunId { scope, .. } => format!("different {scope}s"),
+        Evidence::CacheKeyFn { function, .. } => format!(
+            "different keys from cache_key_fn `{}`",
+            function.as_deref().unwrap_or("?")
+        ),
+        Evidence::Tree { a, b, .. } => format!("different cache policies ({a} and {b})"),
+        Evidence::Keys { .. } => format!("different keys from {}", c.policy),
+    }
+}
+
+/// The headline when A and B are runs of two different tasks and B missed: that is the first
+/// thing to know, not a "change" of the source or the policy.
+pub fn different_tasks_headline(
+    a_task: &str,
+    b_task: &str,
+    culprits: &[Culprit],
+    causes: &[NonKeyCause],
+    keys_differ: bool,
+) -> String {
+    let lead = format!("`{b_task}` missed `{a_task}`'s entry: A and B are runs of different tasks");
+    if keys_differ {
+        let mut what: Vec<String> = Vec::new();
+        for d in culprits.iter().map(task_difference) {
+            if !what.contains(&d) {
+                what.push(d);
+            }
+        }
+        if what.is_empty() {
+            format!("{lead}, with different keys.")
+        } else {
+            format!("{lead}, with different keys: {}.", join_and(&what))
+        }
+    } else {
+        let cause = causes
+            .iter()
+            .map(|c| c.summary.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
+        format!("{lead}, with the same key, but {cause}.")
     }
 }
 

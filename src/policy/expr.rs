@@ -79,10 +79,104 @@ fn raise(exception: &'static str, message: impl Into<String>) -> ExprError {
 
 /// Evaluates a policy expression into the tree Prefect 3.9.1 builds from it.
 pub fn parse_policy(expr: &str) -> Result<PolicyNode, ExprError> {
+    parse_policy_in(expr, &|_| None)
+}
+
+/// [`parse_policy`] in a module that defines more names: `module(name)` is the policy a name
+/// outside Prefect's is bound to (`MY_POLICY`), or None where Python would raise NameError.
+/// Prefect's own names come first, as if the module never rebound them.
+pub fn parse_policy_in(
+    expr: &str,
+    module: &dyn Fn(&str) -> Option<PolicyNode>,
+) -> Result<PolicyNode, ExprError> {
     let src = Source(expr.chars().collect());
-    let tokens = tokenize(&src)?;
+    let tree = parse(&src)?;
+    match (Evaluator { src: &src, module }).eval(&tree)? {
+        Value::Policy(node) => Ok(node),
+        other => Err(ExprError::NotAPolicy {
+            type_name: other.type_name().to_string(),
+        }),
+    }
+}
+
+/// A name an expression takes from the module it is written in rather than from Prefect:
+/// used as a value (`MY_POLICY - "debug"`) or called (`make_policy()`). A bare name that is a
+/// whole argument (`lock_manager=my_locks`) is not one: it is kept opaque by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleName {
+    pub name: String,
+    pub called: bool,
+}
+
+/// The names an expression needs from its module, each once, in the order Python evaluates
+/// them. The expression is parsed, not evaluated.
+pub fn module_names(expr: &str) -> Result<Vec<ModuleName>, ExprError> {
+    let src = Source(expr.chars().collect());
+    let tree = parse(&src)?;
+    let mut names = Vec::new();
+    collect_module_names(&tree, &mut names);
+    Ok(names)
+}
+
+fn collect_module_names(expr: &Expr, names: &mut Vec<ModuleName>) {
+    let mut push = |name: &str, called: bool| {
+        let name = ModuleName {
+            name: name.to_string(),
+            called,
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    };
+    match expr {
+        Expr::Str(_) | Expr::None => {}
+        Expr::List(items) => items.iter().for_each(|e| collect_module_names(e, names)),
+        Expr::Name {
+            name,
+            in_module: false,
+            ..
+        } if lookup(name).is_none() => push(name, false),
+        Expr::Name { .. } => {}
+        Expr::Call { callee, args, .. } => {
+            match &**callee {
+                Expr::Name {
+                    name,
+                    in_module: false,
+                    ..
+                } if lookup(name).is_none() => push(name, true),
+                other => collect_module_names(other, names),
+            }
+            collect_argument_names(args, names);
+        }
+        Expr::Configure { receiver, args } => {
+            collect_module_names(receiver, names);
+            collect_argument_names(args, names);
+        }
+        Expr::Binary { left, right, .. } => {
+            collect_module_names(left, names);
+            collect_module_names(right, names);
+        }
+    }
+}
+
+/// As [`Evaluator::arguments`] reads them: a whole argument that is an unknown bare name is
+/// opaque, not looked up.
+fn collect_argument_names(args: &[Arg], names: &mut Vec<ModuleName>) {
+    for arg in args {
+        match &arg.value {
+            Expr::Name {
+                in_module: false, ..
+            } => {}
+            other => collect_module_names(other, names),
+        }
+    }
+}
+
+/// The whole expression's syntax tree: Python compiles it before evaluating anything.
+fn parse(src: &Source) -> Result<Expr, ExprError> {
+    let tokens = tokenize(src)?;
     let mut parser = Parser {
-        src: &src,
+        src,
         tokens,
         next: 0,
     };
@@ -90,12 +184,7 @@ pub fn parse_policy(expr: &str) -> Result<PolicyNode, ExprError> {
     if parser.peek() != &Tok::End {
         return Err(parser.expected("'+', '-' or the end of the expression"));
     }
-    match (Evaluator { src: &src }).eval(&tree)? {
-        Value::Policy(node) => Ok(node),
-        other => Err(ExprError::NotAPolicy {
-            type_name: other.type_name().to_string(),
-        }),
-    }
+    Ok(tree)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1010,6 +1099,8 @@ const CONFIGURE_PARAMS: [&str; 3] = ["key_storage", "lock_manager", "isolation_l
 
 struct Evaluator<'s> {
     src: &'s Source,
+    /// Names the expression's module binds (see [`parse_policy_in`]).
+    module: &'s dyn Fn(&str) -> Option<PolicyNode>,
 }
 
 impl Evaluator<'_> {
@@ -1085,16 +1176,19 @@ impl Evaluator<'_> {
 
     /// Resolves a name, with the error Python raises for a missing one.
     fn global(&self, name: &str, in_module: bool) -> Result<Global, ExprError> {
-        lookup(name).ok_or_else(|| {
-            if in_module {
-                raise(
-                    "AttributeError",
-                    format!("module 'prefect.cache_policies' has no attribute '{name}'"),
-                )
-            } else {
-                raise("NameError", format!("name '{name}' is not defined"))
-            }
-        })
+        let from_module = || (!in_module).then(|| (self.module)(name)).flatten();
+        lookup(name)
+            .or_else(|| from_module().map(Global::Policy))
+            .ok_or_else(|| {
+                if in_module {
+                    raise(
+                        "AttributeError",
+                        format!("module 'prefect.cache_policies' has no attribute '{name}'"),
+                    )
+                } else {
+                    raise("NameError", format!("name '{name}' is not defined"))
+                }
+            })
     }
 
     /// Evaluates call arguments in order. A whole argument that is a name we do not know is
@@ -1525,6 +1619,52 @@ mod tests {
         assert_eq!(
             repr_str("\n\x01\x7f\u{80}\u{a0}\u{200b}é"),
             "'\\n\\x01\\x7f\\x80\\xa0\\u200bé'"
+        );
+    }
+
+    #[test]
+    fn module_names_are_the_values_and_calls_python_would_look_up() {
+        let names = |expr: &str| -> Vec<(String, bool)> {
+            module_names(expr)
+                .unwrap()
+                .into_iter()
+                .map(|n| (n.name, n.called))
+                .collect()
+        };
+        let n = |name: &str, called: bool| (name.to_string(), called);
+        assert_eq!(names("INPUTS + TASK_SOURCE - 'debug'"), []);
+        assert_eq!(
+            names("(BASE - 'x').configure(key_storage=BASE) + BASE + make()"),
+            [n("BASE", false), n("make", true)]
+        );
+        // A whole argument stays opaque; Prefect's qualified names are Prefect's.
+        assert_eq!(
+            names("cache_policies.INPUTS.configure(lock_manager=locks) + RUN_ID"),
+            []
+        );
+        assert_eq!(
+            names("CompoundCachePolicy(policies=[P, TASK_SOURCE])"),
+            [n("P", false)]
+        );
+        assert!(module_names("P +").is_err());
+    }
+
+    #[test]
+    fn a_module_name_evaluates_to_what_the_module_binds() {
+        let base = parse_policy("INPUTS + TASK_SOURCE").unwrap();
+        let module = |name: &str| (name == "BASE").then(|| base.clone());
+        assert_eq!(
+            parse_policy_in("BASE - 'debug'", &module),
+            parse_policy("INPUTS + TASK_SOURCE - 'debug'")
+        );
+        // Prefect's names win; anything else the module does not bind is still a NameError.
+        assert_eq!(
+            parse_policy_in("INPUTS", &|_| Some(base.clone())),
+            parse_policy("INPUTS")
+        );
+        assert_eq!(
+            parse_policy_in("OTHER", &module).unwrap_err().to_string(),
+            "NameError: name 'OTHER' is not defined"
         );
     }
 }

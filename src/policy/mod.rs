@@ -5,7 +5,7 @@ mod expr;
 mod tree;
 
 pub use expr::{
-    ExprError, REPR_PREFIX, add, compound_cache_policy, configure, constant, parse_policy,
-    storage_path, sub,
+    ExprError, ModuleName, REPR_PREFIX, add, compound_cache_policy, configure, constant,
+    module_names, parse_policy, parse_policy_in, storage_path, sub,
 };
 pub use tree::{Configure, PolicyKind, PolicyNode, Recorded};

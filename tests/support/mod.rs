@@ -32,7 +32,11 @@ impl Venv {
     /// A command running this venv's Python with a quiet, isolated Prefect environment.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.python);
-        cmd.env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        // Prefect gives its temporary server 20 s to start; on a loaded machine (test binaries
+        // in parallel, other checkouts testing too) that was seen to run out. Waiting longer
+        // costs nothing when the server starts fast.
+        cmd.env("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+            .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
             .env("PREFECT_LOGGING_LEVEL", "ERROR")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env_remove("CACHESCOPE_RUNS");
