@@ -346,6 +346,9 @@ pub fn recompute(record: &RunRecord) -> RecordEvaluation {
 /// Recomputes a record's tree from the given material.
 pub fn recompute_with(record: &RunRecord, material: &Material) -> RecordEvaluation {
     let Some(policy) = &record.policy else {
+        if let Some(template) = &record.task.result_storage_key {
+            return storage_key_evaluation(record, template, material);
+        }
         return RecordEvaluation {
             evaluation: Evaluation { nodes: Vec::new() },
             key: record.key.clone(),
@@ -397,6 +400,73 @@ pub fn recompute_with(record: &RunRecord, material: &Material) -> RecordEvaluati
         key,
         status,
         note,
+    }
+}
+
+/// The names a `result_storage_key` template may use, from a record and its material.
+pub fn storage_key_namespace<'a>(
+    record: &'a RunRecord,
+    material: &Material<'a>,
+) -> crate::storage_key::Namespace<'a> {
+    use crate::storage_key::{FlowRunNames, Namespace};
+    Namespace {
+        parameters: material.inputs,
+        task_run_id: record.task_run.id.as_deref(),
+        task_run_name: record.task_run.name.as_deref(),
+        task_name: Some(record.task.name.as_str()),
+        flow_run: record.flow.as_ref().map(|f| FlowRunNames {
+            id: f.run_id.as_deref(),
+            name: f.run_name.as_deref(),
+            flow_name: f.name.as_deref(),
+            parameters: material.flow_parameters,
+        }),
+    }
+}
+
+/// A task keyed by `result_storage_key`: the key is the template formatted as Prefect does.
+fn storage_key_evaluation(
+    record: &RunRecord,
+    template: &crate::record::StorageKeyTemplate,
+    material: &Material,
+) -> RecordEvaluation {
+    use crate::storage_key::format_storage_key;
+    let unverifiable = |why: String| RecordEvaluation {
+        evaluation: Evaluation { nodes: Vec::new() },
+        key: record.key.clone(),
+        status: NodeStatus::Unverifiable,
+        note: Some(format!(
+            "result_storage_key {:?}: {why}; the key is taken from the record",
+            template.template
+        )),
+    };
+    if !template.reproducible {
+        return unverifiable(
+            template
+                .reason
+                .clone()
+                .unwrap_or_else(|| "marked not reproducible by the recorder".to_string()),
+        );
+    }
+    match format_storage_key(&template.template, &storage_key_namespace(record, material)) {
+        Ok(key) => {
+            let changed = record.key.as_deref() != Some(key.as_str());
+            RecordEvaluation {
+                evaluation: Evaluation { nodes: Vec::new() },
+                status: if changed {
+                    NodeStatus::Changed
+                } else {
+                    NodeStatus::Match
+                },
+                note: changed.then(|| {
+                    format!(
+                        "result_storage_key {:?} formats to {key:?}, not the recorded key",
+                        template.template
+                    )
+                }),
+                key: Some(key),
+            }
+        }
+        Err(e) => unverifiable(e.to_string()),
     }
 }
 

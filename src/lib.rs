@@ -18,3 +18,4 @@ pub mod runs_tree;
 pub mod sanitize;
 pub mod source;
 pub mod storage;
+pub mod storage_key;

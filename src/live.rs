@@ -336,11 +336,16 @@ fn predict(
     now: Timestamp,
 ) -> (Verdict, String, Option<Lookup>) {
     let Some(policy) = &record.policy else {
-        return (
-            Verdict::Unknown,
-            "the task has no cache policy (result_storage_key?)".into(),
-            None,
-        );
+        return match &record.task.result_storage_key {
+            Some(template) => {
+                predict_storage_key(record, &template.template, evaluation, storage, now)
+            }
+            None => (
+                Verdict::Unknown,
+                "the task has no cache policy (result_storage_key?)".into(),
+                None,
+            ),
+        };
     };
     if evaluation.status == NodeStatus::Error {
         let why = evaluation
@@ -380,6 +385,70 @@ fn predict(
         );
     }
     let found = lookup(storage, evaluation.key.as_deref(), now);
+    let verdict = match &found {
+        Lookup::Hit { .. } => Verdict::Hit,
+        Lookup::Miss { .. } => Verdict::Miss,
+        Lookup::Unknown { .. } => Verdict::Unknown,
+    };
+    (verdict, found.describe(), Some(found))
+}
+
+/// A task keyed by `result_storage_key`: the next run with the same inputs formats the same
+/// key, unless the template takes something of the run's own (its id, its name).
+fn predict_storage_key(
+    record: &RunRecord,
+    template: &str,
+    evaluation: &RecordEvaluation,
+    storage: Option<&Path>,
+    now: Timestamp,
+) -> (Verdict, String, Option<Lookup>) {
+    let own = match crate::storage_key::run_specific_fields(template) {
+        Ok(own) => own,
+        Err(e) => {
+            return (
+                Verdict::Unknown,
+                format!("result_storage_key {template:?} cannot be read: {e}"),
+                None,
+            );
+        }
+    };
+    if own.iter().any(|f| f.ends_with(".id")) {
+        return (
+            Verdict::Miss,
+            format!(
+                "result_storage_key {template:?} takes {}: the next run has a new one, so a new key",
+                own.join(" and ")
+            ),
+            None,
+        );
+    }
+    if !own.is_empty() {
+        return (
+            Verdict::Unknown,
+            format!(
+                "result_storage_key {template:?} takes {}, which the next run may not share",
+                own.join(" and ")
+            ),
+            None,
+        );
+    }
+    // Same inputs, same names: the key Prefect formats again. Where cachescope cannot format
+    // it (a value it does not follow exactly), that is still the recorded key.
+    let Some(key) = evaluation.key.as_deref() else {
+        return (
+            Verdict::Unknown,
+            format!("result_storage_key {template:?} gave no key"),
+            None,
+        );
+    };
+    if record.outcome.refresh_cache {
+        return (
+            Verdict::Miss,
+            "refresh_cache is on: Prefect ignores cached results".into(),
+            None,
+        );
+    }
+    let found = lookup(storage, Some(key), now);
     let verdict = match &found {
         Lookup::Hit { .. } => Verdict::Hit,
         Lookup::Miss { .. } => Verdict::Miss,

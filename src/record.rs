@@ -27,6 +27,47 @@ pub struct RunRecord {
     /// The cache key Prefect used, or None.
     pub key: Option<String>,
     pub outcome: Outcome,
+    /// The transaction the task ran inside, when it ran inside one (an addition to v1).
+    pub transaction: Option<TransactionInfo>,
+}
+
+/// The enclosing transaction of a task run (a user's `with transaction():`, or the task that
+/// called it), and how the task's own transaction ended: its staged result is written when
+/// it commits and thrown away when it rolls back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransactionInfo {
+    /// Unique per transaction: runs with the same id ran in the same transaction.
+    pub id: Option<String>,
+    /// The key the user gave the transaction, if any.
+    pub key: Option<String>,
+    /// `committed` or `rolled_back`; None while the transaction had not ended.
+    pub outcome: Option<String>,
+    /// The first task run that failed inside the transaction, as far as the recorder saw.
+    pub failed: Option<FailedRun>,
+}
+
+impl TransactionInfo {
+    pub fn rolled_back(&self) -> bool {
+        self.outcome.as_deref() == Some("rolled_back")
+    }
+}
+
+/// A task run that failed inside a transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailedRun {
+    pub task: Option<String>,
+    pub task_run: Option<String>,
+    pub state: Option<String>,
+}
+
+/// `result_storage_key`: the template the task's key was formatted from (an addition to v1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageKeyTemplate {
+    pub template: String,
+    /// False when the recorder found that the recorded material does not fill the template
+    /// into the key Prefect used.
+    pub reproducible: bool,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +94,8 @@ pub struct TaskInfo {
     pub line: Option<u64>,
     /// Exactly the text TaskSource hashed; None if there was none.
     pub source: Option<String>,
+    /// The task's `result_storage_key`, when it has one.
+    pub result_storage_key: Option<StorageKeyTemplate>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -265,6 +308,7 @@ impl RunRecord {
             file: task.opt_str("file")?,
             line,
             source: task.opt_str("source")?,
+            result_storage_key: read_storage_key(&task)?,
         };
         let task_run = match top.opt_object("task_run")? {
             Some(tr) => {
@@ -311,6 +355,7 @@ impl RunRecord {
             policy,
             key,
             outcome,
+            transaction: read_transaction(&top)?,
         })
     }
 
@@ -429,6 +474,42 @@ fn read_node(value: &Value, path: &str) -> Result<PolicyNode, RecordError> {
             reason: f.opt_str("reason")?,
         }),
     })
+}
+
+fn read_storage_key(task: &Fields) -> Result<Option<StorageKeyTemplate>, RecordError> {
+    let Some(value) = task.opt_object("result_storage_key")? else {
+        return Ok(None);
+    };
+    let f = Fields::of(value, "task.result_storage_key")?;
+    Ok(Some(StorageKeyTemplate {
+        template: f.req_str("template")?,
+        reproducible: f.opt_bool("reproducible")?.unwrap_or(true),
+        reason: f.opt_str("reason")?,
+    }))
+}
+
+fn read_transaction(top: &Fields) -> Result<Option<TransactionInfo>, RecordError> {
+    let Some(value) = top.opt_object("transaction")? else {
+        return Ok(None);
+    };
+    let f = Fields::of(value, "transaction")?;
+    let failed = match f.opt_object("failed")? {
+        Some(v) => {
+            let r = Fields::of(v, "transaction.failed")?;
+            Some(FailedRun {
+                task: r.opt_str("task")?,
+                task_run: r.opt_str("task_run")?,
+                state: r.opt_str("state")?,
+            })
+        }
+        None => None,
+    };
+    Ok(Some(TransactionInfo {
+        id: f.opt_str("id")?,
+        key: f.opt_str("key")?,
+        outcome: f.opt_str("outcome")?,
+        failed,
+    }))
 }
 
 fn read_str_list(f: &Fields, field: &str) -> Result<Vec<String>, RecordError> {

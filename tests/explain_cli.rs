@@ -364,9 +364,21 @@ fn story_04_excluded_input_hits_and_flow_parameters_miss() {
     let (e, code) = explain_json(&[&sample("04-excluded", "run-2", "clean")]);
     assert_eq!((e["verdict"].as_str(), code), (Some("hit"), Some(0)));
     assert_eq!(e["pairing"], "same-inputs");
+    // The excluded input changed: B was served a result computed with another `log_every`,
+    // which the stale hit says (issue 8, item 8) instead of a note.
+    assert_eq!(e["notes"], serde_json::json!([]));
+    assert_eq!(e["stale_hit"]["from_a"], true);
     assert_eq!(
-        e["notes"],
-        serde_json::json!(["input `log_every` changed (1000 -> 10), but the policy excludes it"])
+        e["stale_hit"]["changes"],
+        serde_json::json!([{"argument": "log_every", "path": "log_every", "change": "changed", "old": 1000, "new": 10}])
+    );
+    assert!(
+        e["headline"]
+            .as_str()
+            .unwrap()
+            .starts_with("`clean` hit, but was served a result computed from other inputs: its input `log_every` changed (1000 -> 10)"),
+        "{}",
+        e["headline"]
     );
 
     let (e, code) = explain_json(&[&sample("04-excluded", "run-2", "load")]);

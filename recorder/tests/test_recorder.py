@@ -34,7 +34,7 @@ from prefect.serializers import JSONSerializer
 from prefect.utilities.hashing import hash_objects
 
 import cachescope_recorder
-from cachescope_recorder import _calls, _capture, _record
+from cachescope_recorder import _calls, _capture, _record, _storage_key
 
 _capture.wrap_hierarchy(CachePolicy)
 
@@ -220,6 +220,43 @@ class ReproducibleTest(unittest.TestCase):
         node = self.check({"policy": "CompoundCachePolicy", "key": hash_objects("user", "flow-run"), "policies": children}, {}, flow)
         self.assertTrue(node["reproducible"])
         self.assertEqual([c["reproducible"] for c in node["policies"]], [False, True])
+
+
+class StorageKeyTest(unittest.TestCase):
+    """A result_storage_key template is reproducible only when the recorded material fills it
+    into the key Prefect formatted from the run's own values."""
+
+    def check(self, template: str, values: dict[str, Any]) -> dict[str, Any]:
+        # What Prefect does: str.format with the task run's parameters as they were.
+        key = template.format(parameters=values, task_run=SimpleNamespace(task_name="t", name="t-1", id="task-run"))
+        record = {
+            "task": {"name": "t", "result_storage_key": _storage_key.describe(SimpleNamespace(result_storage_key=template))},
+            "task_run": {"id": "task-run", "name": "t-1"},
+            "flow": None,
+            "inputs": json.loads(json.dumps(_record.encode_mapping(values))),
+            "policy": None,
+            "key": key,
+        }
+        _storage_key.mark_reproducible(record)
+        return record["task"]["result_storage_key"]
+
+    def test_a_template_the_material_fills_is_reproducible(self) -> None:
+        info = self.check("{task_run.task_name}/latest-{parameters[label]}-{parameters[n]:03d}", {"label": "north", "n": 7})
+        self.assertEqual(info, {"template": "{task_run.task_name}/latest-{parameters[label]}-{parameters[n]:03d}", "reproducible": True})
+
+    def test_a_value_whose_text_is_not_its_json_is_flagged(self) -> None:
+        # A tuple is formatted "(1, 2)" but recorded as the list [1, 2].
+        info = self.check("span-{parameters[span]}", {"span": (1, 2)})
+        self.assertFalse(info["reproducible"])
+        self.assertIn("str()", info["reason"])
+
+    def test_a_runtime_field_that_is_not_recorded_is_flagged(self) -> None:
+        self.assertTrue(self.check("{task_run.name}-{parameters[x]}", {"x": 1})["reproducible"])
+        # Prefect formatted the run's tags; the record does not hold them.
+        record = {"task": {"name": "t", "result_storage_key": {"template": "{task_run.tags}"}}, "task_run": {"id": "i", "name": "n"}, "flow": None, "inputs": {}, "policy": None, "key": "[]"}
+        _storage_key.mark_reproducible(record)
+        self.assertFalse(record["task"]["result_storage_key"]["reproducible"])
+        self.assertIn("AttributeError", record["task"]["result_storage_key"]["reason"])
 
 
 class SettingsTest(unittest.TestCase):

@@ -671,10 +671,7 @@ fn inputs_only_collision(input: &AdviceInput) -> Option<Advice> {
         let all: Vec<String> = std::iter::once(format!("`{}`", input.task()))
             .chain(names.iter().cloned())
             .collect();
-        format!(
-            "with {label}, {} would get different keys",
-            join_and(&all)
-        )
+        format!("with {label}, {} would get different keys", join_and(&all))
     } else {
         format!(
             "with {label}, `{}` would still share a key with {}",

@@ -147,6 +147,11 @@ pub fn recorded(a: &RunRef, b: &RunRef) -> Vec<NonKeyCause> {
             ));
         }
     }
+    if out.is_empty()
+        && let Some(rolled) = rolled_back(a)
+    {
+        out.push(rolled);
+    }
     if out.is_empty() {
         let why = match a.record.outcome.state.as_deref() {
             Some(state) if state != "Completed" && state != "Cached" => {
@@ -166,6 +171,41 @@ pub fn recorded(a: &RunRef, b: &RunRef) -> Vec<NonKeyCause> {
         ));
     }
     out
+}
+
+/// A's result was staged in a transaction that rolled back (the recorder saw the rollback):
+/// it was never written, and the run that failed in the transaction says why.
+fn rolled_back(a: &RunRef) -> Option<NonKeyCause> {
+    // A run that failed stored nothing to roll back; that is said as such.
+    if !matches!(a.record.outcome.state.as_deref(), None | Some("Completed")) {
+        return None;
+    }
+    let transaction = a.record.transaction.as_ref().filter(|t| t.rolled_back())?;
+    let named = |what: &str| match &transaction.key {
+        Some(key) => format!("{what} (`{key}`)"),
+        None => what.to_string(),
+    };
+    let summary = match transaction.failed.as_ref().and_then(|f| f.task.as_deref()) {
+        Some(task) => format!(
+            "A's result was rolled back because `{task}` failed in {}",
+            named("the same transaction")
+        ),
+        None => format!(
+            "A's result was rolled back with {}, though no task run is recorded as failing \
+             in it (an exception in the flow's own code?)",
+            named("the transaction it ran in")
+        ),
+    };
+    Some(cause(
+        CauseKind::RolledBack {
+            path: a
+                .storage()
+                .zip(a.record.key.as_ref())
+                .map(|(s, k)| s.join(k)),
+            transaction: transaction.clone(),
+        },
+        summary,
+    ))
 }
 
 /// The next run (live): refresh_cache, and what the storage lookup found.
@@ -196,6 +236,10 @@ pub fn live(a: &RunRef, live: &LiveEvaluation, keys_equal: bool) -> Vec<NonKeyCa
             },
             format!("the result at {} cannot be read: {why}", path.display()),
         )),
+        Some(Lookup::Miss {
+            reason: MissReason::Absent,
+            ..
+        }) if keys_equal && let Some(rolled) = rolled_back(a) => out.push(rolled),
         Some(Lookup::Miss {
             path,
             reason: MissReason::Absent,

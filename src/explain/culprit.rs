@@ -375,12 +375,14 @@ mod tests {
                 file: None,
                 line: None,
                 source: None,
+                result_storage_key: None,
             },
             task_run: TaskRunInfo::default(),
             inputs: None,
             key: policy.recorded.as_ref().and_then(|r| r.key.clone()),
             policy: Some(policy),
             outcome: Outcome::default(),
+            transaction: None,
         }
     }
 

@@ -7,7 +7,8 @@ use serde_json::{Map, Value as Json, json};
 use crate::pyjson::{Key, Value};
 
 use super::model::{CauseKind, Culprit, Evidence, Explanation, NonKeyCause, Proof};
-use super::value_diff::key_path;
+use super::stale::StaleHit;
+use super::value_diff::{ValueChange, key_path};
 
 /// A recorded value as JSON. Integers too large for JSON numbers and the non-finite floats
 /// Python writes bare are given as strings, since a JSON reader could not take them.
@@ -42,6 +43,40 @@ pub fn value_json(v: &Value) -> Json {
     }
 }
 
+/// One changed input or flow parameter path.
+fn change_json(c: &ValueChange) -> Json {
+    let mut m = Map::new();
+    m.insert("argument".into(), json!(c.argument));
+    m.insert("path".into(), json!(c.path));
+    m.insert("change".into(), json!(c.change.as_str()));
+    if let Some(old) = &c.old {
+        m.insert("old".into(), value_json(old));
+    }
+    if let Some(new) = &c.new {
+        m.insert("new".into(), value_json(new));
+    }
+    if let Some(note) = &c.note {
+        m.insert("note".into(), json!(note));
+    }
+    Json::Object(m)
+}
+
+/// B served a result computed from other inputs.
+fn stale_json(s: &StaleHit) -> Json {
+    let mut m = Map::new();
+    m.insert("from".into(), json!(s.from));
+    m.insert("from_a".into(), json!(s.from_a));
+    m.insert("why".into(), json!(s.why));
+    m.insert(
+        "changes".into(),
+        Json::Array(s.changes.iter().map(change_json).collect()),
+    );
+    if s.more_changes > 0 {
+        m.insert("more_changes".into(), json!(s.more_changes));
+    }
+    Json::Object(m)
+}
+
 fn detail(e: &Evidence) -> Json {
     match e {
         Evidence::TaskSource(s) => json!({
@@ -54,26 +89,7 @@ fn detail(e: &Evidence) -> Json {
         }),
         Evidence::SourceUnknown { why } => json!({"error": why}),
         Evidence::Arguments(a) => {
-            let changes: Vec<Json> = a
-                .changes
-                .iter()
-                .map(|c| {
-                    let mut m = Map::new();
-                    m.insert("argument".into(), json!(c.argument));
-                    m.insert("path".into(), json!(c.path));
-                    m.insert("change".into(), json!(c.change.as_str()));
-                    if let Some(old) = &c.old {
-                        m.insert("old".into(), value_json(old));
-                    }
-                    if let Some(new) = &c.new {
-                        m.insert("new".into(), value_json(new));
-                    }
-                    if let Some(note) = &c.note {
-                        m.insert("note".into(), json!(note));
-                    }
-                    Json::Object(m)
-                })
-                .collect();
+            let changes: Vec<Json> = a.changes.iter().map(change_json).collect();
             let mut hashes = Map::new();
             for (name, ha, hb) in &a.argument_hashes {
                 hashes.insert(name.clone(), json!({"a": ha, "b": hb}));
@@ -124,6 +140,18 @@ fn cause_json(c: &NonKeyCause) -> Json {
         CauseKind::NoRecord { path: p, why } => json!({"path": path(p), "why": why}),
         CauseKind::OtherStorage { a, b } => json!({"a": path(a), "b": path(b)}),
         CauseKind::NoKey { side, why } => json!({"side": side, "why": why}),
+        CauseKind::RolledBack {
+            path: p,
+            transaction,
+        } => {
+            let failed = transaction.failed.as_ref();
+            json!({
+                "path": path(p),
+                "transaction": {"id": transaction.id, "key": transaction.key},
+                "failed_task": failed.and_then(|f| f.task.clone()),
+                "failed_task_run": failed.and_then(|f| f.task_run.clone()),
+            })
+        }
     };
     json!({"kind": c.kind.as_str(), "summary": c.summary, "detail": detail})
 }
@@ -161,5 +189,6 @@ pub fn explanation_json(e: &Explanation) -> Json {
             "path": n.path, "policy": n.policy, "function": n.function, "keys": n.keys,
             "records": n.records, "runs": n.runs, "new_key_every_run": n.new_key_every_run,
         })).collect::<Vec<_>>(),
+        "stale_hit": e.stale_hit.as_ref().map(stale_json),
     })
 }

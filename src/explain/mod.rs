@@ -35,6 +35,8 @@ pub mod render;
 pub mod served;
 pub mod sides;
 pub mod source_diff;
+pub mod stale;
+pub mod storage_template;
 pub mod tree_text;
 pub mod value_diff;
 pub mod what_if;
@@ -203,7 +205,7 @@ pub fn explain(case: &Case) -> Explanation {
             }
         })
         .collect();
-    let unexplained =
+    let mut unexplained =
         (keys_differ && !explained && live_problem.is_none()).then(|| suspects(&a, &b, &found));
 
     // The verdict, and the causes of a miss that are not the key.
@@ -277,8 +279,11 @@ pub fn explain(case: &Case) -> Explanation {
             wording::join_and(&wording::reasons(&task, &culprits, false))
         ));
     }
-    // Equal keys though inputs differ: the policy left them out, which is worth saying.
-    if !keys_differ && !b.live {
+    // B served a result computed from other inputs: said first, with the inputs that differ.
+    let stale_hit = b_run.and_then(|b_run| stale::stale_hit(case.a, &b_run, case.runs));
+    // Equal keys though inputs differ: the policy left them out, which is worth saying (the
+    // stale hit says it already).
+    if !keys_differ && !b.live && stale_hit.is_none() {
         notes.extend(excluded_changes(&a, &b));
     }
     // Records that do not recompute are worth knowing before trusting the proof.
@@ -387,6 +392,27 @@ pub fn explain(case: &Case) -> Explanation {
     if !said_nondeterministic {
         notes.extend(found.iter().map(NonDeterministic::clause));
     }
+    // A task keyed by result_storage_key: the template says why the keys differ.
+    if verdict == Verdict::Miss
+        && culprits.is_empty()
+        && let Some(clause) = storage_template::key_change(&a, &b)
+    {
+        unexplained = None;
+        headline = if b.live {
+            format!("The next run of `{task}` would miss because {clause}.")
+        } else {
+            format!("`{task}` missed because {clause}.")
+        };
+    }
+    // A hit on a result computed from other inputs is said first; whose entry it was, when
+    // not simply A's, follows as a note.
+    if let Some(stale) = &stale_hit {
+        let said = std::mem::replace(&mut headline, wording::stale_headline(&task, stale));
+        let plain = served.as_ref().is_none_or(|s| s.is_a && s.same_task);
+        if !plain {
+            notes.insert(0, said);
+        }
+    }
 
     Explanation {
         a: case.a.source.to_string(),
@@ -411,6 +437,7 @@ pub fn explain(case: &Case) -> Explanation {
         notes,
         served_from: served,
         nondeterministic: found,
+        stale_hit,
     }
 }
 

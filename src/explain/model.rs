@@ -160,6 +160,12 @@ pub enum CauseKind {
     },
     /// No key: nothing is looked up. `side` is "a" or "b".
     NoKey { side: &'static str, why: String },
+    /// A ran inside a transaction that rolled back, so its staged result was never written.
+    RolledBack {
+        /// Where A's result would have been.
+        path: Option<PathBuf>,
+        transaction: crate::record::TransactionInfo,
+    },
 }
 
 impl CauseKind {
@@ -170,6 +176,7 @@ impl CauseKind {
             CauseKind::NoRecord { .. } => "no_record",
             CauseKind::OtherStorage { .. } => "other_storage",
             CauseKind::NoKey { .. } => "no_key",
+            CauseKind::RolledBack { .. } => "rolled_back",
         }
     }
 }
@@ -251,4 +258,6 @@ pub struct Explanation {
     /// Opaque nodes of B's policy (a `CachePolicy` subclass, a `cache_key_fn`) that recorded
     /// runs show giving different keys for the same material.
     pub nondeterministic: Vec<NonDeterministic>,
+    /// B was served a result computed from other inputs, which its key does not see.
+    pub stale_hit: Option<super::stale::StaleHit>,
 }

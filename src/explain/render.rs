@@ -50,6 +50,8 @@ pub enum Section {
     Sides,
     /// The proof of the culprit at this node path.
     Proof(String),
+    /// A hit on a result computed from other inputs.
+    Stale,
     Unexplained,
     /// The evidence of the culprit at this node path.
     Evidence(String),
@@ -236,6 +238,7 @@ pub fn lines(e: &Explanation) -> Vec<Line> {
     if let Some(p) = pairing {
         o.para(&sides, vec![plain("     ")], vec![span(Sem::Note, p)], 5);
     }
+    stale_lines(&mut o, e);
     if !e.culprits.is_empty() {
         o.blank();
         o.heading("Proof");
@@ -383,6 +386,62 @@ pub fn lines(e: &Explanation) -> Vec<Line> {
         }
     }
     o.lines
+}
+
+/// A hit on a result computed from other inputs: whose, and the inputs that differ.
+fn stale_lines(o: &mut Out, e: &Explanation) {
+    let Some(s) = &e.stale_hit else {
+        return;
+    };
+    let section = Section::Stale;
+    o.blank();
+    o.raw(
+        &section,
+        vec![span(
+            Sem::Warning,
+            "Served a result computed from other inputs",
+        )],
+    );
+    let from = if s.from_a {
+        "A computed the result B was served, from these inputs:".to_string()
+    } else {
+        format!(
+            "{} computed the result B was served, from these inputs:",
+            s.from
+        )
+    };
+    o.para(&section, vec![plain("  ")], vec![plain(from)], 2);
+    let v = |v: &Option<Value>| v.as_ref().map_or("-".to_string(), short_text);
+    for c in s.changes.iter().take(CHANGES_SHOWN) {
+        let what = match c.change.as_str() {
+            "added" => vec![plain("added "), span(Sem::Added, v(&c.new))],
+            "removed" => vec![plain("removed "), span(Sem::Removed, v(&c.old))],
+            _ => vec![
+                span(Sem::Removed, v(&c.old)),
+                plain(" -> "),
+                span(Sem::Added, v(&c.new)),
+            ],
+        };
+        o.para(
+            &section,
+            vec![plain(format!("      {}: ", c.path))],
+            what,
+            8,
+        );
+    }
+    let more = s.changes.len().saturating_sub(CHANGES_SHOWN) + s.more_changes;
+    if more > 0 {
+        o.raw(
+            &section,
+            vec![span(Sem::Note, format!("      ... and {more} more"))],
+        );
+    }
+    o.para(
+        &section,
+        vec![plain("  The key does not see them: ")],
+        vec![plain(s.why.clone())],
+        2,
+    );
 }
 
 fn evidence_lines(o: &mut Out, section: &Section, ev: &Evidence, summary: &str) {

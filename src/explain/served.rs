@@ -100,7 +100,10 @@ impl ServedFrom {
 }
 
 fn wrote(record: &RunRecord) -> bool {
-    !record.outcome.cache_hit && record.outcome.state.as_deref() == Some("Completed")
+    // A result staged in a transaction that rolled back was never written.
+    !record.outcome.cache_hit
+        && record.outcome.state.as_deref() == Some("Completed")
+        && !record.transaction.as_ref().is_some_and(|t| t.rolled_back())
 }
 
 fn time(record: &RunRecord) -> Option<jiff::Timestamp> {

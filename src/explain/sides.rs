@@ -110,7 +110,13 @@ impl<'a> Side<'a> {
             Err(_) if uses(&|k| matches!(k, PolicyKind::TaskSource)) => material.source = None,
             Err(_) => {}
         }
-        let next_run = uses(&|k| matches!(k, PolicyKind::RunId));
+        // A result_storage_key that takes the run's id is renewed by every run, as RunId is.
+        let template_takes_id = policy.is_none()
+            && record.task.result_storage_key.as_ref().is_some_and(|t| {
+                crate::storage_key::run_specific_fields(&t.template)
+                    .is_ok_and(|fields| fields.iter().any(|f| f.ends_with(".id")))
+            });
+        let next_run = uses(&|k| matches!(k, PolicyKind::RunId)) || template_takes_id;
         if next_run {
             material.run_id = Some(NEXT_RUN_ID);
         }

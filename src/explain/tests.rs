@@ -91,6 +91,7 @@ fn record(s: &Spec) -> RunRecord {
             file: Some("flows.py".into()),
             line: Some(10),
             source: Some(s.source.clone()),
+            result_storage_key: None,
         },
         task_run: TaskRunInfo {
             id: Some(format!("{}-{}", s.task, s.run_id)),
@@ -107,6 +108,7 @@ fn record(s: &Spec) -> RunRecord {
             refresh_cache: s.refresh,
             result_storage: Some(s.storage.into()),
         },
+        transaction: None,
     }
 }
 

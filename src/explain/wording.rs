@@ -7,6 +7,7 @@ use super::cosmetic::Classification;
 use super::model::{ArgumentEvidence, Culprit, Evidence, NonKeyCause};
 use super::served::ServedFrom;
 use super::source_diff::SourceEvidence;
+use super::stale::StaleHit;
 use super::tree_text::str_list;
 use super::value_diff::{ChangeKind, ValueChange, short_text};
 
@@ -505,4 +506,35 @@ pub fn different_tasks_headline(
             .join("; ");
         format!("{lead}, with the same key, but {cause}.")
     }
+}
+
+/// The headline of a hit on an entry computed from other inputs, which the key does not see.
+pub fn stale_headline(task: &str, stale: &StaleHit) -> String {
+    let arguments = stale.arguments();
+    let what = match (arguments.as_slice(), stale.changes.as_slice()) {
+        ([arg], [c]) if c.change == ChangeKind::Changed => {
+            let at = if c.path == c.argument {
+                String::new()
+            } else {
+                format!(" at {}", c.path)
+            };
+            format!(
+                "its input `{arg}` changed{at} ({} -> {})",
+                c.old.as_ref().map_or("-".into(), short_text),
+                c.new.as_ref().map_or("-".into(), short_text)
+            )
+        }
+        ([arg], _) => format!("its input `{arg}` changed"),
+        (many, _) => format!("its inputs {} changed", ticked(many)),
+    };
+    let since = if stale.from_a {
+        "since A computed it"
+    } else {
+        "since another run computed it"
+    };
+    format!(
+        "`{task}` hit, but was served a result computed from other inputs: {what} {since}, and \
+         {}.",
+        stale.why
+    )
 }

@@ -617,7 +617,10 @@ fn story_one_extract(dir: &Path, edit: impl Fn(&mut cachescope::pyjson::Value)) 
         // screen is under the temporary folder (and snapshots do not depend on the checkout).
         if !dir.join("project").exists() {
             copy_dir(&root.join("project"), &dir.join("project"));
-            copy_dir(&root.join("storage/01-cold-and-hit"), &dir.join("storage/01-cold-and-hit"));
+            copy_dir(
+                &root.join("storage/01-cold-and-hit"),
+                &dir.join("storage/01-cold-and-hit"),
+            );
         }
         let abs = |p: &str| Value::Str(dir.join(p).display().to_string());
         set(&mut v, &["project_root"], abs("project"));

@@ -577,8 +577,10 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme, width: usize) -> (String,
                 if let Some(h) = last_heading.take() {
                     out.push(Line::raw(""));
                     out.extend(styled(h));
-                } else if matches!(l.section, Section::Unexplained | Section::WhatIf)
-                    && l.spans.first().is_some_and(|s| s.sem != Sem::Plain)
+                } else if matches!(
+                    l.section,
+                    Section::Unexplained | Section::WhatIf | Section::Stale
+                ) && l.spans.first().is_some_and(|s| s.sem != Sem::Plain)
                 {
                     out.push(Line::raw(""));
                 }

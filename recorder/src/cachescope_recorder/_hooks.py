@@ -10,7 +10,9 @@ or raises exactly what it did:
 - ``BaseTaskRunEngine.compute_transaction_key``, which opens that capture around Prefect's own
   computation and takes the snapshot of the material right after;
 - ``set_state`` of the sync and async engines, which writes the record when the task run
-  reaches a final state (again on a later final state, so the file always holds the last).
+  reaches a final state (again on a later final state, so the file always holds the last),
+  and, inside an enclosing transaction, again when the task's own transaction commits or rolls
+  back (see :mod:`._transactions`).
 
 And where the flow calls, submits or maps a task (``Task.__call__``, ``Task.submit``,
 ``Task.map`` and the task runner's ``submit``), :mod:`._calls` notes which call of the task
@@ -31,7 +33,7 @@ from types import ModuleType
 from typing import Any, Callable, Optional, Sequence
 
 from . import current
-from . import _calls, _capture, _record
+from . import _calls, _capture, _record, _transactions
 
 _TARGET = "prefect.task_engine"
 _TASKS = "prefect.tasks"
@@ -144,6 +146,10 @@ def _wrap_compute_transaction_key(original: Callable[[Any], Optional[str]]) -> C
                 _capture.wrap_policy_tree(self.task.cache_policy, CompoundCachePolicy)
         except Exception:  # noqa: BLE001
             report_failure("could not inspect the task's cache policy")
+        try:
+            _transactions.note_parent(self)
+        except Exception:  # noqa: BLE001
+            report_failure("could not see the enclosing transaction")
         capture = _capture.Capture()
         token = _capture.CURRENT.set(capture)
         try:
@@ -169,7 +175,12 @@ def _after_state(engine: Any, state: Any) -> None:
         pending = engine.__dict__.get(_PENDING)
         if pending is None or not state.is_final():
             return
-        _record.write_record(pending.path, _record.finish(pending, state))
+        record = _record.finish(pending, state)
+        try:
+            _transactions.annotate(engine, state, pending.path, record, report_failure)
+        except Exception:  # noqa: BLE001
+            report_failure("could not follow the task's transaction")
+        _record.write_record(pending.path, record)
     except Exception:  # noqa: BLE001
         report_failure("could not write the run record")
 

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from . import Config, _calls
+from . import Config, _calls, _storage_key
 from ._capture import Capture
 
 FORMAT = "cachescope/run-record@1"
@@ -371,6 +371,9 @@ def snapshot(engine: Any, key: Optional[str], capture: Capture, config: Config, 
             "result_storage": _lookup_folder(task_ctx.result_store if task_ctx is not None else None),
         },
     }
+    storage_key = _storage_key.describe(task)
+    if storage_key is not None:
+        record["task"]["result_storage_key"] = storage_key
     return Pending(config=config, path=config.runs_dir / file_name, record=record, key=key)
 
 
@@ -427,6 +430,7 @@ def finish(pending: Pending, state: Any) -> Dict[str, Any]:
         record["project_root"] = _relative_to(folder, record["project_root"])
         outcome["result_storage"] = _relative_to(folder, outcome["result_storage"])
     mark_reproducible(record)
+    _storage_key.mark_reproducible(record)
     return record
 
 
