@@ -569,7 +569,8 @@ fn evidence_lines<'a>(model: &'a Model, theme: &Theme, width: usize) -> (String,
     for l in &c.lines {
         match &l.section {
             Section::Frame if !l.spans.is_empty() => last_heading = Some(l),
-            Section::Unexplained
+            Section::Stale
+            | Section::Unexplained
             | Section::Causes
             | Section::Advice
             | Section::WhatIf
