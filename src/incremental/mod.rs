@@ -10,6 +10,12 @@
 //! testable without notify and without sleeping: time is a parameter.
 
 pub mod debounce;
+pub mod event;
 pub mod fingerprint;
 pub mod index;
+pub mod json;
 pub mod plan;
+pub mod session;
+
+#[cfg(test)]
+mod tests;
