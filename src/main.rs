@@ -2,6 +2,7 @@
 //! status (0 success, 1 a difference, 2 an error after everything else was processed).
 
 mod cli;
+mod watch;
 
 use std::process::ExitCode;
 

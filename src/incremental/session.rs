@@ -249,18 +249,7 @@ impl Session {
         options: SessionOptions,
         now: Timestamp,
     ) -> (Session, Vec<WatchEvent>) {
-        let roots = paths
-            .iter()
-            .map(|p| RunsRoot {
-                path: p.clone(),
-                is_file: match fs::metadata(p) {
-                    Ok(meta) => !meta.is_dir(),
-                    // A record file named before it exists is a file; anything else, a folder
-                    // that may appear.
-                    Err(_) => is_record_file(p),
-                },
-            })
-            .collect();
+        let roots = Session::roots_of(paths);
         let mut session = Session {
             options,
             roots,
@@ -330,6 +319,22 @@ impl Session {
         (session, events)
     }
 
+    /// The runs roots of the command line's PATHs.
+    pub fn roots_of(paths: &[PathBuf]) -> Vec<RunsRoot> {
+        paths
+            .iter()
+            .map(|p| RunsRoot {
+                path: p.clone(),
+                is_file: match fs::metadata(p) {
+                    Ok(meta) => !meta.is_dir(),
+                    // A record file named before it exists is a file; anything else, a folder
+                    // that may appear.
+                    Err(_) => is_record_file(p),
+                },
+            })
+            .collect()
+    }
+
     /// The `ready` event.
     pub fn ready(&self, ms: u64) -> WatchEvent {
         let tasks: BTreeSet<UnitId> = self.records.values().map(UnitId::task).collect();
@@ -391,6 +396,13 @@ impl Session {
         // Records: new, rewritten, removed.
         let mut record_files = plan.record_files;
         for dir in &plan.record_dirs {
+            if !dir.exists() && self.roots.iter().any(|r| !r.is_file && r.path == *dir) {
+                events.push(error_event(
+                    dir,
+                    "the runs folder is gone; its records are forgotten until it is created again"
+                        .to_string(),
+                ));
+            }
             if fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
                 let (found, errors) = discover(std::slice::from_ref(dir));
                 record_files.extend(found);

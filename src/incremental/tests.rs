@@ -341,7 +341,14 @@ fn the_runs_folder_deleted_and_recreated_is_survived() {
     let saved = f.root.join("saved");
     copy_dir(&runs, &saved);
     fs::remove_dir_all(&runs).unwrap();
-    assert!(f.apply(std::slice::from_ref(&runs)).is_empty());
+    let events = f.apply(std::slice::from_ref(&runs));
+    assert_eq!(
+        lines(&events),
+        [format!(
+            r#"{{"event":"error","path":"{}","error":"the runs folder is gone; its records are forgotten until it is created again"}}"#,
+            runs.display()
+        )]
+    );
     assert_eq!((f.session.record_count(), f.session.unit_count()), (0, 0));
     copy_dir(&saved, &runs);
     let events = f.apply(std::slice::from_ref(&runs));
