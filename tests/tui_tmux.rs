@@ -81,7 +81,7 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// Waits until the screen shows `text` (up to 20 s), and returns the screen.
+    /// Waits until the screen shows `text` (up to 60 s), and returns the screen.
     fn wait_for(&self, text: &str) -> String {
         let start = Instant::now();
         loop {
@@ -89,8 +89,8 @@ impl Tmux {
             if screen.contains(text) {
                 return screen;
             }
-            if start.elapsed() > Duration::from_secs(20) {
-                panic!("waited 20 s for {text:?}; the screen is:\n{screen}");
+            if start.elapsed() > Duration::from_secs(60) {
+                panic!("waited 60 s for {text:?}; the screen is:\n{screen}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -107,7 +107,7 @@ impl Tmux {
     /// After quitting: cachescope exited with 0, and the terminal is in cooked mode.
     fn assert_restored(&self) {
         self.wait_for("EXITED-0");
-        self.type_text("clear; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | sort | tr '\\n' ' '; echo END");
+        self.type_text("clear; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | sort | tr '\\n' ' '; echo EN''D");
         self.send(&["Enter"]);
         let screen = self.wait_for("END");
         let line = screen
@@ -229,7 +229,7 @@ fn a_panic_restores_the_terminal() {
         !screen.contains("EXITED-0"),
         "a panic is not a clean exit:\n{screen}"
     );
-    t.type_text("clear; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | sort | tr '\\n' ' '; echo END");
+    t.type_text("clear; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | sort | tr '\\n' ' '; echo EN''D");
     t.send(&["Enter"]);
     let screen = t.wait_for("END");
     let line = screen

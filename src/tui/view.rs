@@ -353,7 +353,9 @@ fn draw_header(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
         Some(c) => {
             // The verdict and why come first: it is what the user came for.
             if let Some(e) = &c.explanation {
+                let stale = e.stale_hit.is_some();
                 let verdict = match e.verdict {
+                    Verdict::Hit if stale => "HIT, STALE",
                     Verdict::Hit => "HIT",
                     Verdict::Miss => "MISS",
                     Verdict::Unknown => "UNKNOWN",
@@ -373,7 +375,12 @@ fn draw_header(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
                                 format!("{who}: ")
                             }
                         ),
-                        theme.verdict(e.verdict).add_modifier(Modifier::REVERSED),
+                        if stale {
+                            theme.verdict(Verdict::Unknown)
+                        } else {
+                            theme.verdict(e.verdict)
+                        }
+                        .add_modifier(Modifier::REVERSED),
                     ),
                     Span::raw(" "),
                     Span::styled(
