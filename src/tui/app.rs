@@ -39,9 +39,15 @@ pub enum Msg {
     /// The editor closed: the edited inputs, or why they cannot be used.
     Edited(Result<Value, String>),
     /// The watcher saw something change (live mode), at this time ("14:03:07Z", UTC).
-    Watch { event: WatchEvent, at: String },
+    Watch {
+        event: WatchEvent,
+        at: String,
+    },
     /// A record file read again after the watcher saw it appear or change.
-    Reloaded { runs: Vec<Run>, errors: Vec<LoadError> },
+    Reloaded {
+        runs: Vec<Run>,
+        errors: Vec<LoadError>,
+    },
     Tick,
 }
 
@@ -567,9 +573,7 @@ impl Model {
             Action::CompareLive => {
                 self.live = !self.live;
                 self.message = Some(if self.live {
-                    "live: comparing with the next run (source, policy and storage now), \
-                     following file changes"
-                        .to_string()
+                    "live: the next run, following file changes".to_string()
                 } else {
                     "live off: comparing recorded runs".to_string()
                 });
@@ -957,7 +961,8 @@ impl Model {
             self.evidence_scroll = 0;
         }
         // Live, the same comparison recomputed after a change: mark the nodes that moved.
-        if same && c.against == Against::Live
+        if same
+            && c.against == Against::Live
             && let Some(old) = &self.comparison
         {
             let moved: Vec<String> = c
