@@ -7,6 +7,7 @@
 pub mod engine;
 pub mod explain;
 pub mod hash;
+pub mod incremental;
 pub mod live;
 pub mod load;
 pub mod nondeterministic;

@@ -72,6 +72,23 @@ pub struct LiveSource {
 #[derive(Default)]
 pub struct SourceCache {
     files: HashMap<(PathBuf, PythonVersion), Result<SourceFile, SourceProblem>>,
+    /// What each file held when it was read, once for every Python version: the watcher
+    /// fingerprints exactly the bytes that were parsed, so a save between its read and ours
+    /// cannot go unseen.
+    read: HashMap<PathBuf, Result<Vec<u8>, SourceProblem>>,
+}
+
+/// Reads a source file, with the problem a task would have if it cannot be read.
+pub fn read_source_file(path: &Path) -> Result<Vec<u8>, SourceProblem> {
+    fs::read(path).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => SourceProblem::FileMissing {
+            tried: vec![path.to_path_buf()],
+        },
+        _ => SourceProblem::Unreadable {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        },
+    })
 }
 
 impl SourceCache {
@@ -82,22 +99,32 @@ impl SourceCache {
     /// Forgets a file, after it changed on disk.
     pub fn invalidate(&mut self, path: &Path) {
         self.files.retain(|(p, _), _| p != path);
+        self.read.remove(path);
+    }
+
+    /// Replaces what is known of a file by what the caller read from it, so that what it
+    /// fingerprinted and what is parsed are the same bytes.
+    pub fn replace(&mut self, path: &Path, read: Result<Vec<u8>, SourceProblem>) {
+        self.invalidate(path);
+        self.read.insert(path.to_path_buf(), read);
+    }
+
+    /// The bytes that were read from a file (or why they could not be), if it was read.
+    pub fn read_of(&self, path: &Path) -> Option<&Result<Vec<u8>, SourceProblem>> {
+        self.read.get(path)
     }
 
     fn file(&mut self, path: &Path, python: PythonVersion) -> &Result<SourceFile, SourceProblem> {
+        let read = &mut self.read;
         self.files
             .entry((path.to_path_buf(), python))
             .or_insert_with(|| {
-                let bytes = fs::read(path).map_err(|e| match e.kind() {
-                    ErrorKind::NotFound => SourceProblem::FileMissing {
-                        tried: vec![path.to_path_buf()],
-                    },
-                    _ => SourceProblem::Unreadable {
-                        path: path.to_path_buf(),
-                        why: e.to_string(),
-                    },
-                })?;
-                SourceFile::from_bytes(&bytes, python).map_err(|e| SourceProblem::Unreadable {
+                let bytes = read
+                    .entry(path.to_path_buf())
+                    .or_insert_with(|| read_source_file(path))
+                    .as_ref()
+                    .map_err(Clone::clone)?;
+                SourceFile::from_bytes(bytes, python).map_err(|e| SourceProblem::Unreadable {
                     path: path.to_path_buf(),
                     why: e.to_string(),
                 })

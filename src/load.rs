@@ -133,7 +133,8 @@ fn walk(
     }
 }
 
-fn is_record_file(path: &Path) -> bool {
+/// A file a folder search loads: `.json` or `.jsonl`.
+pub fn is_record_file(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("json") | Some("jsonl")
@@ -142,14 +143,24 @@ fn is_record_file(path: &Path) -> bool {
 
 /// Loads every record in one file.
 pub fn load_file(path: &Path) -> Vec<Loaded> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => return vec![file_error(path, io_error(path, "cannot read", &e))],
-    };
-    let text = match std::str::from_utf8(&bytes) {
+    match fs::read(path) {
+        Ok(bytes) => load_bytes(path, &bytes),
+        Err(e) => vec![file_error(path, io_error(path, "cannot read", &e))],
+    }
+}
+
+/// Why a record file could not be read, as [`load_file`] says it.
+pub fn read_error(path: &Path, e: &std::io::Error) -> LoadError {
+    io_error(path, "cannot read", e)
+}
+
+/// Loads every record in `bytes`, read from `path` by the caller (the watcher fingerprints
+/// the very bytes it loads).
+pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
+    let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let (line, column) = line_col(&bytes, e.valid_up_to());
+            let (line, column) = line_col(bytes, e.valid_up_to());
             let error = LoadError {
                 path: path.to_path_buf(),
                 line: Some(line),

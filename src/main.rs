@@ -3,6 +3,7 @@
 
 mod cli;
 mod tui;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -241,3 +241,59 @@ fn a_panic_restores_the_terminal() {
         "{line:?}\n{screen}"
     );
 }
+
+/// Live mode follows the watcher (issue 10): on a copy of the sample runs, `l` on story 2's
+/// second `clean` run predicts a hit; an edit of `clean` in the copy's project flips it to a
+/// miss with TaskSource as the culprit, and undoing the edit flips it back, with no key pressed
+/// after `l`.
+#[test]
+fn live_mode_flips_when_the_source_is_edited_with_no_key_pressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("sample-runs");
+    copy_tree(&support::repo_root().join("sample-runs"), &copy);
+    let etl = copy.join("project/etl.py");
+    let original = std::fs::read_to_string(&etl).unwrap();
+    let edited = original.replacen(
+        "(\"refund\", \"cancelled\")",
+        "(\"refund\", \"cancelled\", \"void\")",
+        1,
+    );
+    assert_ne!(original, edited, "the edit applies to clean's body");
+
+    let t = Tmux::start(160, 45);
+    t.cachescope(&format!("'{}'", copy.display()));
+    t.wait_for("loaded 66 runs");
+    t.send(&["/"]);
+    t.type_text("run-2-after-edit clean");
+    t.send(&["Enter"]);
+    t.wait_for("you changed the code of `clean`");
+    t.send(&["l"]);
+    t.wait_for("NEXT RUN: HIT");
+    t.wait_for("watching the sources");
+
+    std::fs::write(&etl, &edited).unwrap();
+    let screen = t.wait_for("NEXT RUN: MISS");
+    assert!(screen.contains("CULPRIT"), "{screen}");
+    assert!(screen.contains("TaskSource"), "{screen}");
+    assert!(
+        screen.contains("etl.py changed"),
+        "the status bar names the trigger:\n{screen}"
+    );
+
+    std::fs::write(&etl, &original).unwrap();
+    t.wait_for("NEXT RUN: HIT");
+    t.send(&["q"]);
+    t.assert_restored();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}

@@ -6,6 +6,7 @@ mod keys;
 mod source;
 mod summary;
 mod term;
+mod watch;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -71,6 +72,17 @@ enum Command {
         /// The time result expirations are compared with [default: now]
         #[arg(long, value_name = "TIME", hide = true)]
         now: Option<String>,
+    },
+    /// Watch sources, records and result storage; print each change of a prediction as a JSON line
+    Watch {
+        /// Run records (.json, .jsonl) or folders searched recursively [default: ./.cachescope/runs]
+        paths: Vec<PathBuf>,
+        /// Read task source files under DIR: replaces every record's project_root
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        /// Predict from every record, not only each task's latest
+        #[arg(long)]
+        all: bool,
     },
     /// Print a function's source exactly as CPython's inspect.getsource returns it
     Source {
@@ -142,6 +154,11 @@ pub fn run() -> ExitCode {
             json,
             now,
         }) => check::run(&default_paths(paths), project, json, now.as_deref()),
+        Some(Command::Watch {
+            paths,
+            project,
+            all,
+        }) => watch::run(default_paths(paths), project, all),
         Some(Command::Source {
             file,
             qualname,

@@ -132,7 +132,8 @@ pub fn culprit_json(c: &Culprit) -> Json {
     Json::Object(m)
 }
 
-fn cause_json(c: &NonKeyCause) -> Json {
+/// One non-key cause, as in the `non_key_causes` array.
+pub fn cause_json(c: &NonKeyCause) -> Json {
     let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
     let detail = match &c.kind {
         CauseKind::RefreshCache => json!({}),

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use cachescope::incremental::event::WatchEvent;
 use cachescope::load::LoadError;
 use cachescope::policy::parse_policy;
 use cachescope::pyjson::Value;
@@ -37,6 +38,16 @@ pub enum Msg {
     Compared(Box<Comparison>),
     /// The editor closed: the edited inputs, or why they cannot be used.
     Edited(Result<Value, String>),
+    /// The watcher saw something change (live mode), at this time ("14:03:07Z", UTC).
+    Watch {
+        event: WatchEvent,
+        at: String,
+    },
+    /// A record file read again after the watcher saw it appear or change.
+    Reloaded {
+        runs: Vec<Run>,
+        errors: Vec<LoadError>,
+    },
     Tick,
 }
 
@@ -49,6 +60,10 @@ pub enum Effect {
     Edit { run: usize },
     /// Put this text on the clipboard (OSC 52).
     Copy(String),
+    /// Start the file watcher (the first time live mode is switched on).
+    StartWatch,
+    /// Read a record file again (it appeared or changed).
+    Reload(std::path::PathBuf),
 }
 
 /// A comparison the model wants; the loop adds the runs and the clock.
@@ -165,6 +180,10 @@ pub struct Model {
     /// Where the runs are, for messages ("no runs under ...").
     pub origin: String,
     pub project: Option<PathBuf>,
+    /// The file watcher runs (started with the first `l`).
+    pub watching: bool,
+    /// Nodes whose key just changed in live mode, and for how many more ticks they are marked.
+    pub flash: Option<(Vec<String>, u8)>,
     pub quit: bool,
 }
 
@@ -200,6 +219,8 @@ impl Model {
             walk: None,
             origin,
             project: None,
+            watching: false,
+            flash: None,
             quit: false,
         }
     }
@@ -552,11 +573,16 @@ impl Model {
             Action::CompareLive => {
                 self.live = !self.live;
                 self.message = Some(if self.live {
-                    "live: comparing with the next run (source, policy and storage now)".to_string()
+                    "live: the next run, following file changes".to_string()
                 } else {
                     "live off: comparing recorded runs".to_string()
                 });
-                self.request()
+                let mut effects = self.request();
+                if self.live && !self.watching {
+                    self.watching = true;
+                    effects.push(Effect::StartWatch);
+                }
+                effects
             }
             Action::WhatIf => {
                 let text = self.what_if.clone().unwrap_or_else(|| {
@@ -934,6 +960,26 @@ impl Model {
                 .map(|n| n.path.clone());
             self.evidence_scroll = 0;
         }
+        // Live, the same comparison recomputed after a change: mark the nodes that moved.
+        if same
+            && c.against == Against::Live
+            && let Some(old) = &self.comparison
+        {
+            let moved: Vec<String> = c
+                .nodes
+                .iter()
+                .filter(|n| {
+                    old.nodes
+                        .iter()
+                        .find(|o| o.path == n.path)
+                        .is_none_or(|o| o.key_b != n.key_b || o.state != n.state)
+                })
+                .map(|n| n.path.clone())
+                .collect();
+            if !moved.is_empty() {
+                self.flash = Some((moved, 6));
+            }
+        }
         self.comparison = Some(c);
         let index = self.selected_node_index();
         self.select_node(index);
@@ -941,6 +987,70 @@ impl Model {
 }
 
 impl Model {
+    /// What the watcher saw. In live mode, a change to the selected task's prediction is
+    /// recomputed at once (with no key pressed) and the nodes whose key moved are marked.
+    fn on_watch(&mut self, event: WatchEvent, at: &str) -> Vec<Effect> {
+        let name = |p: &std::path::Path| {
+            cachescope::sanitize::sanitize_line(&p.display().to_string()).into_owned()
+        };
+        match event {
+            WatchEvent::Ready(r) => {
+                self.message = Some(format!(
+                    "live: watching the sources, records and storage of {} records",
+                    r.records
+                ));
+                Vec::new()
+            }
+            WatchEvent::Verdict(v) => {
+                let selected_task = self
+                    .selected_run()
+                    .map(|i| self.runs[i].record.task.name.clone());
+                let verdict = v.prediction.verdict.as_str().to_uppercase();
+                self.message = Some(format!(
+                    "{at} {} changed: next run of `{}` will {verdict}",
+                    name(&v.trigger),
+                    cachescope::sanitize::sanitize_line(&v.task)
+                ));
+                if self.live && selected_task.as_deref() == Some(v.task.as_str()) {
+                    return self.request();
+                }
+                Vec::new()
+            }
+            WatchEvent::Record(r) => {
+                self.message = Some(format!("{at} {} was written", name(&r.record.path)));
+                vec![Effect::Reload(r.record.path.clone())]
+            }
+            WatchEvent::Error(e) => {
+                self.message = Some(format!(
+                    "{at} {}: {}",
+                    name(&e.path),
+                    cachescope::sanitize::sanitize_line(&e.error)
+                ));
+                Vec::new()
+            }
+        }
+    }
+
+    /// A record file read again: runs already loaded from it are replaced, new ones added.
+    fn on_reloaded(&mut self, runs: Vec<Run>, errors: Vec<LoadError>) -> Vec<Effect> {
+        let before = self.selected_run().map(|i| self.runs[i].source.clone());
+        let mut added = Vec::new();
+        for run in runs {
+            match self.runs.iter().position(|r| r.source == run.source) {
+                Some(i) => self.runs[i] = Arc::new(run),
+                None => added.push(run),
+            }
+        }
+        self.errors.extend(errors);
+        let loading = self.loading;
+        let effects = self.on_loaded(added, Vec::new(), 0, 0);
+        self.loading = loading;
+        if effects.is_empty() && before.is_some() {
+            return self.request();
+        }
+        effects
+    }
+
     /// A walkthrough step named the node to open, and its comparison has not arrived yet.
     fn walk_node_pending(&self) -> bool {
         self.walk
@@ -991,7 +1101,17 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.message = Some(why);
             Vec::new()
         }
-        Msg::Tick => Vec::new(),
+        Msg::Watch { event, at } => model.on_watch(event, &at),
+        Msg::Reloaded { runs, errors } => model.on_reloaded(runs, errors),
+        Msg::Tick => {
+            if let Some((_, ticks)) = model.flash.as_mut() {
+                *ticks = ticks.saturating_sub(1);
+                if *ticks == 0 {
+                    model.flash = None;
+                }
+            }
+            Vec::new()
+        }
     }
 }
 

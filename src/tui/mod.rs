@@ -133,6 +133,8 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     worker::spawn_loader(options.paths.clone(), tx.clone());
     let compare = worker::Comparer::spawn(tx.clone(), options.project.clone());
     terminal.draw(|f| view::view(&model, f))?;
+    // Started with the first `l`; stopped when dropped, at the end.
+    let mut watcher: Option<crate::watch::WatchHandle> = None;
 
     loop {
         let first = match rx.recv_timeout(Duration::from_millis(500)) {
@@ -155,11 +157,22 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             {
                 panic!("test-only panic (CACHESCOPE_TEST_PANIC_KEY)");
             }
-            let tick = matches!(msg, Msg::Tick);
+            // A tick only redraws while a changed node is marked.
+            let tick = matches!(msg, Msg::Tick) && model.flash.is_none();
             for effect in update(&mut model, msg) {
                 match effect {
                     Effect::Compare(request) => compare.submit(request, model.shared.clone()),
                     Effect::Copy(text) => copy(&text),
+                    Effect::StartWatch => {
+                        watcher = Some(start_watch(&options, tx.clone()));
+                    }
+                    Effect::Reload(path) => {
+                        let tx = tx.clone();
+                        std::thread::spawn(move || {
+                            let (runs, errors) = worker::load_one(&path);
+                            let _ = tx.send(Msg::Reloaded { runs, errors });
+                        });
+                    }
                     Effect::Edit { run } => {
                         let result = edit_inputs(&model, run, &paused, &mut terminal);
                         terminal.clear()?;
@@ -180,9 +193,35 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             terminal.draw(|f| view::view(&model, f))?;
         }
     }
+    drop(watcher);
     drop(terminal);
     drop(guard);
     Ok(())
+}
+
+/// Starts the file watcher for live mode; its events become messages.
+fn start_watch(options: &Options, tx: mpsc::Sender<Msg>) -> crate::watch::WatchHandle {
+    use cachescope::incremental::session::{Scope, SessionOptions};
+    let config = crate::watch::WatchConfig {
+        paths: options.paths.clone(),
+        session: SessionOptions {
+            live: cachescope::live::LiveOptions {
+                project: options.project.clone(),
+            },
+            scope: Scope::LatestPerTask,
+        },
+        ..crate::watch::WatchConfig::default()
+    };
+    let (handle, events) = crate::watch::start(config);
+    std::thread::spawn(move || {
+        for event in events {
+            let at = jiff::Timestamp::now().strftime("%H:%M:%SZ").to_string();
+            if tx.send(Msg::Watch { event, at }).is_err() {
+                return;
+            }
+        }
+    });
+    handle
 }
 
 /// Reads terminal events on a thread of their own (paused while the editor owns the terminal).

@@ -55,6 +55,7 @@ struct Screen {
     project: Option<PathBuf>,
     copied: Vec<String>,
     edits: Vec<usize>,
+    watch_started: bool,
 }
 
 impl Screen {
@@ -64,6 +65,7 @@ impl Screen {
             project: None,
             copied: Vec::new(),
             edits: Vec::new(),
+            watch_started: false,
         };
         s.send(load(paths));
         s.send(Msg::LoadFinished { ms: 0 });
@@ -91,6 +93,11 @@ impl Screen {
                     }
                     Effect::Copy(text) => self.copied.push(text),
                     Effect::Edit { run } => self.edits.push(run),
+                    Effect::StartWatch => self.watch_started = true,
+                    Effect::Reload(path) => {
+                        let (runs, errors) = super::worker::load_one(&path);
+                        pending.push(Msg::Reloaded { runs, errors });
+                    }
                 }
             }
         }

@@ -476,6 +476,16 @@ fn draw_tree(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
             Span::raw("  "),
             Span::styled(state_text, state_style),
         ]);
+        let flashed = model
+            .flash
+            .as_ref()
+            .is_some_and(|(paths, _)| paths.contains(&node.path));
+        if flashed {
+            line.spans.push(Span::styled(
+                " ★ just changed",
+                theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ));
+        }
         if selected {
             line = line.patch_style(theme.selected(focused));
         }

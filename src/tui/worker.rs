@@ -57,6 +57,19 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
     });
 }
 
+/// One record file read and recomputed (the watcher saw it appear or change).
+pub fn load_one(path: &std::path::Path) -> (Vec<Run>, Vec<cachescope::load::LoadError>) {
+    let mut runs = Vec::new();
+    let mut errors = Vec::new();
+    for loaded in load_file(path) {
+        match loaded.record {
+            Ok(record) => runs.push(Run::new(loaded.source, record)),
+            Err(e) => errors.push(e),
+        }
+    }
+    (runs, errors)
+}
+
 /// The comparison thread's inbox: at most one job waiting.
 pub struct Comparer {
     inbox: Arc<(Mutex<Option<Job>>, Condvar)>,
