@@ -181,10 +181,15 @@ fn run_refs(records: &BTreeMap<RecordSource, RunRecord>) -> Vec<RunRef<'_>> {
 }
 
 /// The next run of `record`, explained, with what it read.
+///
+/// The explanation is not checked against the task's other recorded runs: its advice tries
+/// each fix on every one of them, which for a task with hundreds of runs costs more than a
+/// save's whole budget. Its culprits, non-key causes and verdict do not depend on them; its
+/// advice is still checked on A and the next run, without the counts over recorded runs
+/// (`explain --live` gives those).
 fn evaluate(
     unit: &UnitId,
     run: RunRef,
-    runs: &[RunRef],
     options: &LiveOptions,
     cache: &mut SourceCache,
     now: Timestamp,
@@ -195,7 +200,7 @@ fn evaluate(
         a: run,
         b: Other::Live(&next),
         pairing: Pairing::Explicit,
-        runs,
+        runs: &[],
         what_if: None,
     });
     let mut reads = Vec::new();
@@ -450,7 +455,6 @@ impl Session {
         }
 
         let dirty = std::mem::take(&mut self.dirty);
-        let runs = run_refs(&self.records);
         let mut evaluated = Vec::with_capacity(dirty.len());
         for (unit_id, trigger) in dirty {
             let Some(unit) = self.units.get(&unit_id) else {
@@ -462,7 +466,6 @@ impl Session {
             let e = evaluate(
                 &unit_id,
                 RunRef { source, record },
-                &runs,
                 &self.options.live,
                 &mut self.cache,
                 now,
