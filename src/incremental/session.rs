@@ -25,6 +25,7 @@ use super::plan::{RunsRoot, plan};
 use crate::engine::recompute;
 use crate::explain::check::latest_per_task;
 use crate::explain::next_run::{NextRun, next_run};
+use crate::explain::pairing::pair_earlier;
 use crate::explain::{Case, Explanation, Other, Pairing, RunRef, explain};
 use crate::live::{LiveOptions, SourceCache, SourceProblem, read_source_file};
 use crate::load::{LoadError, RecordSource, discover, is_record_file, load_bytes, read_error};
@@ -424,6 +425,7 @@ impl Session {
         }
         if !changed.is_empty() {
             self.reselect(&changed);
+            self.compare_new_runs(&mut events);
         }
 
         // Sources: only a change of bytes (or of readability) counts.
@@ -587,6 +589,7 @@ impl Session {
                                     task: record.task.name.clone(),
                                     status: evaluation.status,
                                     evaluation,
+                                    comparison: None,
                                     trigger: file.to_path_buf(),
                                 })));
                                 changed.insert(l.source.clone(), file.to_path_buf());
@@ -610,6 +613,30 @@ impl Session {
         } else {
             self.record_files
                 .insert(file.to_path_buf(), RecordFile { fingerprint, slots });
+        }
+    }
+
+    /// Each new or rewritten run explained against the run before it.
+    fn compare_new_runs(&self, events: &mut [WatchEvent]) {
+        let runs = run_refs(&self.records);
+        for event in events {
+            let WatchEvent::Record(change) = event else {
+                continue;
+            };
+            let Some((source, record)) = self.records.get_key_value(&change.record) else {
+                continue;
+            };
+            let b = RunRef { source, record };
+            change.comparison = pair_earlier(&b, &runs).map(|(a, pairing)| {
+                explain(&Case {
+                    a,
+                    b: Other::Run(b),
+                    pairing,
+                    // As for live predictions: no fix checks over every recorded run.
+                    runs: &[],
+                    what_if: None,
+                })
+            });
         }
     }
 
