@@ -49,11 +49,16 @@ struct Watch {
 
 impl Watch {
     fn start() -> Watch {
-        Watch::start_with(|_| {})
+        let (w, ready) = Watch::start_with(|_| {});
+        assert_eq!(
+            (ready["records"].as_u64(), ready["tasks"].as_u64()),
+            (Some(8), Some(4))
+        );
+        w
     }
 
-    /// `before` changes the copy before the watcher starts.
-    fn start_with(before: impl FnOnce(&Path)) -> Watch {
+    /// `before` changes the copy before the watcher starts. The watcher and its `ready` line.
+    fn start_with(before: impl FnOnce(&Path)) -> (Watch, Value) {
         let tmp = tempfile::tempdir().unwrap();
         // Canonical, as the watcher prints absolute paths.
         let root = fs::canonicalize(tmp.path()).unwrap().join("sample-runs");
@@ -84,12 +89,8 @@ impl Watch {
         };
         let ready = w.next();
         assert_eq!(ready["event"], "ready", "{ready}");
-        assert_eq!(
-            (ready["records"].as_u64(), ready["tasks"].as_u64()),
-            (Some(8), Some(4))
-        );
         assert!(ready["ms"].is_u64(), "{ready}");
-        w
+        (w, ready)
     }
 
     /// The next line, parsed; fails after [`LINE`].
@@ -249,7 +250,7 @@ fn a_result_that_expires_flips_to_miss_with_no_file_event() {
     // clean's result is kept until three seconds after the watcher starts: no file changes
     // after that, the clock alone flips the prediction.
     let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3);
-    let mut w = Watch::start_with(|root| {
+    let (mut w, _) = Watch::start_with(|root| {
         let result = root.join("storage").join(STORY).join(CLEAN_KEY);
         let text = fs::read_to_string(&result).unwrap();
         assert!(text.contains(r#""expiration":null"#));
@@ -370,4 +371,62 @@ fn the_runs_folder_deleted_and_recreated_is_watched_again() {
     let line = w.next();
     assert_eq!(line["event"], "record", "{line}");
     assert_eq!(line["record"], copy.display().to_string());
+}
+
+#[test]
+fn a_run_written_while_watching_is_compared_with_the_run_before() {
+    // The story's second flow run held back, then written while the watcher runs, one record
+    // at a time as the recorder writes them (a temporary file, renamed).
+    let (mut w, ready) = Watch::start_with(|root| {
+        let runs = root.join("runs").join(STORY);
+        fs::rename(runs.join("run-2-after-edit"), root.join("held")).unwrap();
+    });
+    assert_eq!(
+        (ready["records"].as_u64(), ready["tasks"].as_u64()),
+        (Some(4), Some(4))
+    );
+    let run2 = w.runs().join("run-2-after-edit");
+    fs::create_dir_all(&run2).unwrap();
+    let mut held = support::files_under(&w.root.join("held"), Some("json"));
+    held.sort();
+    let mut seen = std::collections::BTreeMap::new();
+    for record in &held {
+        let name = record.file_name().unwrap().to_string_lossy().into_owned();
+        let tmp = run2.join(format!(".{name}.tmp"));
+        fs::copy(record, &tmp).unwrap();
+        fs::rename(&tmp, run2.join(&name)).unwrap();
+        let line = w.next();
+        assert_eq!(line["event"], "record", "{line}");
+        assert_eq!(line["record"], run2.join(&name).display().to_string());
+        assert!(
+            line["compared"]["with"]
+                .as_str()
+                .unwrap()
+                .contains("run-1-before-edit"),
+            "{line}"
+        );
+        let task = line["task"].as_str().unwrap().to_string();
+        if task == "transform" {
+            // Its latest record is another flow run's now: with RunId in the policy, the live
+            // key (with that run's id) changed, so its prediction is reported again.
+            let verdict = w.next();
+            assert_eq!(verdict["event"], "verdict", "{verdict}");
+            assert_eq!(
+                (verdict["task"].as_str(), verdict["verdict"].as_str()),
+                (Some("transform"), Some("miss"))
+            );
+            assert_ne!(verdict["key"], verdict["previous"]["key"], "{verdict}");
+        }
+        seen.insert(task, line);
+    }
+    // What real Prefect did in this story: `clean` missed because its source was edited,
+    // `extract` and `load` were served from the cache, `transform` (DEFAULT, so RunId) missed.
+    let clean = &seen["clean"]["compared"];
+    assert_eq!(clean["verdict"], "miss", "{clean}");
+    assert_eq!(clean["culprits"][0]["policy"], "TaskSource", "{clean}");
+    assert_eq!(seen["extract"]["compared"]["verdict"], "hit");
+    assert_eq!(seen["load"]["compared"]["verdict"], "hit");
+    let transform = &seen["transform"]["compared"];
+    assert_eq!(transform["verdict"], "miss", "{transform}");
+    assert_eq!(transform["culprits"][0]["policy"], "RunId", "{transform}");
 }

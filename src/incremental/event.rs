@@ -59,6 +59,10 @@ pub struct RecordChange {
     /// reproduce what Prefect computed.
     pub status: NodeStatus,
     pub evaluation: RecordEvaluation,
+    /// The run explained against the run before it (the latest earlier run of the task with
+    /// the same inputs, else the latest earlier run), as `explain RECORD` does: did it hit,
+    /// and if not, why. None when the task has no earlier run.
+    pub comparison: Option<Explanation>,
     pub trigger: PathBuf,
 }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::event::{Prediction, WatchEvent};
+use crate::explain::Explanation;
 use crate::explain::json::{cause_json, culprit_json};
 
 #[derive(Serialize)]
@@ -53,11 +54,37 @@ enum Line<'a> {
         task: &'a str,
         status: &'static str,
         trigger: String,
+        /// An extension: the run against the run before it.
+        compared: Option<Compared<'a>>,
     },
     Error {
         path: String,
         error: &'a str,
     },
+}
+
+/// A new run explained against the run before it, as `explain RECORD --json` says it.
+#[derive(Serialize)]
+struct Compared<'a> {
+    with: &'a str,
+    pairing: &'static str,
+    verdict: &'static str,
+    culprits: Vec<Json>,
+    non_key_causes: Vec<Json>,
+    headline: &'a str,
+}
+
+impl<'a> Compared<'a> {
+    fn of(e: &'a Explanation) -> Self {
+        Compared {
+            with: &e.a,
+            pairing: e.pairing.as_str(),
+            verdict: e.verdict.as_str(),
+            culprits: e.culprits.iter().map(culprit_json).collect(),
+            non_key_causes: e.non_key_causes.iter().map(cause_json).collect(),
+            headline: &e.headline,
+        }
+    }
 }
 
 /// One event as one line of JSON (without the newline).
@@ -90,6 +117,7 @@ pub fn event_line(event: &WatchEvent) -> String {
             task: &r.task,
             status: r.status.as_str(),
             trigger: r.trigger.display().to_string(),
+            compared: r.comparison.as_ref().map(Compared::of),
         },
         WatchEvent::Error(e) => Line::Error {
             path: e.path.display().to_string(),

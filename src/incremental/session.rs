@@ -25,6 +25,7 @@ use super::plan::{RunsRoot, plan};
 use crate::engine::recompute;
 use crate::explain::check::latest_per_task;
 use crate::explain::next_run::{NextRun, next_run};
+use crate::explain::pairing::pair_earlier;
 use crate::explain::{Case, Explanation, Other, Pairing, RunRef, explain};
 use crate::live::{LiveOptions, SourceCache, SourceProblem, read_source_file};
 use crate::load::{LoadError, RecordSource, discover, is_record_file, load_bytes, read_error};
@@ -181,10 +182,15 @@ fn run_refs(records: &BTreeMap<RecordSource, RunRecord>) -> Vec<RunRef<'_>> {
 }
 
 /// The next run of `record`, explained, with what it read.
+///
+/// The explanation is not checked against the task's other recorded runs: its advice tries
+/// each fix on every one of them, which for a task with hundreds of runs costs more than a
+/// save's whole budget. Its culprits, non-key causes and verdict do not depend on them; its
+/// advice is still checked on A and the next run, without the counts over recorded runs
+/// (`explain --live` gives those).
 fn evaluate(
     unit: &UnitId,
     run: RunRef,
-    runs: &[RunRef],
     options: &LiveOptions,
     cache: &mut SourceCache,
     now: Timestamp,
@@ -195,7 +201,7 @@ fn evaluate(
         a: run,
         b: Other::Live(&next),
         pairing: Pairing::Explicit,
-        runs,
+        runs: &[],
         what_if: None,
     });
     let mut reads = Vec::new();
@@ -419,6 +425,7 @@ impl Session {
         }
         if !changed.is_empty() {
             self.reselect(&changed);
+            self.compare_new_runs(&mut events);
         }
 
         // Sources: only a change of bytes (or of readability) counts.
@@ -450,7 +457,6 @@ impl Session {
         }
 
         let dirty = std::mem::take(&mut self.dirty);
-        let runs = run_refs(&self.records);
         let mut evaluated = Vec::with_capacity(dirty.len());
         for (unit_id, trigger) in dirty {
             let Some(unit) = self.units.get(&unit_id) else {
@@ -462,7 +468,6 @@ impl Session {
             let e = evaluate(
                 &unit_id,
                 RunRef { source, record },
-                &runs,
                 &self.options.live,
                 &mut self.cache,
                 now,
@@ -584,6 +589,7 @@ impl Session {
                                     task: record.task.name.clone(),
                                     status: evaluation.status,
                                     evaluation,
+                                    comparison: None,
                                     trigger: file.to_path_buf(),
                                 })));
                                 changed.insert(l.source.clone(), file.to_path_buf());
@@ -607,6 +613,30 @@ impl Session {
         } else {
             self.record_files
                 .insert(file.to_path_buf(), RecordFile { fingerprint, slots });
+        }
+    }
+
+    /// Each new or rewritten run explained against the run before it.
+    fn compare_new_runs(&self, events: &mut [WatchEvent]) {
+        let runs = run_refs(&self.records);
+        for event in events {
+            let WatchEvent::Record(change) = event else {
+                continue;
+            };
+            let Some((source, record)) = self.records.get_key_value(&change.record) else {
+                continue;
+            };
+            let b = RunRef { source, record };
+            change.comparison = pair_earlier(&b, &runs).map(|(a, pairing)| {
+                explain(&Case {
+                    a,
+                    b: Other::Run(b),
+                    pairing,
+                    // As for live predictions: no fix checks over every recorded run.
+                    runs: &[],
+                    what_if: None,
+                })
+            });
         }
     }
 

@@ -412,3 +412,41 @@ fn every_record_can_be_a_unit() {
     assert_eq!(events.len(), 2, "{l:?}");
     assert!(events.iter().map(verdict).all(|v| v.task == "clean"));
 }
+
+#[test]
+fn a_new_run_is_compared_with_the_run_before() {
+    // Run 2 of the story held back, then written while the watcher runs, as the recorder
+    // writes a flow run's records.
+    let mut f = Fixture::with("02-source-edit", Scope::LatestPerTask, |root| {
+        let runs = root.join("runs/02-source-edit");
+        fs::rename(runs.join("run-2-after-edit"), root.join("held")).unwrap();
+    });
+    assert_eq!(f.session.record_count(), 4);
+    let held = f.root.join("held");
+    let clean = fs::read_dir(&held)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("-clean-"))
+        .unwrap();
+    let run2 = f.root.join("runs/02-source-edit/run-2-after-edit");
+    fs::create_dir_all(&run2).unwrap();
+    let new = run2.join(clean.file_name().unwrap());
+    fs::copy(&clean, &new).unwrap();
+    let events = f.apply(std::slice::from_ref(&new));
+    let l = lines(&events);
+    let WatchEvent::Record(r) = &events[0] else {
+        panic!("{l:?}")
+    };
+    let compared = r.comparison.as_ref().expect("compared with run 1");
+    assert!(compared.a.contains("run-1-before-edit"), "{}", compared.a);
+    assert_eq!(compared.verdict, Verdict::Miss);
+    assert_eq!(compared.culprits.len(), 1);
+    assert_eq!(compared.culprits[0].policy, "TaskSource");
+    let line: serde_json::Value = serde_json::from_str(&l[0]).unwrap();
+    assert_eq!(line["compared"]["verdict"], "miss");
+    assert_eq!(line["compared"]["pairing"], "same-inputs");
+    assert_eq!(line["compared"]["culprits"][0]["policy"], "TaskSource");
+    // `clean`'s next run hit before (run 1's key under the edited source is run 2's key,
+    // which run 2 stored) and still does: no verdict line.
+    assert_eq!(events.len(), 1, "{l:?}");
+}

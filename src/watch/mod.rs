@@ -289,8 +289,17 @@ fn take(
         Msg::Fs(Ok(events)) => {
             let now = Instant::now();
             for e in events {
-                for path in &e.paths {
-                    watches.forget(path);
+                // A watched folder itself created, removed or renamed (reading it, which opens
+                // it, is not): its watch may have gone with the old folder.
+                if matches!(
+                    e.kind,
+                    EventKind::Create(_)
+                        | EventKind::Remove(_)
+                        | EventKind::Modify(notify::event::ModifyKind::Name(_))
+                ) {
+                    for path in &e.paths {
+                        watches.forget(path);
+                    }
                 }
                 batcher.push(kind(&e), e.event.paths, now);
             }
