@@ -11,6 +11,11 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Runs cachescope with `args` in `cwd`, killing it after [`DEADLINE`] (a test failure).
 pub fn run(args: &[&str], cwd: &Path) -> Output {
+    run_within(args, cwd, DEADLINE)
+}
+
+/// [`run`] with its own deadline, for inputs that are slow on purpose (hundreds of MB).
+pub fn run_within(args: &[&str], cwd: &Path, deadline: Duration) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cachescope"))
         .args(args)
         .current_dir(cwd)
@@ -37,10 +42,10 @@ pub fn run(args: &[&str], cwd: &Path) -> Output {
         if let Some(status) = child.try_wait().expect("wait for cachescope") {
             break status;
         }
-        if start.elapsed() > DEADLINE {
+        if start.elapsed() > deadline {
             child.kill().ok();
             child.wait().ok();
-            panic!("cachescope {args:?} still running after {DEADLINE:?}: it hangs");
+            panic!("cachescope {args:?} still running after {deadline:?}: it hangs");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
