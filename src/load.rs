@@ -237,14 +237,19 @@ fn is_record_file(path: &Path) -> bool {
 
 /// Loads every record in one file.
 pub fn load_file(path: &Path) -> Vec<Loaded> {
-    let bytes = match read_regular(path) {
-        Ok(bytes) => bytes,
-        Err(e) => return vec![file_error(path, e)],
-    };
-    let text = match std::str::from_utf8(&bytes) {
+    match read_regular(path) {
+        Ok(bytes) => load_bytes(path, &bytes),
+        Err(e) => vec![file_error(path, e)],
+    }
+}
+
+/// Loads every record in the bytes of a file at `path` (its extension says `.json` or
+/// `.jsonl`); the bytes are not read from it. The fuzz target enters here.
+pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
+    let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let (line, column) = line_col(&bytes, e.valid_up_to());
+            let (line, column) = line_col(bytes, e.valid_up_to());
             let error = LoadError {
                 path: path.to_path_buf(),
                 line: Some(line),
