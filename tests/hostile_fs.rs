@@ -105,3 +105,120 @@ fn a_file_swapped_for_a_fifo_after_discovery_does_not_hang_the_loader() {
     let err = loaded[0].record.as_ref().unwrap_err();
     assert!(err.message.contains("not a regular file (a FIFO)"), "{err}");
 }
+
+#[test]
+fn symlink_loops_in_the_runs_folder_end_and_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = runs_with_good(tmp.path());
+    fs::create_dir(runs.join("sub")).unwrap();
+    symlink("..", runs.join("sub/up")).unwrap();
+    symlink(&runs, runs.join("sub/again")).unwrap();
+    symlink("self.json", runs.join("self.json")).unwrap();
+    symlink("b.jsonl", runs.join("a.jsonl")).unwrap();
+    symlink("a.jsonl", runs.join("b.jsonl")).unwrap();
+    let out = run(&["keys", "runs", "--json"], tmp.path());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for name in ["self.json", "a.jsonl", "b.jsonl"] {
+        assert!(
+            err.contains(&format!("runs/{name}: cannot read")),
+            "{name} is named: {err}"
+        );
+    }
+    let records = json_by_record(&out);
+    assert_eq!(records["runs/good.json"]["status"], "match");
+    assert_eq!(records.len(), 1, "each folder is read once: {records:#?}");
+}
+
+fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("run id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+#[test]
+fn unreadable_record_and_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = runs_with_good(tmp.path());
+    fs::copy(good_record(), runs.join("locked.json")).unwrap();
+    fs::set_permissions(runs.join("locked.json"), fs::Permissions::from_mode(0o000)).unwrap();
+    fs::create_dir(runs.join("closed")).unwrap();
+    fs::copy(good_record(), runs.join("closed/inner.json")).unwrap();
+    fs::set_permissions(runs.join("closed"), fs::Permissions::from_mode(0o000)).unwrap();
+    let out = run(&["keys", "runs", "--json"], tmp.path());
+    let err = stderr(&out);
+    let records = json_by_record(&out);
+    // Restore so the temporary folder can be removed.
+    fs::set_permissions(runs.join("closed"), fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(records["runs/good.json"]["status"], "match");
+    if is_root() {
+        // Root ignores permission bits (CAP_DAC_OVERRIDE): both files are read. The
+        // permission-denied path is still covered without root by the else branch, and a
+        // record that cannot be opened at all by the dangling-link and vanishing tests.
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert_eq!(records["runs/locked.json"]["status"], "match");
+        assert_eq!(records["runs/closed/inner.json"]["status"], "match");
+    } else {
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        let locked = records["runs/locked.json"]["error"].as_str().unwrap();
+        assert_eq!(locked, "runs/locked.json: cannot read: permission denied");
+        assert!(
+            err.contains("runs/closed: cannot list folder: permission denied"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_record_that_vanishes_between_listing_and_reading_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = runs_with_good(tmp.path());
+    fs::copy(good_record(), runs.join("gone.json")).unwrap();
+    let (files, errors) = cachescope::load::discover(std::slice::from_ref(&runs));
+    assert!(errors.is_empty(), "{errors:?}");
+    fs::remove_file(runs.join("gone.json")).unwrap();
+    let loaded: Vec<_> = files
+        .iter()
+        .flat_map(|f| cachescope::load::load_file(f))
+        .collect();
+    assert_eq!(loaded.len(), 2);
+    let gone = loaded
+        .iter()
+        .find(|l| l.source.path.ends_with("gone.json"))
+        .unwrap();
+    let err = gone.record.as_ref().unwrap_err();
+    assert_eq!(err.message, "cannot read: no such file or folder");
+    assert!(err.to_string().contains("gone.json"), "{err}");
+    let good = loaded
+        .iter()
+        .find(|l| l.source.path.ends_with("good.json"))
+        .unwrap();
+    assert!(good.record.is_ok());
+    // A folder that vanishes after it was named: an error naming it, no panic.
+    let (files, errors) = cachescope::load::discover(&[runs.join("no-such-folder")]);
+    assert!(files.is_empty());
+    assert_eq!(errors[0].message, "cannot read: no such file or folder");
+}
+
+#[test]
+fn paths_with_spaces_newlines_and_non_ascii_load_and_print_safely() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("my runs");
+    let odd = runs.join("nuit d'été ☃").join("line\nbreak");
+    fs::create_dir_all(&odd).unwrap();
+    fs::copy(good_record(), odd.join("récord \x1b[2J.json")).unwrap();
+    let out = run(&["keys", "my runs", "--json"], tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = json_by_record(&out);
+    let name = "my runs/nuit d'été ☃/line\nbreak/récord \x1b[2J.json";
+    assert_eq!(records[name]["status"], "match", "{records:#?}");
+    // The text output escapes the newline and the ESC, so a path cannot break a row or
+    // reach the terminal as a sequence.
+    let out = run(&["keys", "my runs"], tmp.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert!(
+        text.contains("my runs/nuit d'été ☃/line\\x0abreak/récord \\x1b[2J.json"),
+        "{text:?}"
+    );
+}
