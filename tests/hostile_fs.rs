@@ -222,3 +222,97 @@ fn paths_with_spaces_newlines_and_non_ascii_load_and_print_safely() {
         "{text:?}"
     );
 }
+
+/// A copy of sample-runs whose `etl.py` (the source of the `extract` task) is replaced by
+/// `source`; `keys --live --json` on the extract record; the line for that record.
+fn live_with_source(source: &[u8]) -> (Option<i32>, serde_json::Value) {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("sr");
+    let cp = Command::new("cp")
+        .arg("-r")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-runs"))
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    fs::write(copy.join("project/etl.py"), source).unwrap();
+    let record = good_record();
+    let record = format!(
+        "sr/runs/06-refresh-cache/run-1/{}",
+        record.file_name().unwrap().to_str().unwrap()
+    );
+    let out = run(&["keys", "--live", "--json", &record], tmp.path());
+    let mut lines = json_by_record(&out);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    (out.status.code(), lines.pop_first().unwrap().1)
+}
+
+fn etl() -> String {
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-runs/project/etl.py"))
+        .unwrap()
+}
+
+#[test]
+fn hostile_source_files_give_a_clear_live_state_per_record() {
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "not UTF-8",
+            b"def x():\n    return \"\xff\xfe\"\n".to_vec(),
+            "etl.py: cannot read: the file is not valid utf-8",
+        ),
+        (
+            "binary",
+            (0..3000u32).map(|i| (i * 7919 % 251) as u8).collect(),
+            "etl.py: cannot read: the file is not valid utf-8",
+        ),
+        (
+            "syntax error",
+            etl()
+                .replacen("def extract(day: str)", "def extract(day: str", 1)
+                .into_bytes(),
+            "etl.py: inspect.getsource would raise at line",
+        ),
+        (
+            "unknown encoding cookie",
+            format!("# -*- coding: klingon -*-\n{}", etl()).into_bytes(),
+            "etl.py: cannot read",
+        ),
+    ];
+    for (what, bytes, message) in cases {
+        let (code, line) = live_with_source(&bytes);
+        assert_eq!(code, Some(2), "{what}: {line}");
+        assert_eq!(line["status"], "error", "{what}: {line}");
+        let error = line["error"].as_str().unwrap();
+        assert!(error.contains("TaskSource"), "{what}: {error}");
+        assert!(
+            error.contains(message),
+            "{what}: {error:?} lacks {message:?}"
+        );
+        // The other parts of the key are still computed.
+        let inputs = line["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["policy"] == "Inputs")
+            .unwrap();
+        assert_eq!(inputs["status"], "match", "{what}: {line}");
+    }
+}
+
+#[test]
+fn an_encoding_cookie_and_100000_lines_still_find_the_function() {
+    // Latin-1 with its cookie: decoded as Python would, the function's text is unchanged.
+    let mut latin1 = b"# -*- coding: latin-1 -*-\n# caf\xe9\n".to_vec();
+    latin1.extend(etl().into_bytes());
+    let (code, line) = live_with_source(&latin1);
+    assert_eq!(code, Some(0), "{line}");
+    assert_eq!(line["status"], "match", "{line}");
+    // 100,000 lines after the tasks: found, and fast enough for the run's deadline.
+    let mut long = etl();
+    for i in 0..100_000 {
+        long.push_str(&format!("x{i} = {i}\n"));
+    }
+    let (code, line) = live_with_source(long.as_bytes());
+    assert_eq!(code, Some(0), "{line}");
+    assert_eq!(line["status"], "match", "{line}");
+}
