@@ -316,3 +316,98 @@ fn an_encoding_cookie_and_100000_lines_still_find_the_function() {
     assert_eq!(code, Some(0), "{line}");
     assert_eq!(line["status"], "match", "{line}");
 }
+
+/// Unmounts the test's tmpfs, even when the test fails.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_runs_folder_on_a_read_only_mount_reads_as_on_a_writable_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let writable = tmp.path().join("rw");
+    let readonly = tmp.path().join("ro");
+    fs::create_dir_all(&readonly).unwrap();
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-runs");
+    let cp = |to: &Path| {
+        let st = Command::new("cp").arg("-r").arg(&samples).arg(to).status();
+        assert!(st.unwrap().success());
+    };
+    cp(&writable);
+    // As root (this machine kind): a tmpfs of our own, remounted read-only, so every write
+    // fails with EROFS whatever the permission bits. Without root a mount is not allowed;
+    // then the copy is made read-only with permission bits, which bind a non-root user.
+    let _mounted = if is_root() {
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+            .arg(&readonly)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "root could not mount a tmpfs");
+        let guard = Mounted(readonly.clone());
+        cp(&readonly.join("sr"));
+        let st = Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&readonly)
+            .status()
+            .unwrap();
+        assert!(st.success(), "remount read-only failed");
+        Some(guard)
+    } else {
+        cp(&readonly.join("sr"));
+        let st = Command::new("chmod")
+            .args(["-R", "a-w"])
+            .arg(&readonly)
+            .status();
+        assert!(st.unwrap().success());
+        None
+    };
+    let ro = readonly.join("sr");
+    assert!(
+        fs::write(ro.join("probe"), "x").is_err(),
+        "the read-only copy accepts writes: the test would prove nothing"
+    );
+    let clean = {
+        let mut found: Vec<String> = Vec::new();
+        let mut stack = vec![writable.join("runs/02-source-edit")];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.to_string_lossy().contains("-clean-") {
+                    found.push(p.strip_prefix(&writable).unwrap().display().to_string());
+                }
+            }
+        }
+        found.sort();
+        found.pop().expect("a clean record in 02-source-edit")
+    };
+    for args in [
+        vec!["keys", "--live", "--json", "runs"],
+        vec!["check", "runs"],
+        vec!["explain", clean.as_str()],
+    ] {
+        let a = run(&args, &writable);
+        let b = run(&args, &ro);
+        assert_eq!(a.status.code(), b.status.code(), "{args:?}: {}", stderr(&b));
+        assert_ne!(a.status.code(), Some(2), "{args:?}: {}", stderr(&a));
+        assert!(!a.stdout.is_empty(), "{args:?} printed nothing");
+        assert_eq!(
+            String::from_utf8_lossy(&a.stdout),
+            String::from_utf8_lossy(&b.stdout),
+            "{args:?} reads differently from a read-only mount"
+        );
+        assert_eq!(stderr(&a), stderr(&b), "{args:?}");
+    }
+    if !is_root() {
+        let _ = Command::new("chmod")
+            .args(["-R", "u+w"])
+            .arg(&readonly)
+            .status();
+    }
+}
