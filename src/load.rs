@@ -66,7 +66,9 @@ pub struct Loaded {
 
 /// The record files under `paths`, sorted, plus errors for paths that cannot be read.
 /// A folder is searched recursively for `*.json` and `*.jsonl`; a file named directly is
-/// taken whatever its extension.
+/// taken whatever its extension. Only regular files are records: a FIFO or a device (or a
+/// link to one) is never opened, since reading it can block forever or never end; one in a
+/// folder is skipped with an error naming it, as ripgrep skips them.
 pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<LoadError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
@@ -74,7 +76,8 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<LoadError>) {
     for path in paths {
         match fs::metadata(path) {
             Ok(meta) if meta.is_dir() => walk(path, &mut files, &mut errors, &mut seen_dirs),
-            Ok(_) => files.push(path.clone()),
+            Ok(meta) if meta.is_file() => files.push(path.clone()),
+            Ok(meta) => errors.push(not_regular(path, &meta, "cannot read")),
             Err(e) => errors.push(io_error(path, "cannot read", &e)),
         }
     }
@@ -96,6 +99,97 @@ fn io_error(path: &Path, what: &str, e: &std::io::Error) -> LoadError {
         message: format!("{what}: {reason}"),
     }
 }
+
+/// The error for a path that exists but is neither a folder nor a regular file.
+fn not_regular(path: &Path, meta: &fs::Metadata, what: &str) -> LoadError {
+    LoadError {
+        path: path.to_path_buf(),
+        line: None,
+        column: None,
+        message: format!("{what}: not a regular file ({})", file_kind(meta)),
+    }
+}
+
+fn file_kind(meta: &fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        } else if t.is_char_device() {
+            return "a character device";
+        } else if t.is_block_device() {
+            return "a block device";
+        } else if t.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = meta;
+    "not a file or folder"
+}
+
+/// Reads a record file, refusing anything that is not a regular file. The check is made on
+/// the opened file (`fstat`), so a file swapped for a FIFO after [`discover`] cannot hang the
+/// read; the open itself does not block on a FIFO because it is non-blocking.
+fn read_regular(path: &Path) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read;
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(O_NONBLOCK);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| io_error(path, "cannot read", &e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| io_error(path, "cannot read", &e))?;
+    if meta.is_dir() {
+        return Err(LoadError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            message: "cannot read: a folder, not a record file".to_string(),
+        });
+    }
+    if !meta.is_file() {
+        return Err(not_regular(path, &meta, "cannot read"));
+    }
+    if meta.len() > MAX_RECORD_FILE {
+        return Err(too_large(path));
+    }
+    // `take` guards a file that grows while it is read; the capacity is only a hint.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_RECORD_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(path, "cannot read", &e))?;
+    if bytes.len() as u64 > MAX_RECORD_FILE {
+        return Err(too_large(path));
+    }
+    Ok(bytes)
+}
+
+/// The largest record file read (4 GiB): a sparse or runaway file must not exhaust memory.
+/// Real records are kilobytes; a `.jsonl` of a very large sweep stays far below this.
+const MAX_RECORD_FILE: u64 = 4 << 30;
+
+fn too_large(path: &Path) -> LoadError {
+    LoadError {
+        path: path.to_path_buf(),
+        line: None,
+        column: None,
+        message: format!("cannot read: larger than {} GiB", MAX_RECORD_FILE >> 30),
+    }
+}
+
+/// `O_NONBLOCK`, without a libc dependency for one constant.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+const O_NONBLOCK: i32 = 0x0004;
 
 fn walk(
     dir: &Path,
@@ -125,7 +219,8 @@ fn walk(
         // Follows symlinks; a dangling link is reported only if it looks like a record.
         match fs::metadata(&path) {
             Ok(meta) if meta.is_dir() => walk(&path, files, errors, seen),
-            Ok(_) if is_record_file(&path) => files.push(path),
+            Ok(meta) if meta.is_file() && is_record_file(&path) => files.push(path),
+            Ok(meta) if is_record_file(&path) => errors.push(not_regular(&path, &meta, "skipped")),
             Ok(_) => {}
             Err(e) if is_record_file(&path) => errors.push(io_error(&path, "cannot read", &e)),
             Err(_) => {}
@@ -143,9 +238,9 @@ pub fn is_record_file(path: &Path) -> bool {
 
 /// Loads every record in one file.
 pub fn load_file(path: &Path) -> Vec<Loaded> {
-    match fs::read(path) {
+    match read_regular(path) {
         Ok(bytes) => load_bytes(path, &bytes),
-        Err(e) => vec![file_error(path, io_error(path, "cannot read", &e))],
+        Err(e) => vec![file_error(path, e)],
     }
 }
 
@@ -154,8 +249,9 @@ pub fn read_error(path: &Path, e: &std::io::Error) -> LoadError {
     io_error(path, "cannot read", e)
 }
 
-/// Loads every record in `bytes`, read from `path` by the caller (the watcher fingerprints
-/// the very bytes it loads).
+/// Loads every record in the bytes of a file at `path` (its extension says `.json` or
+/// `.jsonl`); the bytes are not read from it: the watcher fingerprints the very bytes it loads,
+/// and the fuzz target enters here.
 pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
@@ -220,6 +316,16 @@ fn file_error(path: &Path, error: LoadError) -> Loaded {
 
 /// Parses and reads one record; `line_offset` is the number of lines before `text` in the file.
 fn load_text(text: &str, path: &Path, line_offset: usize) -> Result<RunRecord, LoadError> {
+    // Python's json.loads refuses a BOM too; said plainly, since the character is invisible.
+    if text.starts_with('\u{feff}') {
+        return Err(LoadError {
+            path: path.to_path_buf(),
+            line: Some(line_offset + 1),
+            column: Some(1),
+            message: "starts with a byte-order mark (U+FEFF): records are UTF-8 without a BOM"
+                .to_string(),
+        });
+    }
     let value = parse(text).map_err(|e| LoadError {
         path: path.to_path_buf(),
         line: Some(e.line + line_offset),

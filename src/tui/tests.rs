@@ -710,3 +710,66 @@ fn no_color_screen() {
     s.select(STORY_02_B);
     insta::assert_snapshot!("no_color_80x24", s.text());
 }
+
+#[test]
+fn hostile_records_are_listed_in_the_error_overlay() {
+    // The malformed records of tests/hostile_records.rs and a FIFO beside a good record: the
+    // good one is listed, every bad one is named in the overlay `E` opens.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let good = std::fs::read_dir(sample_runs().join("runs/06-refresh-cache/run-1"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("-extract-"))
+        .unwrap();
+    let good = std::fs::read_to_string(good).unwrap();
+    std::fs::write(dir.join("good.json"), &good).unwrap();
+    let bad: [(&str, Vec<u8>); 7] = [
+        ("empty.json", vec![]),
+        ("truncated.json", good.as_bytes()[..good.len() / 2].to_vec()),
+        (
+            "bom.json",
+            [b"\xef\xbb\xbf".as_slice(), good.as_bytes()].concat(),
+        ),
+        ("utf8.json", b"{\"format\": \"\xff\"}".to_vec()),
+        ("deep.json", "[".repeat(100_000).into_bytes()),
+        (
+            "format.json",
+            good.replace("run-record@1", "run-record@9").into_bytes(),
+        ),
+        ("lines.jsonl", b"{\"format\": tru}\n".to_vec()),
+    ];
+    for (name, bytes) in &bad {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(dir.join("pipe.json"))
+        .status()
+        .expect("run mkfifo");
+    assert!(fifo.success());
+    let mut s = Screen::new(&[dir.to_path_buf()], (200, 45));
+    let list = s.text();
+    assert!(list.contains("extract"), "{list}");
+    assert!(
+        list.contains("8 files could not be loaded (E lists them)"),
+        "{list}"
+    );
+    s.keys("E");
+    let errors = s.text();
+    for name in bad.iter().map(|(n, _)| *n).chain(["pipe.json"]) {
+        assert!(errors.contains(name), "the overlay lacks {name}: {errors}");
+    }
+    for message in [
+        "empty file",
+        "byte-order mark",
+        "not UTF-8",
+        "nested deeper",
+        "run-record@9",
+        "not a regular file (a FIFO)",
+    ] {
+        assert!(
+            errors.contains(message),
+            "the overlay lacks {message}: {errors}"
+        );
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs one fuzz target for as long as asked: fuzz/run.sh TARGET SECONDS [extra libFuzzer flags]
+# Targets: load pyjson source policy_expr sanitize (fuzz/fuzz_targets/).
+#
+# The committed seeds (fuzz/seeds/TARGET) are read but never written: what libFuzzer finds
+# goes to fuzz/corpus/TARGET (ignored by git), and crashes to fuzz/artifacts/TARGET.
+# cargo fuzz wants nightly flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ $# -lt 2 ]; then
+  echo "usage: fuzz/run.sh TARGET SECONDS [libFuzzer flags...]" >&2
+  exit 2
+fi
+target=$1
+seconds=$2
+shift 2
+command -v cargo-fuzz >/dev/null || {
+  echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2
+  exit 2
+}
+mkdir -p "corpus/$target"
+export RUSTC_BOOTSTRAP=1
+exec cargo fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
+  -max_total_time="$seconds" -print_final_stats=1 "$@"
