@@ -16,14 +16,24 @@ use std::time::{Duration, Instant};
 struct Tmux {
     socket: PathBuf,
     _dir: tempfile::TempDir,
+    /// One terminal at a time: on a loaded 2-core machine, five inspectors (and a watcher)
+    /// starting together made a wait run out.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Tmux {
     /// A detached session of `width`x`height` running a plain shell in the repository.
     fn start(width: u16, height: u16) -> Tmux {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("tmux.sock");
-        let t = Tmux { socket, _dir: dir };
+        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let t = Tmux {
+            socket,
+            _dir: dir,
+            _turn: turn,
+        };
         let out = t.run(&[
             "new-session",
             "-d",
@@ -161,6 +171,7 @@ fn a_tiny_terminal_says_so_and_a_resize_brings_the_screen() {
     t.wait_for("Runs (66)");
     t.send(&["q"]);
     t.assert_restored();
+    drop(t);
 
     let t = Tmux::start(40, 10);
     t.cachescope("sample-runs");
