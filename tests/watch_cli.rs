@@ -430,3 +430,26 @@ fn a_run_written_while_watching_is_compared_with_the_run_before() {
     assert_eq!(transform["verdict"], "miss", "{transform}");
     assert_eq!(transform["culprits"][0]["policy"], "RunId", "{transform}");
 }
+
+#[test]
+fn it_exits_2_with_a_message_when_it_cannot_watch_at_all() {
+    // No file descriptor left for inotify: nothing can be watched.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 4 && exec "$0" watch "$1""#)
+        .arg(support::cachescope_bin())
+        .arg(tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let line: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(line["event"], "error", "{line}");
+    let error = line["error"].as_str().unwrap();
+    assert!(error.starts_with("cannot watch: "), "{error}");
+    assert!(error.contains("fs.inotify.max_user_instances"), "{error}");
+    assert!(stderr.contains("cannot watch"), "{stderr}");
+}

@@ -127,9 +127,15 @@ fn a_source_edit_flips_only_the_edited_task_and_undo_flips_it_back() {
     assert_eq!(v.explanation.culprits[0].policy, "TaskSource");
     assert_eq!(v.trigger, f.etl());
 
-    // The same bytes again (a save with no edit), and a touch: nothing.
+    // The same bytes again (a save with no edit): nothing, not even a recomputation.
     fs::write(f.etl(), fs::read(f.etl()).unwrap()).unwrap();
-    assert!(f.apply(&[f.etl()]).is_empty());
+    let batch = Batch {
+        paths: vec![f.etl()],
+        rescan: false,
+    };
+    let prepared = f.session.prepare(&batch, now());
+    assert_eq!(prepared.recomputed(), 0);
+    assert!(f.session.commit(prepared, |_| false).is_empty());
 
     fs::write(f.etl(), &original).unwrap();
     let events = f.apply(&[f.etl()]);

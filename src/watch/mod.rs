@@ -110,10 +110,15 @@ pub fn start(config: WatchConfig) -> (WatchHandle, Receiver<WatchEvent>) {
     let thread = thread::Builder::new()
         .name("cachescope watch".into())
         .spawn(move || {
+            let first = config
+                .paths
+                .first()
+                .map(|p| absolute(p))
+                .unwrap_or_default();
             let result = run(config, inbox, to_self, &events);
             if let Err(why) = &result {
                 let _ = events.send(WatchEvent::Error(WatchError {
-                    path: PathBuf::new(),
+                    path: first,
                     error: why.clone(),
                 }));
             }
@@ -216,8 +221,10 @@ fn run(
         if let Some(at) = session.next_expiry() {
             // Expiry is no file event: wake when it passes (a millisecond after, since a
             // result is expired only once now is past its expiration).
+            // Capped, so that a far expiration is no overflow: the loop just wakes again.
             let wait = Duration::try_from(at.duration_since(Timestamp::now()))
                 .unwrap_or(Duration::ZERO)
+                .min(Duration::from_secs(3600))
                 + Duration::from_millis(1);
             deadline = Some(deadline.map_or(now + wait, |d| d.min(now + wait)));
         }

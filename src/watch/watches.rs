@@ -178,13 +178,15 @@ pub fn describe(e: &notify::Error) -> String {
                  /etc/sysctl.d/ to keep it). Watching goes on with the folders already watched"
             )
         }
+        // EMFILE: the process's open files, or the user's inotify instances.
         notify::ErrorKind::Io(io) if io.raw_os_error() == Some(24) => {
             let now = read_limit("max_user_instances")
-                .map(|n| format!(" (fs.inotify.max_user_instances = {n})"))
+                .map(|n| format!(" (now {n})"))
                 .unwrap_or_default();
             format!(
-                "too many inotify instances or open files{now}: {io}; raise it with `sudo \
-                 sysctl fs.inotify.max_user_instances=1024`"
+                "{io}: too many open files or inotify instances; raise the open-file limit \
+                 (`ulimit -n`) or fs.inotify.max_user_instances{now} with `sudo sysctl \
+                 fs.inotify.max_user_instances=1024`"
             )
         }
         notify::ErrorKind::Io(io) => io.to_string(),
