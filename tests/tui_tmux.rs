@@ -106,6 +106,20 @@ impl Tmux {
         }
     }
 
+    /// Waits until the screen no longer shows `text` (up to 60 s).
+    fn wait_gone(&self, text: &str) {
+        let start = Instant::now();
+        while self.capture().contains(text) {
+            if start.elapsed() > Duration::from_secs(60) {
+                panic!(
+                    "waited 60 s for {text:?} to go; the screen is:\n{}",
+                    self.capture()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Starts cachescope in the pane with `args`.
     fn cachescope(&self, args: &str) {
         let bin = support::cachescope_bin();
@@ -157,6 +171,9 @@ fn navigate_to_the_source_edit_miss_toggle_live_help_and_quit() {
     t.send(&["?"]);
     t.wait_for("Keys (Esc closes)");
     t.send(&["Escape"]);
+    // A key right behind Escape would reach the terminal as Alt+key: wait for the overlay to
+    // close first, as a person does.
+    t.wait_gone("Keys (Esc closes)");
     t.send(&["q"]);
     t.assert_restored();
 }
