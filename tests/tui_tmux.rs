@@ -109,7 +109,8 @@ impl Tmux {
         self.wait_for("EXITED-0");
         self.type_text("clear; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | sort | tr '\\n' ' '; echo END");
         self.send(&["Enter"]);
-        let screen = self.wait_for("END");
+        // The typed command holds "END" too: wait for the output line ("... icanon END").
+        let screen = self.wait_for("icanon END");
         let line = screen
             .lines()
             .find(|l| l.contains("END") && !l.contains("stty"))
