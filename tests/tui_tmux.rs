@@ -232,7 +232,7 @@ fn a_panic_restores_the_terminal() {
     );
     t.type_text("clear; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | sort | tr '\\n' ' '; echo END");
     t.send(&["Enter"]);
-    let screen = t.wait_for("END");
+    let screen = t.wait_for("icanon END");
     let line = screen
         .lines()
         .find(|l| l.contains("END") && !l.contains("stty"))
