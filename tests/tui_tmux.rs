@@ -133,7 +133,8 @@ impl Tmux {
         self.wait_for("EXITED-0");
         self.type_text("clear; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | sort | tr '\\n' ' '; echo EN''D");
         self.send(&["Enter"]);
-        let screen = self.wait_for("END");
+        // The typed command holds "END" too: wait for the output line ("... icanon END").
+        let screen = self.wait_for("icanon END");
         let line = screen
             .lines()
             .find(|l| l.contains("END") && !l.contains("stty"))
@@ -259,7 +260,7 @@ fn a_panic_restores_the_terminal() {
     );
     t.type_text("clear; stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | sort | tr '\\n' ' '; echo EN''D");
     t.send(&["Enter"]);
-    let screen = t.wait_for("END");
+    let screen = t.wait_for("icanon END");
     let line = screen
         .lines()
         .find(|l| l.contains("END") && !l.contains("stty"))
