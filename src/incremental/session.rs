@@ -720,15 +720,4 @@ impl Session {
             .filter_map(|u| u.state.as_ref().map(|s| (&u.record, &s.prediction)))
             .collect()
     }
-
-    /// Sizes of what the session holds (records, record files, fingerprinted sources, indexed
-    /// files), to check that memory stays flat.
-    pub fn sizes(&self) -> [usize; 4] {
-        [
-            self.records.len(),
-            self.record_files.len(),
-            self.sources.len(),
-            self.index.len().0,
-        ]
-    }
 }
