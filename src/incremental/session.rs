@@ -402,7 +402,17 @@ impl Session {
         // Records: new, rewritten, removed.
         let mut record_files = plan.record_files;
         for dir in &plan.record_dirs {
-            if !dir.exists() && self.roots.iter().any(|r| !r.is_file && r.path == *dir) {
+            // Said once, when the records it held go; a folder that never was is said at the
+            // start (and waited for all the same).
+            let held_records = self
+                .record_files
+                .range(dir.clone()..)
+                .next()
+                .is_some_and(|(p, _)| p.starts_with(dir));
+            if held_records
+                && !dir.exists()
+                && self.roots.iter().any(|r| !r.is_file && r.path == *dir)
+            {
                 events.push(error_event(
                     dir,
                     "the runs folder is gone; its records are forgotten until it is created again"
@@ -709,16 +719,5 @@ impl Session {
             .values()
             .filter_map(|u| u.state.as_ref().map(|s| (&u.record, &s.prediction)))
             .collect()
-    }
-
-    /// Sizes of what the session holds (records, record files, fingerprinted sources, indexed
-    /// files), to check that memory stays flat.
-    pub fn sizes(&self) -> [usize; 4] {
-        [
-            self.records.len(),
-            self.record_files.len(),
-            self.sources.len(),
-            self.index.len().0,
-        ]
     }
 }

@@ -9,6 +9,14 @@
 //! then drains the events that came in meanwhile before keeping its results: a unit that read a
 //! file changed again since is recomputed with the next batch instead (the latest change wins,
 //! and no stale verdict is reported). A consumer never computes anything.
+//!
+//! ```ignore
+//! let (handle, events) = watch::start(WatchConfig { paths, ..WatchConfig::default() });
+//! // In the UI's loop, with the other sources: `events.try_recv()` / `recv_timeout`.
+//! // `Ready` comes once; then `Verdict` (a task's key or verdict changed, with explain's
+//! // culprits and the live recomputation node by node), `Record`, `Error`.
+//! drop(handle); // stops the watcher (or `handle.stop()`, or a `Stopper` from another thread)
+//! ```
 
 mod watches;
 
