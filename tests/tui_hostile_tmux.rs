@@ -11,119 +11,23 @@
 
 mod support;
 
+use support::tmux::{Tmux, copy_tree};
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
-struct Tmux {
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
+use std::time::Duration;
 
-impl Tmux {
-    fn start(width: u16, height: u16, env: &str) -> Tmux {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("tmux.sock");
-        let t = Tmux { socket, _dir: dir };
-        let shell = format!("env PS1='$ ' TERM=xterm-256color {env} bash --norc --noprofile");
-        let out = t.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-            "-c",
-            support::repo_root().to_str().unwrap(),
-            &shell,
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux new-session failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("these tests need tmux (`apt-get install tmux`): {e}"))
-    }
-
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        assert!(self.run(&args).status.success(), "send-keys {keys:?}");
-    }
-
-    fn type_text(&self, text: &str) {
-        assert!(
-            self.run(&["send-keys", "-t", "t", "-l", text])
-                .status
-                .success()
-        );
-    }
-
-    fn capture(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
-    }
-
-    fn title(&self) -> String {
-        let out = self.run(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.capture();
-            if screen.contains(text) {
-                return screen;
-            }
-            if start.elapsed() > Duration::from_secs(30) {
-                panic!("waited 30 s for {text:?}; the screen is:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Runs cachescope under `script`, which copies every byte it writes to `raw`.
-    fn cachescope_recorded(&self, args: &str, raw: &Path) {
-        let bin = support::cachescope_bin();
-        self.type_text(&format!(
-            "clear; script -q -e -c \"{} {args}\" '{}'; echo EXITED-$?",
-            bin.display(),
-            raw.display()
-        ));
-        self.send(&["Enter"]);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+/// Runs cachescope under `script`, which copies every byte it writes to `raw`.
+fn cachescope_recorded(t: &Tmux, args: &str, raw: &Path) {
+    let bin = support::cachescope_bin();
+    t.type_text(&format!(
+        "clear; script -q -e -c \"{} {args}\" '{}'; echo EXITED-$?",
+        bin.display(),
+        raw.display()
+    ));
+    t.send(&["Enter"]);
 }
 
 /// Every file under `dir` with its bytes' hash, its mode and mtime: a write, a touch or a
@@ -188,9 +92,9 @@ fn a_session_with_live_what_if_and_editor_changes_no_file() {
         tmpdir.display(),
         editor.display()
     );
-    let t = Tmux::start(160, 45, &env);
+    let t = Tmux::start_with(160, 45, &env);
     let raw = work.path().join("raw");
-    t.cachescope_recorded(&format!("'{}'", copy.display()), &raw);
+    cachescope_recorded(&t, &format!("'{}'", copy.display()), &raw);
     t.wait_for("loaded 66 runs");
     t.send(&["/"]);
     t.type_text("02-source-edit clean");
@@ -270,10 +174,10 @@ fn record_sequences_never_reach_the_terminal_bytes() {
         );
         fs::write(dir.path().join(format!("r{i}.json")), text).unwrap();
     }
-    let t = Tmux::start(160, 45, "");
+    let t = Tmux::start_with(160, 45, "");
     t.run(&["select-pane", "-t", "t", "-T", "untouched-title"]);
     let raw = dir.path().join("raw.bin");
-    t.cachescope_recorded(&format!("'{}'", dir.path().display()), &raw);
+    cachescope_recorded(&t, &format!("'{}'", dir.path().display()), &raw);
     let screen = t.wait_for("loaded 8 runs");
     assert!(screen.contains("evil\\x1b]0;pwned"), "{screen}");
     // Select the hostile run so its name is drawn in the detail pane too.

@@ -5,6 +5,8 @@
 //! do; nothing here skips.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::Command;
