@@ -28,33 +28,8 @@ fn scenarios() -> &'static Scenarios {
 }
 
 fn record_scenarios() -> Scenarios {
-    let venv = support::prefect_venv();
-    let dir = support::scenario_dir("explain-storage-prefect-");
-    let prefect_home = dir.join("prefect-home");
-    let out = dir.join("out");
-    fs::create_dir_all(&prefect_home).unwrap();
-    let script = support::repo_root().join("tests/e2e/storage_scenarios.py");
-    let run = venv
-        .command()
-        .arg(&script)
-        .arg(&out)
-        .current_dir(&dir)
-        .env("PREFECT_HOME", &prefect_home)
-        .output()
-        .unwrap_or_else(|e| panic!("could not start {}: {e}", venv.python.display()));
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    if !run.status.success() {
-        let tail: Vec<&str> = stderr.lines().collect();
-        panic!(
-            "{} failed ({}); files in {}\n--- stdout\n{}\n--- stderr (tail)\n{}",
-            script.display(),
-            run.status,
-            dir.display(),
-            String::from_utf8_lossy(&run.stdout),
-            tail[tail.len().saturating_sub(60)..].join("\n")
-        );
-    }
-    eprintln!("{}", String::from_utf8_lossy(&run.stdout).trim());
+    let (_, out) =
+        support::record_scenarios("explain-storage-prefect-", "tests/e2e/storage_scenarios.py");
     let manifest = read_json(&out.join("manifest.json"));
     Scenarios { out, manifest }
 }

@@ -248,3 +248,38 @@ pub fn files_under(dir: &Path, ext: Option<&str>) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// Runs a real-Prefect scenario script (`tests/e2e/...py OUT`) once in a fresh scenario folder
+/// named `PREFIX…`, with its own `PREFECT_HOME` (`DIR/prefect-home`) and the folder as working
+/// directory, so nothing lands in the repository. Returns the folder and `OUT` (`DIR/out`).
+/// A failed script panics with its stdout and the tail of its stderr.
+pub fn record_scenarios(prefix: &str, script: &str) -> (PathBuf, PathBuf) {
+    let venv = prefect_venv();
+    let dir = scenario_dir(prefix);
+    let prefect_home = dir.join("prefect-home");
+    let out = dir.join("out");
+    fs::create_dir_all(&prefect_home).unwrap();
+    let script = repo_root().join(script);
+    let run = venv
+        .command()
+        .arg(&script)
+        .arg(&out)
+        .current_dir(&dir)
+        .env("PREFECT_HOME", &prefect_home)
+        .output()
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", venv.python.display()));
+    if !run.status.success() {
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        panic!(
+            "{} failed ({}); files in {}\n--- stdout\n{}\n--- stderr (tail)\n{}",
+            script.display(),
+            run.status,
+            dir.display(),
+            String::from_utf8_lossy(&run.stdout),
+            lines[lines.len().saturating_sub(80)..].join("\n")
+        );
+    }
+    eprintln!("{}", String::from_utf8_lossy(&run.stdout).trim());
+    (dir, out)
+}
