@@ -1,12 +1,19 @@
 //! Finding and loading run records: `.json` files (one record), `.jsonl` files (one per line),
 //! and folders searched recursively. A bad record becomes a [`LoadError`] naming the file, the
 //! line and column where known, and the reason; the other records still load.
+//!
+//! For parallel loading the files are cut into [`Unit`]s of work: small `.json` files in
+//! groups, big `.jsonl` files in runs of whole lines of about [`BLOCK`] bytes, read in turn so
+//! that a folder of one huge `.jsonl` file keeps every core busy and memory stays flat.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::fs;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::par::{Spread, default_workers, stream_ordered};
 use crate::pyjson::parse;
 use crate::record::RunRecord;
 
@@ -129,11 +136,9 @@ fn file_kind(meta: &fs::Metadata) -> &'static str {
     "not a file or folder"
 }
 
-/// Reads a record file, refusing anything that is not a regular file. The check is made on
-/// the opened file (`fstat`), so a file swapped for a FIFO after [`discover`] cannot hang the
-/// read; the open itself does not block on a FIFO because it is non-blocking.
-fn read_regular(path: &Path) -> Result<Vec<u8>, LoadError> {
-    use std::io::Read;
+/// Opens a record file only if it is a regular file: a FIFO is opened without blocking and a
+/// device is never read, so neither can hang a run.
+fn open_regular(path: &Path) -> Result<(fs::File, fs::Metadata), LoadError> {
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -158,6 +163,15 @@ fn read_regular(path: &Path) -> Result<Vec<u8>, LoadError> {
     if !meta.is_file() {
         return Err(not_regular(path, &meta, "cannot read"));
     }
+    Ok((file, meta))
+}
+
+/// Reads a record file, refusing anything that is not a regular file. The check is made on
+/// the opened file (`fstat`), so a file swapped for a FIFO after [`discover`] cannot hang the
+/// read; the open itself does not block on a FIFO because it is non-blocking.
+fn read_regular(path: &Path) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read;
+    let (file, meta) = open_regular(path)?;
     if meta.len() > MAX_RECORD_FILE {
         return Err(too_large(path));
     }
@@ -253,6 +267,11 @@ pub fn read_error(path: &Path, e: &std::io::Error) -> LoadError {
 /// `.jsonl`); the bytes are not read from it: the watcher fingerprints the very bytes it loads,
 /// and the fuzz target enters here.
 pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
+    if is_jsonl(path) {
+        let mut out = Vec::new();
+        load_lines_bytes(bytes, path, 0, &mut out);
+        return out;
+    }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -269,21 +288,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
             return vec![file_error(path, error)];
         }
     };
-    let jsonl = path.extension().and_then(|e| e.to_str()) == Some("jsonl");
-    if jsonl {
-        text.split('\n')
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(i, line)| {
-                let source = RecordSource {
-                    path: path.to_path_buf(),
-                    line: Some(i + 1),
-                };
-                let record = load_text(line, path, i);
-                Loaded { source, record }
-            })
-            .collect()
-    } else {
+    {
         let record = if text.trim().is_empty() {
             Err(LoadError {
                 path: path.to_path_buf(),
@@ -302,6 +307,225 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
             record,
         }]
     }
+}
+
+fn is_jsonl(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()) == Some("jsonl")
+}
+
+/// The records of whole lines of a `.jsonl` file; `first_line` is the number of lines before.
+fn load_lines_text(text: &str, path: &Path, first_line: usize, out: &mut Vec<Loaded>) {
+    for (i, line) in text.split('\n').enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = first_line + i;
+        out.push(Loaded {
+            source: RecordSource {
+                path: path.to_path_buf(),
+                line: Some(at + 1),
+            },
+            record: load_text(line, path, at),
+        });
+    }
+}
+
+/// Whole lines of a `.jsonl` file that may not be UTF-8: each line that is not is an error of
+/// its own, naming its line and column, and the other lines still load.
+fn load_lines_bytes(bytes: &[u8], path: &Path, first_line: usize, out: &mut Vec<Loaded>) {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return load_lines_text(text, path, first_line, out);
+    }
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        match std::str::from_utf8(line) {
+            Ok(text) => load_lines_text(text, path, first_line + i, out),
+            Err(e) => {
+                let (_, column) = line_col(line, e.valid_up_to());
+                out.push(Loaded {
+                    source: RecordSource {
+                        path: path.to_path_buf(),
+                        line: Some(first_line + i + 1),
+                    },
+                    record: Err(LoadError {
+                        path: path.to_path_buf(),
+                        line: Some(first_line + i + 1),
+                        column: Some(column),
+                        message: format!(
+                            "not UTF-8 text (invalid byte 0x{:02x})",
+                            line[e.valid_up_to()]
+                        ),
+                    }),
+                });
+            }
+        }
+    }
+}
+
+/// About how many bytes of a `.jsonl` file make one unit of work (a line is never cut, so a
+/// unit holding one huge record is as big as that record).
+pub const BLOCK: usize = 256 * 1024;
+
+/// `.json` files per unit of work: enough to make the hand-over cheap next to the work.
+const FILES_PER_UNIT: usize = 16;
+
+/// A piece of loading work: whole files, or a run of whole lines of a `.jsonl` file.
+#[derive(Debug)]
+pub enum Unit {
+    Files(Vec<PathBuf>),
+    Lines {
+        path: Arc<Path>,
+        /// Lines of the file before these.
+        first_line: usize,
+        bytes: Vec<u8>,
+    },
+    /// A `.jsonl` file that failed while being read.
+    Failed(LoadError),
+}
+
+/// Cuts `files` into units of work, reading `.jsonl` files in runs of whole lines of about
+/// `block` bytes as the units are pulled. Small files keep their order.
+pub fn units(files: &[PathBuf], block: usize) -> impl Iterator<Item = Unit> + '_ {
+    let mut i = 0;
+    let mut reading: Option<LineBlocks> = None;
+    std::iter::from_fn(move || {
+        loop {
+            if let Some(blocks) = &mut reading {
+                match blocks.next() {
+                    Some(unit) => return Some(unit),
+                    None => reading = None,
+                }
+            }
+            let path = files.get(i)?;
+            if is_jsonl(path) {
+                i += 1;
+                match open_regular(path) {
+                    Ok((file, _)) => reading = Some(LineBlocks::new(path, file, block)),
+                    Err(e) => return Some(Unit::Failed(e)),
+                }
+                continue;
+            }
+            let group: Vec<PathBuf> = files[i..]
+                .iter()
+                .take(FILES_PER_UNIT)
+                .take_while(|p| !is_jsonl(p))
+                .cloned()
+                .collect();
+            i += group.len();
+            return Some(Unit::Files(group));
+        }
+    })
+}
+
+/// A `.jsonl` file read in runs of whole lines.
+struct LineBlocks {
+    path: Arc<Path>,
+    file: fs::File,
+    block: usize,
+    /// The start of a line read past the end of the last unit.
+    carry: Vec<u8>,
+    next_line: usize,
+    done: bool,
+}
+
+impl LineBlocks {
+    fn new(path: &Path, file: fs::File, block: usize) -> LineBlocks {
+        LineBlocks {
+            path: Arc::from(path),
+            file,
+            block: block.max(1),
+            carry: Vec::new(),
+            next_line: 0,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for LineBlocks {
+    type Item = Unit;
+
+    fn next(&mut self) -> Option<Unit> {
+        if self.done {
+            return None;
+        }
+        let mut bytes = std::mem::take(&mut self.carry);
+        // Read in steps until a block is full, then cut after the last line end; a line longer
+        // than a block is read on to its end. Only new bytes are searched for line ends.
+        let step = self.block.min(1 << 20);
+        let mut unsearched = 0;
+        loop {
+            let start = bytes.len();
+            bytes.resize(start + step, 0);
+            let n = match self.file.read(&mut bytes[start..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    bytes.truncate(start);
+                    continue;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Unit::Failed(LoadError {
+                        path: self.path.to_path_buf(),
+                        line: Some(self.next_line + 1),
+                        column: None,
+                        message: format!("cannot read: {e}"),
+                    }));
+                }
+            };
+            bytes.truncate(start + n);
+            if n == 0 {
+                self.done = true;
+                if bytes.is_empty() {
+                    return None;
+                }
+                break;
+            }
+            if bytes.len() < self.block {
+                continue;
+            }
+            if let Some(end) = memchr::memrchr(b'\n', &bytes[unsearched..]) {
+                let end = unsearched + end + 1;
+                self.carry = bytes[end..].to_vec();
+                bytes.truncate(end);
+                break;
+            }
+            unsearched = bytes.len();
+        }
+        let first_line = self.next_line;
+        self.next_line += memchr::memchr_iter(b'\n', &bytes).count();
+        Some(Unit::Lines {
+            path: self.path.clone(),
+            first_line,
+            bytes,
+        })
+    }
+}
+
+/// Loads the records of one unit, in order.
+pub fn load_unit(unit: Unit) -> Vec<Loaded> {
+    match unit {
+        Unit::Files(paths) => paths.iter().flat_map(|p| load_file(p)).collect(),
+        Unit::Lines {
+            path,
+            first_line,
+            bytes,
+        } => {
+            let mut out = Vec::new();
+            load_lines_bytes(&bytes, &path, first_line, &mut out);
+            out
+        }
+        Unit::Failed(error) => vec![Loaded {
+            source: RecordSource {
+                path: error.path.clone(),
+                line: error.line,
+            },
+            record: Err(error),
+        }],
+    }
+}
+
+/// Loads `files` on `workers` threads, calling `sink` on each unit's records in order.
+pub fn load_streamed(files: &[PathBuf], workers: usize, sink: impl FnMut(Vec<Loaded>)) -> Spread {
+    stream_ordered(units(files, BLOCK), workers, load_unit, sink)
 }
 
 fn file_error(path: &Path, error: LoadError) -> Loaded {
@@ -362,6 +586,9 @@ fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
 /// could not be searched.
 pub fn load_paths(paths: &[PathBuf]) -> (Vec<Loaded>, Vec<LoadError>) {
     let (files, errors) = discover(paths);
-    let loaded = files.iter().flat_map(|f| load_file(f)).collect();
+    let mut loaded = Vec::new();
+    load_streamed(&files, default_workers(), |mut unit| {
+        loaded.append(&mut unit)
+    });
     (loaded, errors)
 }

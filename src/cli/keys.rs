@@ -7,9 +7,9 @@ use std::sync::Mutex;
 
 use cachescope::engine::{NodeStatus, RecordEvaluation, recompute};
 use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source};
-use cachescope::load::{LoadError, Loaded, discover, load_file};
+use cachescope::load::{BLOCK, LoadError, Loaded, discover, load_unit, units};
 use cachescope::nondeterministic::{NonDeterminism, correct_live, observe};
-use cachescope::par::map_ordered;
+use cachescope::par::{Spread, default_workers, stream_ordered};
 use cachescope::record::RunRecord;
 use cachescope::sanitize::sanitize_line;
 use jiff::Timestamp;
@@ -125,10 +125,11 @@ pub struct LiveMode {
 /// record are kept, so memory stays flat.
 fn nondeterminism(files: &[PathBuf]) -> NonDeterminism {
     let mut observations = Vec::new();
-    map_ordered(
-        files,
-        |file| {
-            load_file(file)
+    stream_ordered(
+        units(files, BLOCK),
+        default_workers(),
+        |unit| {
+            load_unit(unit)
                 .iter()
                 .filter_map(|l| {
                     let record = l.record.as_ref().ok()?;
@@ -308,55 +309,20 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
     } else {
         Box::new(Sanitized::new(stdout))
     };
-    let mut counts = [0usize; 4];
-    let mut verdicts = [0usize; 3];
-    let mut records = 0usize;
-    let mut write_failed = false;
-    // Each file is loaded, recomputed and rendered on a worker; lines come back in path order.
-    map_ordered(
+    let (tally, _) = stream(
         &files,
-        |file| {
-            let loaded = load_file(file);
-            let results = evaluate_all(&loaded, live.as_ref());
-            let mut text = Vec::new();
-            let statuses: Vec<NodeStatus> = results.iter().map(KeysResult::status).collect();
-            let predicted: Vec<&'static str> = results
-                .iter()
-                .filter_map(|r| r.result.as_ref().ok()?.live().map(|l| l.verdict.as_str()))
-                .collect();
-            let rendered = if json {
-                write_json(&mut text, &results)
-            } else {
-                write_text(&mut text, &results)
-            };
-            let errors: Vec<String> = results
-                .iter()
-                .filter_map(|r| r.result.as_ref().err().map(|e| e.to_string()))
-                .collect();
-            (rendered.map(|()| text), statuses, predicted, errors)
-        },
-        |(text, statuses, predicted, errors)| {
-            records += statuses.len();
-            for s in statuses {
-                counts[s as usize] += 1;
-            }
-            for v in predicted {
-                verdicts[["hit", "miss", "unknown"]
-                    .iter()
-                    .position(|x| *x == v)
-                    .unwrap_or(2)] += 1;
-            }
-            // A closed pipe (`| head`) is not worth a panic: stop writing, keep counting.
-            if !write_failed {
-                write_failed = text.and_then(|t| out.write_all(&t)).is_err();
-            }
-            if json {
-                for e in errors {
-                    term::error!("{e}");
-                }
-            }
-        },
+        json,
+        live.as_ref(),
+        default_workers(),
+        BLOCK,
+        &mut out,
     );
+    let Tally {
+        counts,
+        verdicts,
+        records,
+        write_failed,
+    } = tally;
     if !json && !write_failed {
         let mut summary = format!(
             "{records} records: {} match, {} unverifiable, {} changed, {} error",
@@ -384,6 +350,76 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
     } else {
         Outcome::Ok
     }
+}
+
+/// What the records came to, for the summary line and the exit status.
+#[derive(Debug, Default)]
+struct Tally {
+    counts: [usize; 4],
+    verdicts: [usize; 3],
+    records: usize,
+    write_failed: bool,
+}
+
+/// Loads, recomputes and renders `files` on `workers` threads, in units of work of about
+/// `block` bytes (a big `.jsonl` file is split into runs of lines), writing each unit's lines
+/// to `out` in path order as soon as they are ready.
+fn stream(
+    files: &[PathBuf],
+    json: bool,
+    live: Option<&LiveMode>,
+    workers: usize,
+    block: usize,
+    out: &mut dyn Write,
+) -> (Tally, Spread) {
+    let mut tally = Tally::default();
+    let spread = stream_ordered(
+        units(files, block),
+        workers,
+        |unit| {
+            let loaded = load_unit(unit);
+            let results = evaluate_all(&loaded, live);
+            let mut text = Vec::new();
+            let statuses: Vec<NodeStatus> = results.iter().map(KeysResult::status).collect();
+            let predicted: Vec<&'static str> = results
+                .iter()
+                .filter_map(|r| r.result.as_ref().ok()?.live().map(|l| l.verdict.as_str()))
+                .collect();
+            let rendered = if json {
+                write_json(&mut text, &results)
+            } else {
+                write_text(&mut text, &results)
+            };
+            let errors: Vec<String> = results
+                .iter()
+                .filter_map(|r| r.result.as_ref().err().map(|e| e.to_string()))
+                .collect();
+            (rendered.map(|()| text), statuses, predicted, errors)
+        },
+        |(text, statuses, predicted, errors)| {
+            let t = &mut tally;
+            t.records += statuses.len();
+            for s in statuses {
+                t.counts[s as usize] += 1;
+            }
+            for v in predicted {
+                t.verdicts[["hit", "miss", "unknown"]
+                    .iter()
+                    .position(|x| *x == v)
+                    .unwrap_or(2)] += 1;
+            }
+            // A closed pipe (`| head`) is not worth a panic: stop writing, keep counting.
+            if !t.write_failed {
+                t.write_failed = text.and_then(|t| out.write_all(&t)).is_err();
+            }
+            if json {
+                for e in errors {
+                    term::error!("{e}");
+                }
+            }
+        },
+    );
+    (tally, spread)
 }
 
 fn write_json(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
@@ -457,7 +493,70 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::short;
+    use super::{Tally, short, stream};
+    use std::path::PathBuf;
+
+    /// Every record of sample-runs, each written on one line, over and over: a bulk file.
+    fn big_jsonl(dir: &std::path::Path, copies: usize) -> (PathBuf, usize) {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-runs/runs");
+        let mut lines = Vec::new();
+        let mut pending = vec![root];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let value = cachescope::pyjson::parse(&text).unwrap();
+                    let line =
+                        cachescope::pyjson::dumps(&value, cachescope::pyjson::SortKeys::Preserve)
+                            .unwrap();
+                    lines.push(line);
+                }
+            }
+        }
+        lines.sort();
+        let mut text = String::new();
+        for _ in 0..copies {
+            for line in &lines {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        let path = dir.join("bulk.jsonl");
+        std::fs::write(&path, text).unwrap();
+        (path, copies * lines.len())
+    }
+
+    // Issue 11: a folder that is one big `.jsonl` file keeps both cores busy. What is pinned is
+    // the split (runs of lines handed to two workers, both used), not the wall time.
+    #[test]
+    fn one_big_jsonl_file_is_split_across_workers_and_output_is_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, n) = big_jsonl(tmp.path(), 40);
+        let files = vec![path];
+        let run = |workers: usize, block: usize| {
+            let mut out = Vec::new();
+            let (tally, spread): (Tally, _) = stream(&files, true, None, workers, block, &mut out);
+            assert_eq!(tally.records, n);
+            (out, spread)
+        };
+        let (serial, one) = run(1, usize::MAX / 2);
+        assert_eq!(
+            one.pieces(),
+            1,
+            "the whole file is one unit at an unbounded block size"
+        );
+        let (split, spread) = run(2, 16 * 1024);
+        assert!(spread.pieces() >= 20, "{spread:?}");
+        assert_eq!(spread.workers_used(), 2, "{spread:?}");
+        assert!(serial == split, "the same lines, in the same order");
+        let text = String::from_utf8(split).unwrap();
+        assert_eq!(text.lines().count(), n);
+        let last = text.lines().last().unwrap();
+        assert!(last.contains(&format!("bulk.jsonl:{n}\"")), "{last}");
+    }
 
     #[test]
     fn short_keys_are_cut_at_a_character() {
