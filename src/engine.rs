@@ -8,10 +8,10 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use crate::hash::{hash_objects, hash_strs, md5_hex};
+use crate::hash::{Md5Out, hash_objects, hash_strs};
 use crate::policy::{PolicyKind, PolicyNode};
 use crate::pyjson::{
-    Key, SortKeys, Value, out_of_record_order, record_str_order, write_key, write_value,
+    JsonOut, Key, SortKeys, Value, out_of_record_order, record_str_order, write_key, write_value,
 };
 use crate::record::{RunRecord, holds_placeholder};
 
@@ -294,22 +294,24 @@ fn compute_inputs(exclude: &[String], inputs: Option<&Value>) -> Computed {
         return Computed::Error("the record's inputs have a name that is not a string".to_string());
     }
     let order = record_str_order(kept.len(), name);
-    let mut text = String::from("[[{");
+    // Written straight into the hasher: no text of the inputs is ever built.
+    let mut out = Md5Out::new();
+    out.push_str("[[{");
     for i in 0..kept.len() {
         let (k, v) = kept[order.as_ref().map_or(i, |o| o[i])];
         if i > 0 {
-            text.push_str(", ");
+            out.push_str(", ");
         }
-        write_key(k, &mut text);
-        text.push_str(": ");
-        if let Err(e) = write_value(v, SortKeys::Record, &mut text) {
+        write_key(k, &mut out);
+        out.push_str(": ");
+        if let Err(e) = write_value(v, SortKeys::Record, &mut out) {
             return Computed::Unverifiable(format!(
                 "the inputs cannot be written as JSON ({e}): cloudpickle"
             ));
         }
     }
-    text.push_str("}], {}]");
-    Computed::Key(Some(md5_hex(&text)))
+    out.push_str("}], {}]");
+    Computed::Key(Some(out.hex()))
 }
 
 fn hash_value(value: &Value, what: &str) -> Computed {
@@ -473,6 +475,7 @@ fn storage_key_evaluation(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::md5_hex;
     use crate::policy::Recorded;
 
     fn leaf(kind: PolicyKind, key: Option<&str>) -> PolicyNode {

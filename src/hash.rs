@@ -1,52 +1,139 @@
 //! Prefect's one hashing primitive, `hash_objects(*args)`: md5 over
 //! `json.dumps([list(args), {}], sort_keys=True)`.
+//!
+//! The JSON writer streams its text straight into the hasher ([`Md5Out`]): a value is never
+//! written out as a `String` just to be hashed.
 
 use md5::{Digest, Md5};
 
-use crate::pyjson::{DumpError, SortKeys, Value, write_str, write_value};
+use crate::pyjson::{DumpError, JsonOut, SortKeys, Value, write_str, write_value};
 
 /// The 32 lowercase hex digits of md5 over the UTF-8 bytes of `text`.
 pub fn md5_hex(text: &str) -> String {
-    let digest = Md5::digest(text.as_bytes());
-    let mut out = String::with_capacity(32);
-    for byte in digest {
-        out.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-        out.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+    let mut out = Md5Out::new();
+    out.push_str(text);
+    out.hex()
+}
+
+/// A writer's output hashed as it comes, through a small buffer: the md5 of the text without
+/// the text. Pieces longer than the buffer go to the hasher directly.
+pub struct Md5Out {
+    md5: Md5,
+    buf: [u8; 4096],
+    len: usize,
+}
+
+impl Default for Md5Out {
+    fn default() -> Self {
+        Md5Out::new()
     }
-    out
+}
+
+impl Md5Out {
+    pub fn new() -> Md5Out {
+        Md5Out {
+            md5: Md5::new(),
+            buf: [0; 4096],
+            len: 0,
+        }
+    }
+
+    /// The 32 lowercase hex digits of md5 over everything written.
+    pub fn hex(mut self) -> String {
+        self.md5.update(&self.buf[..self.len]);
+        let digest = self.md5.finalize();
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(32);
+        for byte in digest {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        out
+    }
+}
+
+impl JsonOut for Md5Out {
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        let bytes = s.as_bytes();
+        if self.len + bytes.len() > self.buf.len() {
+            self.md5.update(&self.buf[..self.len]);
+            self.len = 0;
+            if bytes.len() >= self.buf.len() {
+                self.md5.update(bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    #[inline]
+    fn push(&mut self, c: char) {
+        if c.is_ascii() && self.len < self.buf.len() {
+            self.buf[self.len] = c as u8;
+            self.len += 1;
+        } else {
+            self.push_str(c.encode_utf8(&mut [0; 4]));
+        }
+    }
+}
+
+/// Writes the text `hash_objects(*args)` hashes, `[[arg1, arg2], {}]`, to `out`.
+fn write_hash_objects(
+    args: &[&Value],
+    sort: SortKeys,
+    out: &mut impl JsonOut,
+) -> Result<(), DumpError> {
+    out.push_str("[[");
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_value(arg, sort, out)?;
+    }
+    out.push_str("], {}]");
+    Ok(())
 }
 
 /// The text `hash_objects(*args)` hashes: `[[arg1, arg2], {}]`.
 pub fn hash_objects_text(args: &[&Value], sort: SortKeys) -> Result<String, DumpError> {
-    let mut text = String::from("[[");
-    for (i, arg) in args.iter().enumerate() {
-        if i > 0 {
-            text.push_str(", ");
-        }
-        write_value(arg, sort, &mut text)?;
-    }
-    text.push_str("], {}]");
+    let mut text = String::new();
+    write_hash_objects(args, sort, &mut text)?;
     Ok(text)
 }
 
 /// `hash_objects(*args)` for values. `Err` is where Python's `json.dumps` raises, which makes
 /// Prefect fall back to cloudpickle: a key nobody can reproduce outside that process.
 pub fn hash_objects(args: &[&Value], sort: SortKeys) -> Result<String, DumpError> {
-    Ok(md5_hex(&hash_objects_text(args, sort)?))
+    let mut out = Md5Out::new();
+    write_hash_objects(args, sort, &mut out)?;
+    Ok(out.hex())
+}
+
+/// `hash_objects(arg)` for one argument whose JSON text is already `text`, byte for byte as
+/// `json.dumps` writes it: the text is hashed as it is.
+pub fn hash_json_text(text: &str) -> String {
+    let mut out = Md5Out::new();
+    out.push_str("[[");
+    out.push_str(text);
+    out.push_str("], {}]");
+    out.hex()
 }
 
 /// `hash_objects(*keys)` for string arguments: what `CompoundCachePolicy` hashes, and what
 /// `TaskSource` hashes (one string, the source).
 pub fn hash_strs<S: AsRef<str>>(args: &[S]) -> String {
-    let mut text = String::from("[[");
+    let mut out = Md5Out::new();
+    out.push_str("[[");
     for (i, arg) in args.iter().enumerate() {
         if i > 0 {
-            text.push_str(", ");
+            out.push_str(", ");
         }
-        write_str(arg.as_ref(), &mut text);
+        write_str(arg.as_ref(), &mut out);
     }
-    text.push_str("], {}]");
-    md5_hex(&text)
+    out.push_str("], {}]");
+    out.hex()
 }
 
 #[cfg(test)]
@@ -81,6 +168,27 @@ mod tests {
             hash_objects(&[&empty], SortKeys::Python).unwrap(),
             "05da934bc95640755e0d7882f6f171d0"
         );
+    }
+
+    #[test]
+    fn streamed_hash_is_md5_of_the_text_at_every_size() {
+        use md5::{Digest, Md5};
+        // Pieces below, at and above the buffer, and a text crossing it many times.
+        for n in [0, 1, 63, 64, 4095, 4096, 4097, 10_000, 100_000] {
+            let v = Value::Array(
+                (0..n / 8)
+                    .map(|i| Value::Str(format!("s{i}\u{e9}")))
+                    .chain([Value::Str("x".repeat(n))])
+                    .collect(),
+            );
+            let text = hash_objects_text(&[&v], SortKeys::Python).unwrap();
+            let want: String = Md5::digest(text.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(hash_objects(&[&v], SortKeys::Python).unwrap(), want, "{n}");
+            assert_eq!(md5_hex(&text), want);
+        }
     }
 
     #[test]

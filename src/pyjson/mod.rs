@@ -13,6 +13,6 @@ pub use float_repr::{float_repr, write_float_repr};
 pub use parse::{MAX_DEPTH, ParseError, parse};
 pub use value::{Float, Key, Value};
 pub use write::{
-    DumpError, SortKeys, dumps, out_of_record_order, record_str_order, write_key, write_str,
-    write_value,
+    DumpError, JsonOut, SortKeys, dumps, out_of_record_order, record_str_order, write_key,
+    write_str, write_value,
 };

@@ -14,6 +14,28 @@ use std::cmp::Ordering;
 use super::float_repr::write_float_json;
 use super::value::{Key, Value};
 
+/// Where the writer's text goes: a `String`, or straight into a hasher
+/// ([`crate::hash::Md5Out`]), so hashing needs no intermediate text.
+pub trait JsonOut {
+    fn push_str(&mut self, s: &str);
+
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+}
+
+impl JsonOut for String {
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+
+    #[inline]
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+}
+
 /// How object keys are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKeys {
@@ -61,7 +83,7 @@ enum Frame<'a> {
 /// Appends the JSON text of `value` to `out`.
 ///
 /// On error `out` holds a partial text; callers that keep `out` should truncate it.
-pub fn write_value(value: &Value, sort: SortKeys, out: &mut String) -> Result<(), DumpError> {
+pub fn write_value(value: &Value, sort: SortKeys, out: &mut impl JsonOut) -> Result<(), DumpError> {
     let mut stack: Vec<Frame<'_>> = Vec::new();
     begin(value, sort, out, &mut stack)?;
     while let Some(frame) = stack.last_mut() {
@@ -107,7 +129,7 @@ pub fn write_value(value: &Value, sort: SortKeys, out: &mut String) -> Result<()
 fn begin<'a>(
     value: &'a Value,
     sort: SortKeys,
-    out: &mut String,
+    out: &mut impl JsonOut,
     stack: &mut Vec<Frame<'a>>,
 ) -> Result<(), DumpError> {
     match value {
@@ -143,7 +165,7 @@ fn begin<'a>(
 }
 
 /// Writes a key as the string `json.dumps` turns it into.
-pub fn write_key(key: &Key, out: &mut String) {
+pub fn write_key(key: &Key, out: &mut impl JsonOut) {
     match key {
         Key::Str(s) => write_str(s, out),
         // None of these texts needs escaping.
@@ -164,13 +186,14 @@ pub fn write_key(key: &Key, out: &mut String) {
 }
 
 /// Appends a JSON string literal, escaped as with `ensure_ascii=True`.
-pub fn write_str(s: &str, out: &mut String) {
+pub fn write_str(s: &str, out: &mut impl JsonOut) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    fn push_u16_escape(unit: u32, out: &mut String) {
-        out.push_str("\\u");
-        for shift in [12, 8, 4, 0] {
-            out.push(char::from(HEX[((unit >> shift) & 0xf) as usize]));
+    fn push_u16_escape(unit: u32, out: &mut impl JsonOut) {
+        let mut text = *b"\\u0000";
+        for (i, shift) in [12, 8, 4, 0].into_iter().enumerate() {
+            text[2 + i] = HEX[((unit >> shift) & 0xf) as usize];
         }
+        out.push_str(std::str::from_utf8(&text).expect("ASCII"));
     }
 
     out.push('"');
