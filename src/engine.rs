@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use crate::hash::{Md5Out, hash_objects, hash_strs};
+use crate::hash::{Md5Out, hash_json_text, hash_objects, hash_strs};
 use crate::policy::{PolicyKind, PolicyNode};
 use crate::pyjson::{
     JsonOut, Key, SortKeys, Value, out_of_record_order, record_str_order, write_key, write_value,
@@ -38,6 +38,15 @@ impl<'a> Material<'a> {
             run_id: record.run_id(),
         }
     }
+}
+
+/// The inputs and flow parameters as canonical JSON text (exactly what `json.dumps` writes for
+/// them), standing in for the values where [`Material`] has none: hashed as they are, with no
+/// value built. See [`crate::pyjson::parse_record_lean`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CanonicalTexts<'a> {
+    pub inputs: Option<&'a str>,
+    pub flow_parameters: Option<&'a str>,
 }
 
 /// How a recomputed node compares with the record. Ordered from best to worst, so that a
@@ -129,9 +138,25 @@ pub fn evaluate_substituted(
     material: &Material,
     substitutions: &Substitutions,
 ) -> Evaluation {
+    evaluate_texts(policy, material, &CanonicalTexts::default(), substitutions)
+}
+
+fn evaluate_texts(
+    policy: &PolicyNode,
+    material: &Material,
+    texts: &CanonicalTexts,
+    substitutions: &Substitutions,
+) -> Evaluation {
     let mut nodes = Vec::new();
-    eval_node(policy, material, substitutions, String::new(), &mut nodes);
+    let m = Mat { material, texts };
+    eval_node(policy, &m, substitutions, String::new(), &mut nodes);
     Evaluation { nodes }
+}
+
+/// The material with its canonical texts.
+struct Mat<'a> {
+    material: &'a Material<'a>,
+    texts: &'a CanonicalTexts<'a>,
 }
 
 /// What a node's own computation produced, before comparison with the record.
@@ -143,7 +168,7 @@ enum Computed {
 
 fn eval_node(
     node: &PolicyNode,
-    material: &Material,
+    material: &Mat,
     substitutions: &Substitutions,
     path: String,
     out: &mut Vec<NodeEval>,
@@ -231,18 +256,21 @@ fn eval_node(
     index
 }
 
-fn compute_leaf(kind: &PolicyKind, material: &Material) -> Computed {
+fn compute_leaf(kind: &PolicyKind, m: &Mat) -> Computed {
+    let material = m.material;
     match kind {
-        PolicyKind::Inputs { exclude } => compute_inputs(exclude, material.inputs),
+        PolicyKind::Inputs { exclude } => match (material.inputs, m.texts.inputs) {
+            (None, Some(text)) => inputs_from_text(exclude, text),
+            (inputs, _) => compute_inputs(exclude, inputs),
+        },
         PolicyKind::TaskSource => match material.source {
             Some(source) => Computed::Key(Some(hash_strs(&[source]))),
             None => Computed::Error("the record has no task source to hash".to_string()),
         },
-        PolicyKind::FlowParameters => match material.flow_parameters {
-            // No flow, or a flow run without parameters: Prefect returns None.
-            None => Computed::Key(None),
-            Some(Value::Object(entries)) if entries.is_empty() => Computed::Key(None),
-            Some(params) => hash_value(params, "flow parameters"),
+        PolicyKind::FlowParameters => match (material.flow_parameters, m.texts.flow_parameters) {
+            (None, Some("{}")) => Computed::Key(None),
+            (None, Some(text)) => Computed::Key(Some(hash_json_text(text))),
+            (params, _) => flow_parameters(params),
         },
         PolicyKind::RunId => match material.run_id {
             // Not hashed: the raw UUID text.
@@ -258,6 +286,31 @@ fn compute_leaf(kind: &PolicyKind, material: &Material) -> Computed {
             "{class} is not a Prefect policy; its key is taken from the record"
         )),
         PolicyKind::Compound { .. } => unreachable!("compounds are evaluated by eval_node"),
+    }
+}
+
+fn flow_parameters(params: Option<&Value>) -> Computed {
+    match params {
+        // No flow, or a flow run without parameters: Prefect returns None.
+        None => Computed::Key(None),
+        Some(Value::Object(entries)) if entries.is_empty() => Computed::Key(None),
+        Some(params) => hash_value(params, "flow parameters"),
+    }
+}
+
+/// Inputs from their canonical text: with nothing excluded, `hash_objects(inputs)` is md5 over
+/// the text itself. Exclusion needs the entries: the text is then read into a value (it is
+/// valid JSON, the check made sure).
+fn inputs_from_text(exclude: &[String], text: &str) -> Computed {
+    if text == "{}" {
+        return Computed::Key(None);
+    }
+    if exclude.is_empty() {
+        return Computed::Key(Some(hash_json_text(text)));
+    }
+    match crate::pyjson::parse(text) {
+        Ok(value) => compute_inputs(exclude, Some(&value)),
+        Err(e) => Computed::Error(format!("the record's inputs cannot be read: {e}")),
     }
 }
 
@@ -345,8 +398,30 @@ pub fn recompute(record: &RunRecord) -> RecordEvaluation {
     recompute_with(record, &Material::of_record(record))
 }
 
+/// Recomputes a record from its recorded material, where the inputs or flow parameters may be
+/// canonical texts rather than values (records loaded by
+/// [`crate::load::load_unit_lean`]).
+pub fn recompute_lean(record: &RunRecord, texts: &CanonicalTexts) -> RecordEvaluation {
+    let texts = CanonicalTexts {
+        inputs: texts.inputs.filter(|_| record.inputs.is_none()),
+        // A record whose last `flow` is not an object has no parameters, whatever came before.
+        flow_parameters: texts
+            .flow_parameters
+            .filter(|_| record.flow.as_ref().is_some_and(|f| f.parameters.is_none())),
+    };
+    recompute_texts(record, &Material::of_record(record), &texts)
+}
+
 /// Recomputes a record's tree from the given material.
 pub fn recompute_with(record: &RunRecord, material: &Material) -> RecordEvaluation {
+    recompute_texts(record, material, &CanonicalTexts::default())
+}
+
+fn recompute_texts(
+    record: &RunRecord,
+    material: &Material,
+    texts: &CanonicalTexts,
+) -> RecordEvaluation {
     let Some(policy) = &record.policy else {
         if let Some(template) = &record.task.result_storage_key {
             return storage_key_evaluation(record, template, material);
@@ -360,7 +435,7 @@ pub fn recompute_with(record: &RunRecord, material: &Material) -> RecordEvaluati
             ),
         };
     };
-    let evaluation = evaluate(policy, material);
+    let evaluation = evaluate_texts(policy, material, texts, &HashMap::new());
     let mut status = evaluation.status();
     // A node in error means the root's key was not really recomputed (its composition check
     // borrowed the recorded key): the record's key is unknown.

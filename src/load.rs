@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::par::{Spread, default_workers, stream_ordered};
-use crate::pyjson::parse;
+use crate::pyjson::{CanonicalSpans, parse, parse_record_lean};
 use crate::record::RunRecord;
 
 /// Where a record came from: a file, and for `.jsonl` the 1-based line.
@@ -252,10 +252,12 @@ pub fn is_record_file(path: &Path) -> bool {
 
 /// Loads every record in one file.
 pub fn load_file(path: &Path) -> Vec<Loaded> {
+    let mut out = Vec::new();
     match read_regular(path) {
-        Ok(bytes) => load_bytes(path, &bytes),
-        Err(e) => vec![file_error(path, e)],
+        Ok(bytes) => load_bytes_with(path, &bytes, false, &mut out),
+        Err(e) => out.push(file_error(path, e)),
     }
+    out.into_iter().map(|(loaded, _)| loaded).collect()
 }
 
 /// Why a record file could not be read, as [`load_file`] says it.
@@ -267,10 +269,29 @@ pub fn read_error(path: &Path, e: &std::io::Error) -> LoadError {
 /// `.jsonl`); the bytes are not read from it: the watcher fingerprints the very bytes it loads,
 /// and the fuzz target enters here.
 pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
+    let mut out = Vec::new();
+    load_bytes_with(path, bytes, false, &mut out);
+    out.into_iter().map(|(loaded, _)| loaded).collect()
+}
+
+/// A record slot and, when loaded lean, its canonical texts.
+type Slot = (Loaded, CanonicalText);
+
+fn slot(source: RecordSource, record: Result<RunRecord, LoadError>) -> Slot {
+    (Loaded { source, record }, CanonicalText::default())
+}
+
+/// Loads every record in one file into `out`; `lean` as in [`load_unit_lean`].
+fn load_file_with(path: &Path, lean: bool, out: &mut Vec<Slot>) {
+    match read_regular(path) {
+        Ok(bytes) => load_bytes_with(path, &bytes, lean, out),
+        Err(e) => out.push(file_error(path, e)),
+    }
+}
+
+fn load_bytes_with(path: &Path, bytes: &[u8], lean: bool, out: &mut Vec<Slot>) {
     if is_jsonl(path) {
-        let mut out = Vec::new();
-        load_lines_bytes(bytes, path, 0, &mut out);
-        return out;
+        return load_lines_bytes(bytes, path, 0, lean, out);
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
@@ -285,28 +306,24 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
                     bytes[e.valid_up_to()]
                 ),
             };
-            return vec![file_error(path, error)];
+            return out.push(file_error(path, error));
         }
     };
-    {
-        let record = if text.trim().is_empty() {
-            Err(LoadError {
-                path: path.to_path_buf(),
-                line: None,
-                column: None,
-                message: "empty file (a record still being written?)".to_string(),
-            })
-        } else {
-            load_text(text, path, 0)
+    let source = RecordSource {
+        path: path.to_path_buf(),
+        line: None,
+    };
+    if text.trim().is_empty() {
+        let error = LoadError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            message: "empty file (a record still being written?)".to_string(),
         };
-        vec![Loaded {
-            source: RecordSource {
-                path: path.to_path_buf(),
-                line: None,
-            },
-            record,
-        }]
+        return out.push(slot(source, Err(error)));
     }
+    let (record, texts) = load_text_with(text, path, 0, lean);
+    out.push((Loaded { source, record }, texts));
 }
 
 fn is_jsonl(path: &Path) -> bool {
@@ -314,48 +331,47 @@ fn is_jsonl(path: &Path) -> bool {
 }
 
 /// The records of whole lines of a `.jsonl` file; `first_line` is the number of lines before.
-fn load_lines_text(text: &str, path: &Path, first_line: usize, out: &mut Vec<Loaded>) {
+fn load_lines_text(text: &str, path: &Path, first_line: usize, lean: bool, out: &mut Vec<Slot>) {
     for (i, line) in text.split('\n').enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let at = first_line + i;
-        out.push(Loaded {
-            source: RecordSource {
-                path: path.to_path_buf(),
-                line: Some(at + 1),
-            },
-            record: load_text(line, path, at),
-        });
+        let source = RecordSource {
+            path: path.to_path_buf(),
+            line: Some(at + 1),
+        };
+        let (record, texts) = load_text_with(line, path, at, lean);
+        out.push((Loaded { source, record }, texts));
     }
 }
 
 /// Whole lines of a `.jsonl` file that may not be UTF-8: each line that is not is an error of
 /// its own, naming its line and column, and the other lines still load.
-fn load_lines_bytes(bytes: &[u8], path: &Path, first_line: usize, out: &mut Vec<Loaded>) {
+fn load_lines_bytes(bytes: &[u8], path: &Path, first_line: usize, lean: bool, out: &mut Vec<Slot>) {
     if let Ok(text) = std::str::from_utf8(bytes) {
-        return load_lines_text(text, path, first_line, out);
+        return load_lines_text(text, path, first_line, lean, out);
     }
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         match std::str::from_utf8(line) {
-            Ok(text) => load_lines_text(text, path, first_line + i, out),
+            Ok(text) => load_lines_text(text, path, first_line + i, lean, out),
             Err(e) => {
                 let (_, column) = line_col(line, e.valid_up_to());
-                out.push(Loaded {
-                    source: RecordSource {
-                        path: path.to_path_buf(),
-                        line: Some(first_line + i + 1),
-                    },
-                    record: Err(LoadError {
-                        path: path.to_path_buf(),
-                        line: Some(first_line + i + 1),
-                        column: Some(column),
-                        message: format!(
-                            "not UTF-8 text (invalid byte 0x{:02x})",
-                            line[e.valid_up_to()]
-                        ),
-                    }),
-                });
+                let at = first_line + i + 1;
+                let error = LoadError {
+                    path: path.to_path_buf(),
+                    line: Some(at),
+                    column: Some(column),
+                    message: format!(
+                        "not UTF-8 text (invalid byte 0x{:02x})",
+                        line[e.valid_up_to()]
+                    ),
+                };
+                let source = RecordSource {
+                    path: path.to_path_buf(),
+                    line: Some(at),
+                };
+                out.push(slot(source, Err(error)));
             }
         }
     }
@@ -500,27 +516,60 @@ impl Iterator for LineBlocks {
     }
 }
 
+/// A record's inputs and flow parameters as the canonical JSON text they were recorded as, for
+/// [`crate::engine::recompute_lean`]; `None` where the record holds them as values.
+#[derive(Debug, Clone, Default)]
+pub struct CanonicalText {
+    pub inputs: Option<Box<str>>,
+    pub flow_parameters: Option<Box<str>>,
+}
+
+impl CanonicalText {
+    pub fn texts(&self) -> crate::engine::CanonicalTexts<'_> {
+        crate::engine::CanonicalTexts {
+            inputs: self.inputs.as_deref(),
+            flow_parameters: self.flow_parameters.as_deref(),
+        }
+    }
+}
+
+/// Loads the records of one unit for recomputing keys only: the inputs and flow parameters that
+/// are canonical text stay text (in the second list, one per record), the rest is as
+/// [`load_unit`] gives it. Nothing that is not hashed is built from the bulk of a record.
+pub fn load_unit_lean(unit: Unit) -> (Vec<Loaded>, Vec<CanonicalText>) {
+    load_unit_with(unit, true).into_iter().unzip()
+}
+
 /// Loads the records of one unit, in order.
 pub fn load_unit(unit: Unit) -> Vec<Loaded> {
+    load_unit_with(unit, false)
+        .into_iter()
+        .map(|(loaded, _)| loaded)
+        .collect()
+}
+
+fn load_unit_with(unit: Unit, lean: bool) -> Vec<Slot> {
+    let mut out = Vec::new();
     match unit {
-        Unit::Files(paths) => paths.iter().flat_map(|p| load_file(p)).collect(),
+        Unit::Files(paths) => {
+            for path in paths {
+                load_file_with(&path, lean, &mut out);
+            }
+        }
         Unit::Lines {
             path,
             first_line,
             bytes,
-        } => {
-            let mut out = Vec::new();
-            load_lines_bytes(&bytes, &path, first_line, &mut out);
-            out
-        }
-        Unit::Failed(error) => vec![Loaded {
-            source: RecordSource {
+        } => load_lines_bytes(&bytes, &path, first_line, lean, &mut out),
+        Unit::Failed(error) => {
+            let source = RecordSource {
                 path: error.path.clone(),
                 line: error.line,
-            },
-            record: Err(error),
-        }],
+            };
+            out.push(slot(source, Err(error)));
+        }
     }
+    out
 }
 
 /// Loads `files` on `workers` threads, calling `sink` on each unit's records in order.
@@ -528,44 +577,78 @@ pub fn load_streamed(files: &[PathBuf], workers: usize, sink: impl FnMut(Vec<Loa
     stream_ordered(units(files, BLOCK), workers, load_unit, sink)
 }
 
-fn file_error(path: &Path, error: LoadError) -> Loaded {
-    Loaded {
-        source: RecordSource {
-            path: path.to_path_buf(),
-            line: None,
-        },
-        record: Err(error),
-    }
+fn file_error(path: &Path, error: LoadError) -> Slot {
+    let source = RecordSource {
+        path: path.to_path_buf(),
+        line: None,
+    };
+    slot(source, Err(error))
 }
 
 /// Parses and reads one record; `line_offset` is the number of lines before `text` in the file.
-fn load_text(text: &str, path: &Path, line_offset: usize) -> Result<RunRecord, LoadError> {
+/// When `lean`, the record's canonical inputs and flow parameters are kept as text rather than
+/// read into values.
+fn load_text_with(
+    text: &str,
+    path: &Path,
+    line_offset: usize,
+    lean: bool,
+) -> (Result<RunRecord, LoadError>, CanonicalText) {
     // Python's json.loads refuses a BOM too; said plainly, since the character is invisible.
     if text.starts_with('\u{feff}') {
-        return Err(LoadError {
+        let error = LoadError {
             path: path.to_path_buf(),
             line: Some(line_offset + 1),
             column: Some(1),
             message: "starts with a byte-order mark (U+FEFF): records are UTF-8 without a BOM"
                 .to_string(),
-        });
+        };
+        return (Err(error), CanonicalText::default());
     }
-    let value = parse(text).map_err(|e| LoadError {
-        path: path.to_path_buf(),
-        line: Some(e.line + line_offset),
-        column: Some(e.column),
-        message: e.message,
-    })?;
-    RunRecord::from_value(value).map_err(|e| LoadError {
-        path: path.to_path_buf(),
-        line: if line_offset > 0 || path.extension().and_then(|x| x.to_str()) == Some("jsonl") {
-            Some(line_offset + 1)
-        } else {
-            None
-        },
-        column: None,
-        message: e.message,
-    })
+    let mut texts = CanonicalText::default();
+    let parsed = if lean {
+        parse_record_lean(text).map(|(value, spans)| {
+            let CanonicalSpans {
+                inputs,
+                flow_parameters,
+            } = spans;
+            texts = CanonicalText {
+                inputs: inputs.map(|r| text[r].into()),
+                flow_parameters: flow_parameters.map(|r| text[r].into()),
+            };
+            value
+        })
+    } else {
+        parse(text)
+    };
+    let value = match parsed {
+        Ok(value) => value,
+        Err(e) => {
+            let error = LoadError {
+                path: path.to_path_buf(),
+                line: Some(e.line + line_offset),
+                column: Some(e.column),
+                message: e.message,
+            };
+            return (Err(error), CanonicalText::default());
+        }
+    };
+    match RunRecord::from_value(value) {
+        Ok(record) => (Ok(record), texts),
+        Err(e) => {
+            let error = LoadError {
+                path: path.to_path_buf(),
+                line: if line_offset > 0 || is_jsonl(path) {
+                    Some(line_offset + 1)
+                } else {
+                    None
+                },
+                column: None,
+                message: e.message,
+            };
+            (Err(error), CanonicalText::default())
+        }
+    }
 }
 
 fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
@@ -591,4 +674,125 @@ pub fn load_paths(paths: &[PathBuf]) -> (Vec<Loaded>, Vec<LoadError>) {
         loaded.append(&mut unit)
     });
     (loaded, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{load_text_with, load_unit, load_unit_lean, units};
+    use crate::engine::{recompute, recompute_lean};
+    use crate::hash::hash_strs;
+    use std::path::Path;
+
+    /// A record around `inputs` and `flow`, with an Inputs node excluding `exclude` and a
+    /// FlowParameters node; the recorded keys are whatever, only the recomputation matters.
+    fn record(inputs: &str, flow: &str, exclude: &str) -> String {
+        format!(
+            r#"{{"format": "cachescope/run-record@1", "flow": {flow}, "task": {{"name": "t", "source": "def t(): pass\n"}}, "task_run": {{"id": "tr"}}, "inputs": {inputs}, "policy": {{"policy": "CompoundCachePolicy", "key": "k", "policies": [{{"policy": "Inputs", "key": "a", "exclude": [{exclude}]}}, {{"policy": "FlowParameters", "key": "b"}}]}}, "key": "k"}}"#
+        )
+    }
+
+    // The lean load hashes canonical text as it is and everything else as before: on every
+    // shape of inputs and parameters the two recomputations agree node for node.
+    #[test]
+    fn lean_records_recompute_exactly_as_full_ones() {
+        let inputs = [
+            r#"{"a": 1, "b": [1.5, "caf\u00e9", null, {"x": true}]}"#,
+            r#"{"a": 1,"b": 2}"#,
+            r#"{"b": 1, "a": 2}"#,
+            r#"{"a": 1.50, "b": 1e16}"#,
+            r#"{"2": 1, "10": 2}"#,
+            r#"{"f": {"__cachescope_repr__": "<lambda>"}}"#,
+            r#"{"a": 1, "a": {"z": 2}}"#,
+            r#"{}"#,
+            "null",
+            "[1]",
+            "{\n  \"a\": 1\n}",
+        ];
+        let flows = [
+            r#"{"run_id": "r", "parameters": {"day": "2026-11-01", "n": 3}}"#,
+            r#"{"run_id": "r", "parameters": {"n": 3, "day": "x"}}"#,
+            r#"{"run_id": "r", "parameters": {}}"#,
+            r#"{"run_id": "r", "parameters": null}"#,
+            r#"{"run_id": "r", "parameters": {"n": 1}}, "flow": {"run_id": "s"}"#,
+            r#"{"run_id": "r", "parameters": {"n": 1}}, "flow": null"#,
+            "null",
+        ];
+        let path = Path::new("r.json");
+        let mut lean_spans = 0;
+        for i in inputs {
+            for f in flows {
+                for exclude in ["", r#""a""#] {
+                    let text = record(i, f, exclude);
+                    let (full, _) = load_text_with(&text, path, 0, false);
+                    let (lean, texts) = load_text_with(&text, path, 0, true);
+                    lean_spans += usize::from(texts.inputs.is_some());
+                    lean_spans += usize::from(texts.flow_parameters.is_some());
+                    match (full, lean) {
+                        (Ok(full), Ok(lean)) => {
+                            assert_eq!(
+                                recompute(&full),
+                                recompute_lean(&lean, &texts.texts()),
+                                "{text}"
+                            )
+                        }
+                        (Err(a), Err(b)) => assert_eq!(a, b, "{text}"),
+                        (a, b) => panic!("{text}: {a:?} vs {b:?}"),
+                    }
+                }
+            }
+        }
+        assert!(lean_spans > 60, "{lean_spans}");
+        // The canonical case really is the hash of the text.
+        let text = record(r#"{"x": 1}"#, "null", "");
+        let (lean, texts) = load_text_with(&text, path, 0, true);
+        let e = recompute_lean(&lean.unwrap(), &texts.texts());
+        assert_eq!(
+            e.evaluation.nodes[1].key.as_deref(),
+            Some("599d6780d743a1b50a942acff196a0f1")
+        );
+        assert_eq!(
+            e.key.as_deref(),
+            Some(hash_strs(&["599d6780d743a1b50a942acff196a0f1"]).as_str())
+        );
+    }
+
+    #[test]
+    fn units_cut_jsonl_at_line_ends_and_keep_line_numbers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("r.jsonl");
+        let line = record(r#"{"a": 1}"#, "null", "");
+        let mut text = String::new();
+        for i in 0..50 {
+            text.push_str(&line);
+            text.push('\n');
+            if i % 7 == 0 {
+                text.push_str("\n  \n");
+            }
+        }
+        text.push_str("{broken\n");
+        text.push_str(&line); // no final line end
+        std::fs::write(&path, &text).unwrap();
+        let files = vec![path.clone()];
+        let whole = load_unit(super::Unit::Files(files.clone()));
+        for block in [1, 100, 1000, 5000, 1 << 20] {
+            let parts: Vec<_> = units(&files, block).collect();
+            if block < 1000 {
+                assert!(parts.len() > 40, "{block}: {}", parts.len());
+            }
+            let pieces: Vec<_> = parts
+                .into_iter()
+                .flat_map(|u| load_unit_lean(u).0)
+                .collect();
+            assert_eq!(pieces.len(), whole.len());
+            for (a, b) in pieces.iter().zip(&whole) {
+                assert_eq!(a.source, b.source, "{block}");
+                assert_eq!(a.record.is_ok(), b.record.is_ok(), "{block}");
+                if let (Err(a), Err(b)) = (&a.record, &b.record) {
+                    assert_eq!(a, b);
+                }
+            }
+        }
+        assert_eq!(whole.len(), 52);
+        assert_eq!(whole.last().unwrap().source.line, Some(68));
+    }
 }

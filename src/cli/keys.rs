@@ -5,9 +5,11 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use cachescope::engine::{NodeStatus, RecordEvaluation, recompute};
+use cachescope::engine::{NodeStatus, RecordEvaluation, recompute, recompute_lean};
 use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source};
-use cachescope::load::{BLOCK, LoadError, Loaded, discover, load_unit, units};
+use cachescope::load::{
+    BLOCK, CanonicalText, LoadError, Loaded, discover, load_unit, load_unit_lean, units,
+};
 use cachescope::nondeterministic::{NonDeterminism, correct_live, observe};
 use cachescope::par::{Spread, default_workers, stream_ordered};
 use cachescope::record::RunRecord;
@@ -171,6 +173,21 @@ pub fn evaluate_all<'a>(loaded: &'a [Loaded], live: Option<&LiveMode>) -> Vec<Ke
                         evaluated: Evaluated::Live(live),
                     }
                 }
+            }),
+        })
+        .collect()
+}
+
+/// The recomputation of records loaded by `load_unit_lean`, with their canonical texts.
+fn evaluate_lean<'a>(loaded: &'a [Loaded], texts: &[CanonicalText]) -> Vec<KeysResult<'a>> {
+    loaded
+        .iter()
+        .zip(texts)
+        .map(|(l, t)| KeysResult {
+            loaded: l,
+            result: l.record.as_ref().map(|record| Recomputed {
+                record,
+                evaluated: Evaluated::Recorded(recompute_lean(record, &t.texts())),
             }),
         })
         .collect()
@@ -377,8 +394,16 @@ fn stream(
         units(files, block),
         workers,
         |unit| {
-            let loaded = load_unit(unit);
-            let results = evaluate_all(&loaded, live);
+            // Without --live only keys are wanted: canonical inputs stay text and are hashed
+            // as they are. --live reads whole records (it compares with the project's files).
+            let (loaded, texts) = match live {
+                None => load_unit_lean(unit),
+                Some(_) => (load_unit(unit), Vec::new()),
+            };
+            let results = match live {
+                None => evaluate_lean(&loaded, &texts),
+                Some(_) => evaluate_all(&loaded, live),
+            };
             let mut text = Vec::new();
             let statuses: Vec<NodeStatus> = results.iter().map(KeysResult::status).collect();
             let predicted: Vec<&'static str> = results

@@ -4,13 +4,15 @@
 //! Prefect hashes the text of `json.dumps`, so every byte matters: float `repr`, `\uXXXX`
 //! escapes with surrogate pairs, bare `NaN`/`Infinity`, integers of any size, and key order.
 
+mod canonical;
 mod float_repr;
 mod parse;
 mod value;
 mod write;
 
+pub use canonical::canonical_len;
 pub use float_repr::{float_repr, write_float_repr};
-pub use parse::{MAX_DEPTH, ParseError, parse};
+pub use parse::{CanonicalSpans, MAX_DEPTH, ParseError, parse, parse_record_lean};
 pub use value::{Float, Key, Value};
 pub use write::{
     DumpError, JsonOut, SortKeys, dumps, out_of_record_order, record_str_order, write_key,

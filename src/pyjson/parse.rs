@@ -9,6 +9,7 @@
 //! worked out only when an error happens.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use super::value::{Float, Key, Value};
 
@@ -30,10 +31,35 @@ pub const MAX_DEPTH: usize = 2000;
 
 /// Parses one JSON text as Python's `json.loads` would accept it.
 pub fn parse(text: &str) -> Result<Value, ParseError> {
+    parse_with(text, None)
+}
+
+/// Where a record's inputs and flow parameters are, in its text, when that text is already
+/// canonical (what `json.dumps` writes, see [`super::canonical_len`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CanonicalSpans {
+    /// The top-level `inputs` object.
+    pub inputs: Option<Range<usize>>,
+    /// The `parameters` object of the top-level `flow` object.
+    pub flow_parameters: Option<Range<usize>>,
+}
+
+/// Parses a run record, but where its `inputs` or `flow.parameters` object is canonical text,
+/// leaves it as a span of `text` (the value is `null` in the tree) rather than building it:
+/// for recomputing keys, that text is hashed as it is. Everything else, errors included, is
+/// as [`parse`] gives it.
+pub fn parse_record_lean(text: &str) -> Result<(Value, CanonicalSpans), ParseError> {
+    let mut spans = CanonicalSpans::default();
+    let value = parse_with(text, Some(&mut spans))?;
+    Ok((value, spans))
+}
+
+fn parse_with(text: &str, spans: Option<&mut CanonicalSpans>) -> Result<Value, ParseError> {
     let mut parser = Parser {
         text,
         bytes: text.as_bytes(),
         pos: 0,
+        spans,
     };
     parser.skip_ws();
     let value = parser.parse_document()?;
@@ -55,9 +81,56 @@ struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Set when objects at canonical-span places are to be left as spans.
+    spans: Option<&'a mut CanonicalSpans>,
+}
+
+/// Which canonical span a value about to start would be, from the keys open above it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SpanPlace {
+    Inputs,
+    FlowParameters,
+    /// The `flow` object itself: a repeated `flow` key starts its parameters afresh.
+    Flow,
+}
+
+fn span_place(stack: &[Open]) -> Option<SpanPlace> {
+    match stack {
+        [Open::Object(_, key)] if key == "inputs" => Some(SpanPlace::Inputs),
+        [Open::Object(_, key)] if key == "flow" => Some(SpanPlace::Flow),
+        [Open::Object(_, flow), Open::Object(_, key)] if flow == "flow" && key == "parameters" => {
+            Some(SpanPlace::FlowParameters)
+        }
+        _ => None,
+    }
 }
 
 impl Parser<'_> {
+    /// At a canonical-span place, a canonical object is skipped and its span kept; the value
+    /// left in the tree is `null`. Any value at such a place forgets an earlier span, so the
+    /// last occurrence of a repeated key decides, as in the tree.
+    fn take_span(&mut self, stack: &[Open]) -> Option<Value> {
+        let spans = self.spans.as_deref_mut()?;
+        let place = span_place(stack)?;
+        let slot = match place {
+            SpanPlace::Inputs => &mut spans.inputs,
+            SpanPlace::FlowParameters => &mut spans.flow_parameters,
+            SpanPlace::Flow => {
+                spans.flow_parameters = None;
+                return None;
+            }
+        };
+        *slot = None;
+        if self.bytes.get(self.pos) != Some(&b'{') {
+            return None;
+        }
+        let within = MAX_DEPTH.saturating_sub(stack.len());
+        let len = super::canonical::canonical_len_within(&self.bytes[self.pos..], within)?;
+        *slot = Some(self.pos..self.pos + len);
+        self.pos += len;
+        Some(Value::Null)
+    }
+
     /// Builds an error at a byte offset, counting lines by `\n` and columns in characters, the
     /// way Python's `json.JSONDecodeError` does.
     fn error_at(&self, offset: usize, message: impl Into<String>) -> ParseError {
@@ -96,6 +169,13 @@ impl Parser<'_> {
             // Here a value must start.
             self.skip_ws();
             let mut value = match self.peek() {
+                Some(_)
+                    if self.spans.is_some()
+                        && stack.len() <= 2
+                        && self.take_span(&stack).is_some() =>
+                {
+                    Value::Null
+                }
                 Some(b'[') => {
                     self.enter(stack.len())?;
                     self.skip_ws();

@@ -1,0 +1,397 @@
+//! The canonical check: is a span of record text already, byte for byte, what
+//! `json.dumps(value, sort_keys=True)` writes for the value it holds (with the record key-order
+//! rule, [`SortKeys::Record`](super::SortKeys::Record))? Then it can be hashed as it is, with no
+//! value built and nothing written again.
+//!
+//! The check is conservative: it answers yes only for text it is sure of, and anything unusual
+//! (keys with escapes, keys out of plain string order, a `{"__cachescope_repr__": ...}`
+//! placeholder, invalid JSON) answers no, so the caller parses and writes as before. It
+//! allocates nothing but its stack of open containers.
+
+use super::parse::MAX_DEPTH;
+
+/// The length of the canonical JSON value at the start of `text`, or `None` when what starts
+/// there is not canonical (or not JSON).
+pub fn canonical_len(text: &[u8]) -> Option<usize> {
+    canonical_len_within(text, MAX_DEPTH)
+}
+
+/// [`canonical_len`] for a value nested in `MAX_DEPTH - depth` open containers: deeper than the
+/// parser accepts is not canonical, so the parser reports it as it would anyway.
+pub(super) fn canonical_len_within(text: &[u8], depth: usize) -> Option<usize> {
+    // Per open container: for objects, the previous key's span and the number of keys.
+    let mut stack: Vec<Open> = Vec::new();
+    let mut i = 0;
+    loop {
+        // A value starts at `i`.
+        match *text.get(i)? {
+            b'{' => {
+                if text.get(i + 1) == Some(&b'}') {
+                    i += 2;
+                } else {
+                    if stack.len() >= depth {
+                        return None;
+                    }
+                    let key = key_at(text, i + 1)?;
+                    i = key.1 + 3;
+                    stack.push(Open::Object { last: key, keys: 1 });
+                    continue;
+                }
+            }
+            b'[' => {
+                if text.get(i + 1) == Some(&b']') {
+                    i += 2;
+                } else {
+                    if stack.len() >= depth {
+                        return None;
+                    }
+                    stack.push(Open::Array);
+                    i += 1;
+                    continue;
+                }
+            }
+            b'"' => i = string_end(text, i)?,
+            b'-' | b'0'..=b'9' => i = number_end(text, i)?,
+            b't' => i = word_end(text, i, b"true")?,
+            b'f' => i = word_end(text, i, b"false")?,
+            b'n' => i = word_end(text, i, b"null")?,
+            b'N' => i = word_end(text, i, b"NaN")?,
+            b'I' => i = word_end(text, i, b"Infinity")?,
+            _ => return None,
+        }
+        // A value ended at `i`: go on with the container it is in, closing containers for as
+        // long as their closing bracket follows.
+        loop {
+            let Some(open) = stack.last_mut() else {
+                return Some(i);
+            };
+            let separator = text.get(i..i + 2) == Some(b", ");
+            match open {
+                Open::Array => {
+                    if separator {
+                        i += 2;
+                        break;
+                    }
+                    if text.get(i) != Some(&b']') {
+                        return None;
+                    }
+                    i += 1;
+                    stack.pop();
+                }
+                Open::Object { last, keys } => {
+                    if separator {
+                        let key = key_at(text, i + 2)?;
+                        // Strictly increasing plain ASCII keys: string order, no repeats.
+                        if text[last.0..last.1] >= text[key.0..key.1] {
+                            return None;
+                        }
+                        *last = key;
+                        *keys += 1;
+                        i = key.1 + 3;
+                        break;
+                    }
+                    if text.get(i) != Some(&b'}') {
+                        return None;
+                    }
+                    // A lone `__cachescope_repr__` key is the placeholder for a value JSON
+                    // could not encode: the key then came from cloudpickle.
+                    if *keys == 1 && &text[last.0..last.1] == b"__cachescope_repr__" {
+                        return None;
+                    }
+                    i += 1;
+                    stack.pop();
+                }
+            }
+        }
+    }
+}
+
+enum Open {
+    Array,
+    /// `last` is the span of the last key's characters, between its quotes.
+    Object {
+        last: (usize, usize),
+        keys: usize,
+    },
+}
+
+/// A key at `at` followed by `": "`: the span of its characters, between the quotes. Keys with
+/// escapes are not compared here (their order needs decoding): they are not canonical.
+fn key_at(text: &[u8], at: usize) -> Option<(usize, usize)> {
+    if text.get(at) != Some(&b'"') {
+        return None;
+    }
+    let start = at + 1;
+    let len = text[start..]
+        .iter()
+        .position(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\')?;
+    let end = start + len;
+    (text[end] == b'"' && text.get(end + 1..end + 3) == Some(b": ")).then_some((start, end))
+}
+
+/// The end of a string at `at` written as `ensure_ascii=True` writes it.
+fn string_end(text: &[u8], at: usize) -> Option<usize> {
+    let mut i = at + 1;
+    loop {
+        let b = *text.get(i)?;
+        match b {
+            b'"' => return Some(i + 1),
+            b'\\' => {
+                i += 1;
+                match *text.get(i)? {
+                    b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f' => i += 1,
+                    b'u' => {
+                        let unit = hex4(text, i + 1)?;
+                        i += 5;
+                        match unit {
+                            // Written with their short escapes, or as themselves.
+                            0x08 | 0x09 | 0x0a | 0x0c | 0x0d | 0x20..=0x7e => return None,
+                            0xd800..=0xdbff => {
+                                if text.get(i..i + 2) != Some(b"\\u") {
+                                    return None;
+                                }
+                                if !(0xdc00..=0xdfff).contains(&hex4(text, i + 2)?) {
+                                    return None;
+                                }
+                                i += 6;
+                            }
+                            0xdc00..=0xdfff => return None,
+                            _ => {}
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+            0x20..=0x7e => i += 1,
+            // Raw controls are invalid; raw non-ASCII is not what ensure_ascii writes.
+            _ => return None,
+        }
+    }
+}
+
+/// Four lowercase hex digits, as Python writes `\u` escapes.
+fn hex4(text: &[u8], at: usize) -> Option<u32> {
+    text.get(at..at + 4)?.iter().try_fold(0u32, |acc, &b| {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        Some(acc * 16 + u32::from(d))
+    })
+}
+
+fn word_end(text: &[u8], at: usize, word: &[u8]) -> Option<usize> {
+    text[at..].starts_with(word).then_some(at + word.len())
+}
+
+/// The end of a number at `at` that is written as Python writes it: an int without leading
+/// zeros (and never `-0`), or a float as its `repr`.
+fn number_end(text: &[u8], at: usize) -> Option<usize> {
+    let digits = |mut i: usize| {
+        while text.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = at;
+    if text[i] == b'-' {
+        i += 1;
+        if text.get(i) == Some(&b'I') {
+            return word_end(text, at, b"-Infinity");
+        }
+    }
+    let int_start = i;
+    match text.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(i),
+        _ => return None,
+    }
+    let int_end = i;
+    let mut float = false;
+    if text.get(i) == Some(&b'.') {
+        let end = digits(i + 1);
+        if end == i + 1 {
+            return None;
+        }
+        i = end;
+        float = true;
+    }
+    if let Some(b'e' | b'E') = text.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = text.get(i) {
+            i += 1;
+        }
+        let end = digits(i);
+        if end == i {
+            return None;
+        }
+        i = end;
+        float = true;
+    }
+    if !float {
+        // `0` follows nothing but a structural character; `-0` reads back as `0`.
+        if text.get(int_start) == Some(&b'0') && (int_end > int_start + 1 || int_start > at) {
+            return None;
+        }
+        return Some(i);
+    }
+    let literal = std::str::from_utf8(&text[at..i]).ok()?;
+    let value: f64 = literal.parse().ok()?;
+    let mut repr = String::new();
+    super::float_repr::write_float_json(value, &mut repr);
+    (repr == literal).then_some(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_len;
+    use crate::pyjson::{SortKeys, dumps, parse};
+    use crate::record::holds_placeholder;
+
+    /// The check never says yes where writing the parsed value would give other text.
+    fn agrees(text: &str) -> bool {
+        let got = canonical_len(text.as_bytes()) == Some(text.len());
+        if got {
+            let value = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(!holds_placeholder(&value), "{text}");
+            assert_eq!(dumps(&value, SortKeys::Record).unwrap(), text);
+        }
+        got
+    }
+
+    #[test]
+    fn what_python_writes_is_canonical() {
+        for text in [
+            r#"{"a": 1, "b": [1.5, -2, 0, 1e+16, 1e-05, NaN, -Infinity, Infinity, -0.0]}"#,
+            r#"{"rows": [{"id": 3, "ok": true, "x": null}, {}], "t": "caf\u00e9 \ud83d\ude00 \"q\" \\ \n\t\u0000\u007f"}"#,
+            r#"[[], {}, "", [[{"a": {"b": []}}]]]"#,
+            r#"{"": 0, "A": 1, "a": 2}"#,
+            "12345678901234567890123",
+            r#"{"x": 0.1, "y": 100.0, "z": 1.2345678901234568e+17}"#,
+        ] {
+            assert!(agrees(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_not() {
+        for text in [
+            r#"{"a":1}"#,
+            r#"{"a": 1,"b": 2}"#,
+            "{\n \"a\": 1\n}",
+            r#"{"b": 1, "a": 2}"#,
+            r#"{"a": 1, "a": 2}"#,
+            r#"{"2": 1, "10": 2}"#,
+            r#"{"\u00e9": 1}"#,
+            r#"{"__cachescope_repr__": "<lambda>"}"#,
+            r#"[{"__cachescope_repr__": "<lambda>"}]"#,
+            r#""caf""#.trim_end_matches('"'),
+            "\"caf\u{e9}\"",
+            r#""\u0041""#,
+            r#""\u00E9""#,
+            r#""\/""#,
+            r#""\ud83d""#,
+            r#""\ude00""#,
+            r#""\n\u000a""#,
+            "1.50",
+            "1E+16",
+            "1e16",
+            "-0",
+            "01",
+            "1.0e400",
+            "[1, 2",
+            "[1 , 2]",
+            "nul",
+            "-Inf",
+        ] {
+            assert!(!agrees(text), "{text}");
+        }
+        // A placeholder among other keys is an ordinary dict.
+        assert!(agrees(r#"{"__cachescope_repr__": 1, "b": 2}"#));
+    }
+
+    #[test]
+    fn the_span_ends_where_the_value_ends() {
+        let text = br#"{"a": [1, 2]}, "key": null}"#;
+        assert_eq!(canonical_len(text), Some(13));
+        assert_eq!(canonical_len(b"1.5}"), Some(3));
+        assert_eq!(canonical_len(b"-Infinity, 2"), Some(9));
+    }
+
+    #[test]
+    fn random_values_written_by_the_writer_are_canonical() {
+        // Whatever the writer produces from a parsed value with plain keys is canonical, and
+        // whatever is canonical is what the writer produces: both ways, over many values.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut yes = 0;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            random_json(&mut next, 0, &mut text);
+            let Ok(value) = parse(&text) else { continue };
+            let written = dumps(&value, SortKeys::Record).unwrap();
+            if agrees(&written) {
+                yes += 1;
+            }
+            agrees(&text);
+        }
+        assert!(yes > 1000, "{yes}");
+    }
+
+    fn random_json(next: &mut impl FnMut() -> u64, depth: usize, out: &mut String) {
+        let pick = next() % if depth > 3 { 6 } else { 8 };
+        match pick {
+            0 => out.push_str(["null", "true", "false", "NaN", "-Infinity"][(next() % 5) as usize]),
+            1 => out.push_str(&(next() as i64 >> (next() % 60)).to_string()),
+            2 => out.push_str(&format!("{:e}", f64::from_bits(next()) % 1e30)),
+            3 => out.push_str(&format!("{}", (next() % 100_000) as f64 / 64.0)),
+            4 | 5 => {
+                let chars = [
+                    'a',
+                    'b',
+                    '\u{e9}',
+                    '"',
+                    '\\',
+                    '\n',
+                    '\u{1F600}',
+                    '\u{7f}',
+                    ' ',
+                ];
+                let s: String = (0..next() % 6)
+                    .map(|_| chars[(next() % chars.len() as u64) as usize])
+                    .collect();
+                out.push_str(&serde_json::to_string(&s).unwrap());
+            }
+            6 => {
+                out.push('[');
+                for i in 0..next() % 4 {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    random_json(next, depth + 1, out);
+                }
+                out.push(']');
+            }
+            _ => {
+                out.push('{');
+                let keys = ["a", "b", "c", "__cachescope_repr__", "10", "2", "k\u{e9}"];
+                for i in 0..next() % 4 {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    let key = keys[(next() % keys.len() as u64) as usize];
+                    out.push_str(&serde_json::to_string(key).unwrap());
+                    out.push_str(": ");
+                    random_json(next, depth + 1, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
