@@ -1,7 +1,11 @@
-"""The baseline for the keys benchmark: the same recomputation in plain Python (json.loads,
-json.dumps + md5 per node), the way one would check records without cachescope.
+"""The baseline for the keys benchmarks: the same recomputation in plain CPython, the way one
+would check records without cachescope. json.loads, then per policy node the spec's recipe,
+md5 over json.dumps([list(args), {}], sort_keys=True). The records bench/make_records.py makes
+hold object keys in Python's sort_keys order and no integer keys, where sort_keys=True and the
+run-record key-order rule write the same text.
 
 Usage: python3 bench/reference_keys.py DIR   (prints one line: records and matches)
+Reads *.json (one record) and *.jsonl (one per line) under DIR, as cachescope does.
 """
 import hashlib
 import json
@@ -31,20 +35,32 @@ def node_key(node, rec):
         inputs = rec.get("inputs") or {}
         if not inputs:
             return None
-        return hash_objects({k: v for k, v in inputs.items() if k not in node.get("exclude", [])})
+        exclude = node.get("exclude") or []
+        return hash_objects({k: v for k, v in inputs.items() if k not in exclude})
     return node.get("key")
+
+
+def records(root):
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            if name.endswith(".json"):
+                with open(path) as f:
+                    yield json.load(f)
+            elif name.endswith(".jsonl"):
+                with open(path) as f:
+                    for line in f:
+                        if line.strip():
+                            yield json.loads(line)
 
 
 def main():
     total = matched = 0
-    for root, _, files in os.walk(sys.argv[1]):
-        for name in sorted(files):
-            if not name.endswith(".json"):
-                continue
-            with open(os.path.join(root, name)) as f:
-                rec = json.load(f)
-            total += 1
-            matched += node_key(rec["policy"], rec) == rec["key"]
+    for rec in records(sys.argv[1]):
+        total += 1
+        key = node_key(rec["policy"], rec) if rec["policy"] is not None else rec["key"]
+        matched += key == rec["key"]
     print(f"{total} records, {matched} match")
 
 

@@ -45,8 +45,28 @@ impl<'a> Material<'a> {
 /// value built. See [`crate::pyjson::parse_record_lean`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CanonicalTexts<'a> {
-    pub inputs: Option<&'a str>,
-    pub flow_parameters: Option<&'a str>,
+    pub inputs: Option<CanonicalJson<'a>>,
+    pub flow_parameters: Option<CanonicalJson<'a>>,
+}
+
+/// A value's canonical JSON text, and `hash_objects` of it when it is already known.
+#[derive(Debug, Clone, Copy)]
+pub struct CanonicalJson<'a> {
+    pub text: &'a str,
+    pub hash: Option<&'a str>,
+}
+
+impl CanonicalJson<'_> {
+    /// `hash_objects(value)`, or None for an empty object (Prefect's None).
+    fn key(&self) -> Option<String> {
+        if self.text == "{}" {
+            return None;
+        }
+        Some(match self.hash {
+            Some(hash) => hash.to_string(),
+            None => hash_json_text(self.text),
+        })
+    }
 }
 
 /// How a recomputed node compares with the record. Ordered from best to worst, so that a
@@ -268,8 +288,7 @@ fn compute_leaf(kind: &PolicyKind, m: &Mat) -> Computed {
             None => Computed::Error("the record has no task source to hash".to_string()),
         },
         PolicyKind::FlowParameters => match (material.flow_parameters, m.texts.flow_parameters) {
-            (None, Some("{}")) => Computed::Key(None),
-            (None, Some(text)) => Computed::Key(Some(hash_json_text(text))),
+            (None, Some(json)) => Computed::Key(json.key()),
             (params, _) => flow_parameters(params),
         },
         PolicyKind::RunId => match material.run_id {
@@ -301,14 +320,11 @@ fn flow_parameters(params: Option<&Value>) -> Computed {
 /// Inputs from their canonical text: with nothing excluded, `hash_objects(inputs)` is md5 over
 /// the text itself. Exclusion needs the entries: the text is then read into a value (it is
 /// valid JSON, the check made sure).
-fn inputs_from_text(exclude: &[String], text: &str) -> Computed {
-    if text == "{}" {
-        return Computed::Key(None);
+fn inputs_from_text(exclude: &[String], json: CanonicalJson) -> Computed {
+    if exclude.is_empty() || json.text == "{}" {
+        return Computed::Key(json.key());
     }
-    if exclude.is_empty() {
-        return Computed::Key(Some(hash_json_text(text)));
-    }
-    match crate::pyjson::parse(text) {
+    match crate::pyjson::parse(json.text) {
         Ok(value) => compute_inputs(exclude, Some(&value)),
         Err(e) => Computed::Error(format!("the record's inputs cannot be read: {e}")),
     }

@@ -52,10 +52,9 @@ impl Md5Out {
     }
 }
 
-impl JsonOut for Md5Out {
-    #[inline]
-    fn push_str(&mut self, s: &str) {
-        let bytes = s.as_bytes();
+impl Md5Out {
+    /// Hashes bytes as they are (text known to be UTF-8, or a part of it).
+    fn push_bytes(&mut self, bytes: &[u8]) {
         if self.len + bytes.len() > self.buf.len() {
             self.md5.update(&self.buf[..self.len]);
             self.len = 0;
@@ -66,6 +65,13 @@ impl JsonOut for Md5Out {
         }
         self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len();
+    }
+}
+
+impl JsonOut for Md5Out {
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        self.push_bytes(s.as_bytes());
     }
 
     #[inline]
@@ -119,6 +125,62 @@ pub fn hash_json_text(text: &str) -> String {
     out.push_str(text);
     out.push_str("], {}]");
     out.hex()
+}
+
+/// Texts at least this long are hashed on a second core while they are checked.
+pub const BIG_TEXT: usize = 4 << 20;
+
+/// Bytes hashed between two saved hasher states.
+const CHECKPOINT: usize = 1 << 20;
+
+/// `check` finds how long the canonical JSON value at the start of `text` is; meanwhile another
+/// thread hashes `[[` + `text` (to its end, saving the hasher's state every megabyte, and
+/// stopping early if the check is done first), so that a big input costs about the longer of
+/// the two, not their sum. Returns the length and [`hash_json_text`] of that value.
+pub fn check_and_hash(
+    text: &[u8],
+    check: impl FnOnce(&[u8]) -> Option<usize>,
+) -> Option<(usize, String)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = AtomicBool::new(false);
+    let (len, states) = std::thread::scope(|scope| {
+        let hasher = scope.spawn(|| {
+            let mut md5 = Md5::new();
+            md5.update(b"[[");
+            // states[k]: the hasher after `[[` and the first k megabytes of `text`.
+            let mut states = Vec::with_capacity(text.len() / CHECKPOINT + 1);
+            for chunk in text.chunks(CHECKPOINT) {
+                states.push(md5.clone());
+                if done.load(Ordering::Relaxed) {
+                    break;
+                }
+                md5.update(chunk);
+            }
+            states
+        });
+        let len = check(text);
+        done.store(true, Ordering::Relaxed);
+        let states = hasher
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (len, states)
+    });
+    let len = len?;
+    let k = len / CHECKPOINT;
+    let mut out = Md5Out::new();
+    match states.get(k) {
+        Some(state) => {
+            out.md5 = state.clone();
+            out.push_bytes(&text[k * CHECKPOINT..len]);
+        }
+        // The hasher stopped before it got there: hash it all here.
+        None => {
+            out.push_str("[[");
+            out.push_bytes(&text[..len]);
+        }
+    }
+    out.push_str("], {}]");
+    Some((len, out.hex()))
 }
 
 /// `hash_objects(*keys)` for string arguments: what `CompoundCachePolicy` hashes, and what
@@ -189,6 +251,27 @@ mod tests {
             assert_eq!(hash_objects(&[&v], SortKeys::Python).unwrap(), want, "{n}");
             assert_eq!(md5_hex(&text), want);
         }
+    }
+
+    #[test]
+    fn checked_and_hashed_together_is_the_hash_of_the_text() {
+        // Spans ending before, on and after checkpoints, and a check that fails.
+        let body: String = (0..400_000).map(|i| format!("{i}, ")).collect();
+        for cut in [
+            0,
+            10,
+            CHECKPOINT - 3,
+            CHECKPOINT,
+            CHECKPOINT + 1,
+            2 * CHECKPOINT + 7,
+        ] {
+            let text = format!("[{}1]{}", &body[..cut], "x".repeat(100));
+            let len = cut + 3;
+            let (got, key) = check_and_hash(text.as_bytes(), |_| Some(len)).unwrap();
+            assert_eq!(got, len);
+            assert_eq!(key, hash_json_text(&text[..len]), "{cut}");
+        }
+        assert!(check_and_hash(b"[1]", |_| None).is_none());
     }
 
     #[test]

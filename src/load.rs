@@ -516,19 +516,26 @@ impl Iterator for LineBlocks {
     }
 }
 
-/// A record's inputs and flow parameters as the canonical JSON text they were recorded as, for
+/// A record's inputs and flow parameters as the canonical JSON text they were recorded as (with
+/// `hash_objects` of a big one, worked out while it was checked), for
 /// [`crate::engine::recompute_lean`]; `None` where the record holds them as values.
 #[derive(Debug, Clone, Default)]
 pub struct CanonicalText {
-    pub inputs: Option<Box<str>>,
-    pub flow_parameters: Option<Box<str>>,
+    pub inputs: Option<(Box<str>, Option<String>)>,
+    pub flow_parameters: Option<(Box<str>, Option<String>)>,
 }
 
 impl CanonicalText {
     pub fn texts(&self) -> crate::engine::CanonicalTexts<'_> {
+        fn json(c: &(Box<str>, Option<String>)) -> crate::engine::CanonicalJson<'_> {
+            crate::engine::CanonicalJson {
+                text: &c.0,
+                hash: c.1.as_deref(),
+            }
+        }
         crate::engine::CanonicalTexts {
-            inputs: self.inputs.as_deref(),
-            flow_parameters: self.flow_parameters.as_deref(),
+            inputs: self.inputs.as_ref().map(json),
+            flow_parameters: self.flow_parameters.as_ref().map(json),
         }
     }
 }
@@ -613,8 +620,8 @@ fn load_text_with(
                 flow_parameters,
             } = spans;
             texts = CanonicalText {
-                inputs: inputs.map(|r| text[r].into()),
-                flow_parameters: flow_parameters.map(|r| text[r].into()),
+                inputs: inputs.map(|(r, hash)| (text[r].into(), hash)),
+                flow_parameters: flow_parameters.map(|(r, hash)| (text[r].into(), hash)),
             };
             value
         })
@@ -754,6 +761,36 @@ mod tests {
             e.key.as_deref(),
             Some(hash_strs(&["599d6780d743a1b50a942acff196a0f1"]).as_str())
         );
+    }
+
+    #[test]
+    fn a_big_canonical_input_is_hashed_while_it_is_checked() {
+        let rows: Vec<String> = (0..120_000)
+            .map(|i| {
+                format!(
+                    r#"{{"id": {i}, "score": {}, "tag": "r\u00e9{i}"}}"#,
+                    i as f64 / 7.0
+                )
+            })
+            .collect();
+        let path = Path::new("r.json");
+        for (inputs, canonical) in [
+            (format!(r#"{{"rows": [{}]}}"#, rows.join(", ")), true),
+            (format!(r#"{{"rows": [{}]}}"#, rows.join(",")), false),
+        ] {
+            assert!(inputs.len() > crate::hash::BIG_TEXT);
+            for exclude in ["", r#""rows""#] {
+                let text = record(&inputs, "null", exclude);
+                let (full, _) = load_text_with(&text, path, 0, false);
+                let (lean, texts) = load_text_with(&text, path, 0, true);
+                assert_eq!(
+                    texts.inputs.as_ref().is_some_and(|i| i.1.is_some()),
+                    canonical
+                );
+                let (full, lean) = (full.unwrap(), lean.unwrap());
+                assert_eq!(recompute(&full), recompute_lean(&lean, &texts.texts()));
+            }
+        }
     }
 
     #[test]

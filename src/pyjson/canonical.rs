@@ -236,11 +236,33 @@ fn number_end(text: &[u8], at: usize) -> Option<usize> {
         }
         return Some(i);
     }
-    let literal = std::str::from_utf8(&text[at..i]).ok()?;
-    let value: f64 = literal.parse().ok()?;
-    let mut repr = String::new();
+    let literal = &text[at..i];
+    let value: f64 = std::str::from_utf8(literal).ok()?.parse().ok()?;
+    let mut repr = StackOut {
+        buf: [0; 32],
+        len: 0,
+    };
     super::float_repr::write_float_json(value, &mut repr);
-    (repr == literal).then_some(i)
+    (repr.len <= repr.buf.len() && &repr.buf[..repr.len] == literal).then_some(i)
+}
+
+/// A float's repr written on the stack: the check runs for every float of every input, and
+/// a repr is at most 24 bytes (`-2.2250738585072014e-308`).
+struct StackOut {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl super::write::JsonOut for StackOut {
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        let end = self.len + s.len();
+        if end <= self.buf.len() {
+            self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        }
+        // Past the end only the length grows, and the comparison fails.
+        self.len = end;
+    }
 }
 
 #[cfg(test)]

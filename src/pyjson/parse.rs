@@ -38,10 +38,11 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
 /// canonical (what `json.dumps` writes, see [`super::canonical_len`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CanonicalSpans {
-    /// The top-level `inputs` object.
-    pub inputs: Option<Range<usize>>,
-    /// The `parameters` object of the top-level `flow` object.
-    pub flow_parameters: Option<Range<usize>>,
+    /// The top-level `inputs` object, and for a big one, `hash_objects` of it (see
+    /// [`crate::hash::check_and_hash`]).
+    pub inputs: Option<(Range<usize>, Option<String>)>,
+    /// The `parameters` object of the top-level `flow` object, likewise.
+    pub flow_parameters: Option<(Range<usize>, Option<String>)>,
 }
 
 /// Parses a run record, but where its `inputs` or `flow.parameters` object is canonical text,
@@ -125,8 +126,16 @@ impl Parser<'_> {
             return None;
         }
         let within = MAX_DEPTH.saturating_sub(stack.len());
-        let len = super::canonical::canonical_len_within(&self.bytes[self.pos..], within)?;
-        *slot = Some(self.pos..self.pos + len);
+        let rest = &self.bytes[self.pos..];
+        let check = |text: &[u8]| super::canonical::canonical_len_within(text, within);
+        // A big span is hashed on a second core while it is checked.
+        let (len, hash) = if rest.len() >= crate::hash::BIG_TEXT {
+            let (len, hash) = crate::hash::check_and_hash(rest, check)?;
+            (len, Some(hash))
+        } else {
+            (check(rest)?, None)
+        };
+        *slot = Some((self.pos..self.pos + len, hash));
         self.pos += len;
         Some(Value::Null)
     }
