@@ -95,7 +95,7 @@ fn main() {
     });
     let span = spans.inputs.expect("the big input is canonical").0;
     let (check, _, _) = best_of(ROUNDS, || {
-        cachescope::pyjson::canonical_len(&bytes[span.start..])
+        cachescope::pyjson::canonical_len(&text[span.start..])
     });
     println!(
         "record of {mb:.1} MB ({}), key {}, md5 of the text {}",

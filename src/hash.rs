@@ -138,8 +138,8 @@ const CHECKPOINT: usize = 1 << 20;
 /// stopping early if the check is done first), so that a big input costs about the longer of
 /// the two, not their sum. Returns the length and [`hash_json_text`] of that value.
 pub fn check_and_hash(
-    text: &[u8],
-    check: impl FnOnce(&[u8]) -> Option<usize>,
+    text: &str,
+    check: impl FnOnce(&str) -> Option<usize>,
 ) -> Option<(usize, String)> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let done = AtomicBool::new(false);
@@ -149,7 +149,7 @@ pub fn check_and_hash(
             md5.update(b"[[");
             // states[k]: the hasher after `[[` and the first k megabytes of `text`.
             let mut states = Vec::with_capacity(text.len() / CHECKPOINT + 1);
-            for chunk in text.chunks(CHECKPOINT) {
+            for chunk in text.as_bytes().chunks(CHECKPOINT) {
                 states.push(md5.clone());
                 if done.load(Ordering::Relaxed) {
                     break;
@@ -171,12 +171,12 @@ pub fn check_and_hash(
     match states.get(k) {
         Some(state) => {
             out.md5 = state.clone();
-            out.push_bytes(&text[k * CHECKPOINT..len]);
+            out.push_bytes(&text.as_bytes()[k * CHECKPOINT..len]);
         }
         // The hasher stopped before it got there: hash it all here.
         None => {
             out.push_str("[[");
-            out.push_bytes(&text[..len]);
+            out.push_str(&text[..len]);
         }
     }
     out.push_str("], {}]");
@@ -267,11 +267,11 @@ mod tests {
         ] {
             let text = format!("[{}1]{}", &body[..cut], "x".repeat(100));
             let len = cut + 3;
-            let (got, key) = check_and_hash(text.as_bytes(), |_| Some(len)).unwrap();
+            let (got, key) = check_and_hash(&text, |_| Some(len)).unwrap();
             assert_eq!(got, len);
             assert_eq!(key, hash_json_text(&text[..len]), "{cut}");
         }
-        assert!(check_and_hash(b"[1]", |_| None).is_none());
+        assert!(check_and_hash("[1]", |_| None).is_none());
     }
 
     #[test]

@@ -126,8 +126,8 @@ impl Parser<'_> {
             return None;
         }
         let within = MAX_DEPTH.saturating_sub(stack.len());
-        let rest = &self.bytes[self.pos..];
-        let check = |text: &[u8]| super::canonical::canonical_len_within(text, within);
+        let rest = &self.text[self.pos..];
+        let check = |text: &str| super::canonical::canonical_len_within(text, within);
         // A big span is hashed on a second core while it is checked.
         let (len, hash) = if rest.len() >= crate::hash::BIG_TEXT {
             let (len, hash) = crate::hash::check_and_hash(rest, check)?;

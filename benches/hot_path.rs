@@ -1,0 +1,237 @@
+//! Criterion benches for the hot path of `keys` (issue 11): the record scanner, the JSON
+//! writer, the canonical check, the float formatter, the source extractor and a compound
+//! recompute. The inputs are built here, varied (no two floats or rows alike) so that nothing
+//! measured is a cache hit. Run: `cargo bench --bench hot_path`.
+
+use std::hint::black_box;
+
+use cachescope::engine::{recompute, recompute_lean};
+use cachescope::load::{Unit, load_unit, load_unit_lean};
+use cachescope::pyjson::{SortKeys, canonical_len, dumps, float_repr, parse, parse_record_lean};
+use cachescope::source::{PythonVersion, SourceFile};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// A small deterministic generator, so the benches need no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn float(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Inputs as a recorder writes them: rows of ids, floats, text (some of it not ASCII), flags.
+fn inputs_text(rng: &mut Rng, rows: usize) -> String {
+    let words = [
+        "alpha",
+        "caf\\u00e9",
+        "tab\\there",
+        "\\ud83d\\ude00 x",
+        "plain",
+    ];
+    let rows: Vec<String> = (0..rows)
+        .map(|_| {
+            let score = float_repr(rng.float() * 10f64.powi((rng.next() % 12) as i32 - 6));
+            let id = rng.next() % 1_000_000_000;
+            let word = words[(rng.next() % words.len() as u64) as usize];
+            let ok = rng.next().is_multiple_of(2);
+            format!(r#"{{"id": {id}, "label": "{word}-{id}", "ok": {ok}, "score": {score}}}"#)
+        })
+        .collect();
+    format!(
+        r#"{{"rows": [{}], "threshold": {}}}"#,
+        rows.join(", "),
+        rng.float()
+    )
+}
+
+fn record_text(rng: &mut Rng, rows: usize) -> String {
+    let inputs = inputs_text(rng, rows);
+    // Keys are whatever: the recompute runs in full whatever it finds.
+    format!(
+        r#"{{"format": "cachescope/run-record@1", "flow": {{"run_id": "{:032x}", "parameters": {{"day": "2026-11-01", "limit": {}}}}}, "task": {{"name": "clean", "source": "@task\ndef clean(rows, threshold=0.5):\n    return [r for r in rows if r['score'] >= threshold]\n"}}, "task_run": {{"id": "tr"}}, "inputs": {inputs}, "policy": {{"policy": "CompoundCachePolicy", "key": "k", "policies": [{{"policy": "TaskSource", "key": "a"}}, {{"policy": "RunId", "key": "b"}}, {{"policy": "FlowParameters", "key": "c"}}, {{"policy": "Inputs", "key": "d", "exclude": []}}]}}, "key": "k"}}"#,
+        rng.next(),
+        rng.next() % 1000
+    )
+}
+
+fn scanner(c: &mut Criterion) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let records: Vec<String> = (0..200).map(|_| record_text(&mut rng, 20)).collect();
+    let bytes: usize = records.iter().map(String::len).sum();
+    let mut g = c.benchmark_group("record scanner");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("full parse (values built)", |b| {
+        b.iter(|| {
+            records
+                .iter()
+                .filter(|r| parse(black_box(r)).is_ok())
+                .count()
+        })
+    });
+    g.bench_function("lean parse (canonical inputs kept as text)", |b| {
+        b.iter(|| {
+            records
+                .iter()
+                .filter(|r| parse_record_lean(black_box(r)).is_ok())
+                .count()
+        })
+    });
+    g.finish();
+}
+
+fn writer(c: &mut Criterion) {
+    let mut rng = Rng(7);
+    let values: Vec<_> = (0..200)
+        .map(|_| parse(&inputs_text(&mut rng, 20)).unwrap())
+        .collect();
+    let bytes: usize = values
+        .iter()
+        .map(|v| dumps(v, SortKeys::Record).unwrap().len())
+        .sum();
+    let mut g = c.benchmark_group("json writer");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("dumps to a String", |b| {
+        b.iter(|| {
+            values
+                .iter()
+                .map(|v| dumps(black_box(v), SortKeys::Record).unwrap().len())
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("hash_objects (written straight into md5)", |b| {
+        b.iter(|| {
+            values
+                .iter()
+                .map(|v| cachescope::hash::hash_objects(&[black_box(v)], SortKeys::Record).unwrap())
+                .map(|key| key.len())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
+fn canonical(c: &mut Criterion) {
+    let mut rng = Rng(11);
+    let texts: Vec<String> = (0..200).map(|_| inputs_text(&mut rng, 20)).collect();
+    let bytes: usize = texts.iter().map(String::len).sum();
+    let mut g = c.benchmark_group("canonical check");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("canonical_len", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .filter(|t| canonical_len(black_box(t)).is_some())
+                .count()
+        })
+    });
+    g.bench_function("md5 of the same text (the floor)", |b| {
+        use md5::{Digest, Md5};
+        b.iter(|| {
+            texts
+                .iter()
+                .map(|t| Md5::digest(black_box(t)).len())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
+fn floats(c: &mut Criterion) {
+    let mut rng = Rng(13);
+    let values: Vec<f64> = (0..10_000)
+        .map(|i| match i % 4 {
+            0 => rng.float(),
+            1 => rng.float() * 1e20,
+            2 => (rng.next() % 100_000) as f64 / 100.0,
+            _ => f64::from_bits(rng.next() >> 2),
+        })
+        .collect();
+    let mut g = c.benchmark_group("float formatter");
+    g.throughput(Throughput::Elements(values.len() as u64));
+    g.bench_function("float_repr (zmij + round-half-even + Python layout)", |b| {
+        b.iter(|| {
+            values
+                .iter()
+                .map(|&v| float_repr(black_box(v)).len())
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("Rust {:e} (the formatter it replaced, for scale)", |b| {
+        b.iter(|| {
+            values
+                .iter()
+                .map(|&v| format!("{:e}", black_box(v)).len())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
+fn source(c: &mut Criterion) {
+    // A module of many functions, decorators, docstrings and nested blocks.
+    let mut text = String::from("import os\n\n");
+    for i in 0..400 {
+        text.push_str(&format!(
+            "@task(cache_policy=INPUTS + TASK_SOURCE)\ndef step_{i}(rows, threshold={i}.5):\n    \"\"\"Step {i}.\"\"\"\n    out = []\n    for r in rows:\n        if r['score'] >= threshold:  # keep\n            out.append(r)\n    return out\n\n\nclass K{i}:\n    def m(self, x):\n        return x + {i}\n\n"
+        ));
+    }
+    let mut g = c.benchmark_group("source extractor");
+    g.throughput(Throughput::Elements(800));
+    g.bench_function("index and extract every function", |b| {
+        b.iter(|| {
+            let file =
+                SourceFile::from_bytes(black_box(text.as_bytes()), PythonVersion::new(3, 11))
+                    .unwrap();
+            file.functions()
+                .iter()
+                .filter(|def| file.source_of(def).is_ok())
+                .count()
+        })
+    });
+    g.finish();
+}
+
+fn compound(c: &mut Criterion) {
+    let mut rng = Rng(17);
+    let text: String = (0..100).map(|_| record_text(&mut rng, 20) + "\n").collect();
+    let unit = || Unit::Lines {
+        path: std::path::Path::new("r.jsonl").into(),
+        first_line: 0,
+        bytes: text.clone().into_bytes(),
+    };
+    let mut g = c.benchmark_group("compound recompute");
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("load and recompute, full records", |b| {
+        b.iter(|| {
+            let loaded = load_unit(unit());
+            loaded
+                .iter()
+                .filter_map(|l| recompute(l.record.as_ref().ok()?).key)
+                .count()
+        })
+    });
+    g.bench_function("load and recompute, lean records (as keys does)", |b| {
+        b.iter(|| {
+            let (loaded, texts) = load_unit_lean(unit());
+            loaded
+                .iter()
+                .zip(&texts)
+                .filter_map(|(l, t)| recompute_lean(l.record.as_ref().ok()?, &t.texts()).key)
+                .count()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches, scanner, writer, canonical, floats, source, compound
+);
+criterion_main!(benches);
