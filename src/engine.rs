@@ -324,10 +324,22 @@ fn inputs_from_text(exclude: &[String], json: CanonicalJson) -> Computed {
     if exclude.is_empty() || json.text == "{}" {
         return Computed::Key(json.key());
     }
-    match crate::pyjson::parse(json.text) {
-        Ok(value) => compute_inputs(exclude, Some(&value)),
-        Err(e) => Computed::Error(format!("the record's inputs cannot be read: {e}")),
+    // Canonical text stays canonical with entries left out: hash the kept entries as they are.
+    let mut out = Md5Out::new();
+    out.push_str("[[{");
+    let mut kept = 0;
+    for (name, entry) in crate::pyjson::canonical_entries(json.text) {
+        if exclude.iter().any(|e| e == name) {
+            continue;
+        }
+        if kept > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(entry);
+        kept += 1;
     }
+    out.push_str("}], {}]");
+    Computed::Key(Some(out.hex()))
 }
 
 fn compute_inputs(exclude: &[String], inputs: Option<&Value>) -> Computed {
@@ -425,6 +437,16 @@ pub fn recompute_lean(record: &RunRecord, texts: &CanonicalTexts) -> RecordEvalu
             .flow_parameters
             .filter(|_| record.flow.as_ref().is_some_and(|f| f.parameters.is_none())),
     };
+    if record.policy.is_none() && record.task.result_storage_key.is_some() {
+        // A `result_storage_key` template reads values out of the inputs and parameters: build
+        // them from their texts (valid JSON: the canonical check made sure).
+        let value = |t: Option<CanonicalJson>| t.and_then(|t| crate::pyjson::parse(t.text).ok());
+        let (inputs, parameters) = (value(texts.inputs), value(texts.flow_parameters));
+        let mut material = Material::of_record(record);
+        material.inputs = material.inputs.or(inputs.as_ref());
+        material.flow_parameters = material.flow_parameters.or(parameters.as_ref());
+        return recompute_with(record, &material);
+    }
     recompute_texts(record, &Material::of_record(record), &texts)
 }
 
