@@ -15,6 +15,7 @@ pub mod par;
 pub mod policy;
 pub mod pyjson;
 pub mod record;
+pub mod record_fast;
 pub mod runs_tree;
 pub mod sanitize;
 pub mod source;

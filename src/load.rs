@@ -612,6 +612,15 @@ fn load_text_with(
         };
         return (Err(error), CanonicalText::default());
     }
+    // The fast lane reads a well-formed record in one pass; anything it is not sure of (and
+    // every error) is the slow way's.
+    if let Some(fast) = crate::record_fast::read(text, lean) {
+        let texts = CanonicalText {
+            inputs: fast.inputs.map(|(r, hash)| (text[r].into(), hash)),
+            flow_parameters: fast.flow_parameters.map(|(r, hash)| (text[r].into(), hash)),
+        };
+        return (Ok(fast.record), texts);
+    }
     let mut texts = CanonicalText::default();
     let parsed = if lean {
         parse_record_lean(text).map(|(value, spans)| {

@@ -1,0 +1,1064 @@
+//! The fast lane of record loading: one pass over a record's text straight into a
+//! [`RunRecord`], with no JSON value tree for anything but what is kept (and, when `lean`, not
+//! even for the inputs and flow parameters whose text is already canonical).
+//!
+//! It is an optimisation, never an authority. It reads only what it is sure of: a record with
+//! a repeated field, a value of an unexpected type, a lone surrogate, nesting deeper than it
+//! tracks, a BOM, or anything else unusual makes it answer `None`, and the loader then parses
+//! the record the slow way ([`crate::pyjson::parse`] and [`RunRecord::from_value`]), which owns
+//! every error message and every corner of the format. Where it answers, its record and
+//! canonical texts are exactly the slow way's (a test runs both on every corpus, and a fuzz
+//! target on any bytes).
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::hash::{BIG_TEXT, check_and_hash};
+use crate::policy::{Configure, PolicyKind, PolicyNode, Recorded};
+use crate::pyjson::{MAX_DEPTH, Value, canonical_len_within, parse};
+use crate::record::{
+    Environment, FORMAT_V1, FailedRun, FlowInfo, Outcome, RunRecord, StorageKeyTemplate, TaskInfo,
+    TaskRunInfo, TransactionInfo,
+};
+
+/// A canonical object's span in the record text, and `hash_objects` of it when it was worked
+/// out while the span was checked (a big one).
+pub type Span = (Range<usize>, Option<String>);
+
+/// What the fast lane read: the record, and the spans of the inputs and flow parameters left
+/// as canonical text (only when `lean`).
+#[derive(Debug)]
+pub struct FastRecord {
+    pub record: RunRecord,
+    pub inputs: Option<Span>,
+    pub flow_parameters: Option<Span>,
+}
+
+/// Reads a record in one pass, or `None` when the slow way must decide. With `lean`, a
+/// canonical `inputs` or `flow.parameters` object is left as a span (its field in the record
+/// is `None`), as [`crate::pyjson::parse_record_lean`] leaves it.
+pub fn read(text: &str, lean: bool) -> Option<FastRecord> {
+    let mut s = Scanner {
+        text,
+        b: text.as_bytes(),
+        i: 0,
+    };
+    s.ws();
+    let record = s.record(lean)?;
+    s.ws();
+    (s.i == s.b.len()).then_some(record)
+}
+
+/// Nesting the policy tree may reach here; deeper trees take the slow way.
+const MAX_POLICY_DEPTH: usize = 64;
+
+struct Scanner<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+/// Marks a known field as seen, refusing a repeat (the slow way merges repeats).
+fn first(seen: &mut u32, bit: u32) -> Option<()> {
+    if *seen & bit != 0 {
+        return None;
+    }
+    *seen |= bit;
+    Some(())
+}
+
+impl<'a> Scanner<'a> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// Steps over `byte` (after whitespace).
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.ws();
+        if self.peek() == Some(byte) {
+            self.i += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// Walks an object's entries: `field` is called with each key, the position at its value.
+    fn object(
+        &mut self,
+        mut field: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            let key = self.string()?;
+            self.eat(b':')?;
+            self.ws();
+            field(self, key)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `null` (true) or something else (false, position unchanged).
+    fn null(&mut self) -> bool {
+        if self.b[self.i..].starts_with(b"null") {
+            self.i += 4;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A string; the position is at its opening quote. Borrowed when it has no escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        self.i += 1;
+        let start = self.i;
+        loop {
+            match *self.b.get(self.i)? {
+                b'"' => {
+                    self.i += 1;
+                    return Some(Cow::Borrowed(&self.text[start..self.i - 1]));
+                }
+                b'\\' => break,
+                b if b < 0x20 => return None,
+                _ => self.i += 1,
+            }
+        }
+        let mut out = String::with_capacity(self.i - start + 16);
+        out.push_str(&self.text[start..self.i]);
+        loop {
+            let run = self.i;
+            loop {
+                match *self.b.get(self.i)? {
+                    b'"' | b'\\' => break,
+                    b if b < 0x20 => return None,
+                    _ => self.i += 1,
+                }
+            }
+            out.push_str(&self.text[run..self.i]);
+            if self.b[self.i] == b'"' {
+                self.i += 1;
+                return Some(Cow::Owned(out));
+            }
+            self.i += 1;
+            let c = match *self.b.get(self.i)? {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let unit = self.hex4(self.i + 1)?;
+                    self.i += 4;
+                    match unit {
+                        0xd800..=0xdbff => {
+                            // Only a low surrogate escape right after completes the pair; a
+                            // lone surrogate is the slow way's error to report.
+                            if self.b.get(self.i + 1..self.i + 3) != Some(b"\\u") {
+                                return None;
+                            }
+                            let low = self.hex4(self.i + 3)?;
+                            if !(0xdc00..=0xdfff).contains(&low) {
+                                return None;
+                            }
+                            self.i += 6;
+                            char::from_u32(0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00))?
+                        }
+                        0xdc00..=0xdfff => return None,
+                        _ => char::from_u32(unit)?,
+                    }
+                }
+                _ => return None,
+            };
+            self.i += 1;
+            out.push(c);
+        }
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        self.b
+            .get(at..at + 4)?
+            .iter()
+            .try_fold(0u32, |acc, &b| Some(acc * 16 + char::from(b).to_digit(16)?))
+    }
+
+    /// A string or null.
+    fn opt_str(&mut self) -> Option<Option<String>> {
+        if self.null() {
+            return Some(None);
+        }
+        Some(Some(self.string()?.into_owned()))
+    }
+
+    /// true, false or null.
+    fn opt_bool(&mut self) -> Option<Option<bool>> {
+        let rest = &self.b[self.i..];
+        let (value, len) = if rest.starts_with(b"true") {
+            (Some(true), 4)
+        } else if rest.starts_with(b"false") {
+            (Some(false), 5)
+        } else if rest.starts_with(b"null") {
+            (None, 4)
+        } else {
+            return None;
+        };
+        self.i += len;
+        Some(value)
+    }
+
+    /// A non-negative integer that fits a u64, or null.
+    fn opt_index(&mut self) -> Option<Option<u64>> {
+        if self.null() {
+            return Some(None);
+        }
+        let start = self.i;
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => {
+                while let Some(b'0'..=b'9') = self.peek() {
+                    self.i += 1;
+                }
+            }
+            _ => return None,
+        }
+        // A fraction or exponent makes it a float: the slow way's error.
+        if let Some(b'.' | b'e' | b'E' | b'0'..=b'9') = self.peek() {
+            return None;
+        }
+        self.text[start..self.i].parse().ok().map(Some)
+    }
+
+    /// Steps over any value, checking it is JSON as the parser accepts it, at most `depth`
+    /// containers deep.
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        let mut open: Vec<u8> = Vec::new();
+        loop {
+            self.ws();
+            // A value starts here.
+            match self.peek()? {
+                c @ (b'{' | b'[') => {
+                    if open.len() >= depth {
+                        return None;
+                    }
+                    self.i += 1;
+                    self.ws();
+                    let close = if c == b'{' { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.i += 1;
+                    } else {
+                        open.push(close);
+                        if close == b'}' {
+                            self.string()?;
+                            self.eat(b':')?;
+                        }
+                        continue;
+                    }
+                }
+                b'"' => {
+                    self.string()?;
+                }
+                b'-' | b'0'..=b'9' => self.number()?,
+                _ => {
+                    let rest = &self.b[self.i..];
+                    let word: &[u8] = [&b"true"[..], b"false", b"null", b"NaN", b"Infinity"]
+                        .into_iter()
+                        .find(|w| rest.starts_with(w))?;
+                    self.i += word.len();
+                }
+            }
+            // A value ended: continue or close the containers around it.
+            loop {
+                let Some(&close) = open.last() else {
+                    return Some(());
+                };
+                self.ws();
+                match self.peek()? {
+                    b',' => {
+                        self.i += 1;
+                        if close == b'}' {
+                            self.ws();
+                            self.string()?;
+                            self.eat(b':')?;
+                        }
+                        break;
+                    }
+                    c if c == close => {
+                        self.i += 1;
+                        open.pop();
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?` or `-Infinity`.
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+            if self.b[self.i..].starts_with(b"Infinity") {
+                self.i += 8;
+                return Some(());
+            }
+        }
+        let digits = |s: &mut Self| {
+            let start = s.i;
+            while let Some(b'0'..=b'9') = s.peek() {
+                s.i += 1;
+            }
+            s.i > start
+        };
+        match self.peek()? {
+            b'0' => {
+                self.i += 1;
+                if let Some(b'0'..=b'9') = self.peek() {
+                    return None;
+                }
+            }
+            b'1'..=b'9' => {
+                digits(self);
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !digits(self) {
+                return None;
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if !digits(self) {
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// An object (or null) that stands for inputs or flow parameters, `depth` containers deep:
+    /// left as a span when `lean` and its text is canonical, else read into a value.
+    fn encoded(&mut self, lean: bool, depth: usize) -> Option<(Option<Value>, Option<Span>)> {
+        if self.null() {
+            return Some((None, None));
+        }
+        if self.peek()? != b'{' {
+            return None;
+        }
+        let start = self.i;
+        if lean {
+            let rest = &self.text[start..];
+            let within = MAX_DEPTH.saturating_sub(depth);
+            let check = |text: &str| canonical_len_within(text, within);
+            let found = if rest.len() >= BIG_TEXT {
+                check_and_hash(rest, check).map(|(len, hash)| (len, Some(hash)))
+            } else {
+                check(rest).map(|len| (len, None))
+            };
+            if let Some((len, hash)) = found {
+                self.i += len;
+                return Some((None, Some((start..start + len, hash))));
+            }
+        }
+        self.skip(MAX_DEPTH.saturating_sub(depth))?;
+        let value = parse(&self.text[start..self.i]).ok()?;
+        Some((Some(value), None))
+    }
+
+    fn record(&mut self, lean: bool) -> Option<FastRecord> {
+        let mut seen = 0u32;
+        let mut format_ok = false;
+        let mut recorded_at = None;
+        let mut environment = Environment::default();
+        let mut project_root = None;
+        let mut flow = None;
+        let mut flow_parameters = None;
+        let mut task = None;
+        let mut task_run = TaskRunInfo::default();
+        let mut inputs = None;
+        let mut inputs_span = None;
+        let mut policy = None;
+        let mut key = None;
+        let mut outcome = Outcome::default();
+        let mut transaction = None;
+        self.object(|s, field| {
+            match &*field {
+                "format" => {
+                    first(&mut seen, 1)?;
+                    format_ok = s.string()? == FORMAT_V1;
+                }
+                "recorded_at" => {
+                    first(&mut seen, 1 << 1)?;
+                    recorded_at = s.opt_str()?;
+                }
+                "environment" => {
+                    first(&mut seen, 1 << 2)?;
+                    if !s.null() {
+                        environment = s.environment()?;
+                    }
+                }
+                "project_root" => {
+                    first(&mut seen, 1 << 3)?;
+                    project_root = s.opt_str()?;
+                }
+                "flow" => {
+                    first(&mut seen, 1 << 4)?;
+                    if !s.null() {
+                        let (info, span) = s.flow(lean)?;
+                        flow = Some(info);
+                        flow_parameters = span;
+                    }
+                }
+                "task" => {
+                    first(&mut seen, 1 << 5)?;
+                    task = Some(s.task()?);
+                }
+                "task_run" => {
+                    first(&mut seen, 1 << 6)?;
+                    if !s.null() {
+                        task_run = s.task_run()?;
+                    }
+                }
+                "inputs" => {
+                    first(&mut seen, 1 << 7)?;
+                    (inputs, inputs_span) = s.encoded(lean, 1)?;
+                }
+                "policy" => {
+                    first(&mut seen, 1 << 8)?;
+                    if !s.null() {
+                        policy = Some(s.node(0)?);
+                    }
+                }
+                "key" => {
+                    first(&mut seen, 1 << 9)?;
+                    key = s.opt_str()?;
+                }
+                "outcome" => {
+                    first(&mut seen, 1 << 10)?;
+                    if !s.null() {
+                        outcome = s.outcome()?;
+                    }
+                }
+                "transaction" => {
+                    first(&mut seen, 1 << 11)?;
+                    if !s.null() {
+                        transaction = Some(s.transaction()?);
+                    }
+                }
+                _ => s.skip(MAX_DEPTH - 1)?,
+            }
+            Some(())
+        })?;
+        // Required: format, task, policy and key (null is an answer for the last two).
+        let required = 1 | 1 << 5 | 1 << 8 | 1 << 9;
+        if !format_ok || seen & required != required {
+            return None;
+        }
+        let record = RunRecord {
+            recorded_at,
+            environment,
+            project_root,
+            flow,
+            task: task?,
+            task_run,
+            inputs,
+            policy,
+            key,
+            outcome,
+            transaction,
+        };
+        Some(FastRecord {
+            record,
+            inputs: inputs_span,
+            flow_parameters,
+        })
+    }
+
+    fn environment(&mut self) -> Option<Environment> {
+        let mut env = Environment::default();
+        let mut seen = 0;
+        self.object(|s, field| {
+            match &*field {
+                "prefect" => {
+                    first(&mut seen, 1)?;
+                    env.prefect = s.opt_str()?;
+                }
+                "python" => {
+                    first(&mut seen, 2)?;
+                    env.python = s.opt_str()?;
+                }
+                _ => s.skip(MAX_DEPTH - 2)?,
+            }
+            Some(())
+        })?;
+        Some(env)
+    }
+
+    fn flow(&mut self, lean: bool) -> Option<(FlowInfo, Option<Span>)> {
+        let mut info = FlowInfo {
+            name: None,
+            run_id: None,
+            run_name: None,
+            parameters: None,
+        };
+        let mut span = None;
+        let mut seen = 0;
+        self.object(|s, field| {
+            match &*field {
+                "name" => {
+                    first(&mut seen, 1)?;
+                    info.name = s.opt_str()?;
+                }
+                "run_id" => {
+                    first(&mut seen, 2)?;
+                    info.run_id = s.opt_str()?;
+                }
+                "run_name" => {
+                    first(&mut seen, 4)?;
+                    info.run_name = s.opt_str()?;
+                }
+                "parameters" => {
+                    first(&mut seen, 8)?;
+                    (info.parameters, span) = s.encoded(lean, 2)?;
+                }
+                _ => s.skip(MAX_DEPTH - 2)?,
+            }
+            Some(())
+        })?;
+        Some((info, span))
+    }
+
+    fn task(&mut self) -> Option<TaskInfo> {
+        let mut name = None;
+        let mut task = TaskInfo {
+            name: String::new(),
+            task_key: None,
+            qualname: None,
+            file: None,
+            line: None,
+            source: None,
+            result_storage_key: None,
+        };
+        let mut seen = 0;
+        self.object(|s, field| {
+            match &*field {
+                "name" => {
+                    first(&mut seen, 1)?;
+                    name = Some(s.string()?.into_owned());
+                }
+                "task_key" => {
+                    first(&mut seen, 2)?;
+                    task.task_key = s.opt_str()?;
+                }
+                "qualname" => {
+                    first(&mut seen, 4)?;
+                    task.qualname = s.opt_str()?;
+                }
+                "file" => {
+                    first(&mut seen, 8)?;
+                    task.file = s.opt_str()?;
+                }
+                "line" => {
+                    first(&mut seen, 16)?;
+                    task.line = s.opt_index()?;
+                }
+                "source" => {
+                    first(&mut seen, 32)?;
+                    task.source = s.opt_str()?;
+                }
+                "result_storage_key" => {
+                    first(&mut seen, 64)?;
+                    if !s.null() {
+                        task.result_storage_key = Some(s.storage_key()?);
+                    }
+                }
+                _ => s.skip(MAX_DEPTH - 2)?,
+            }
+            Some(())
+        })?;
+        task.name = name?;
+        Some(task)
+    }
+
+    fn storage_key(&mut self) -> Option<StorageKeyTemplate> {
+        let mut template = None;
+        let mut reproducible = None;
+        let mut reason = None;
+        let mut seen = 0;
+        self.object(|s, field| {
+            match &*field {
+                "template" => {
+                    first(&mut seen, 1)?;
+                    template = Some(s.string()?.into_owned());
+                }
+                "reproducible" => {
+                    first(&mut seen, 2)?;
+                    reproducible = s.opt_bool()?;
+                }
+                "reason" => {
+                    first(&mut seen, 4)?;
+                    reason = s.opt_str()?;
+                }
+                _ => s.skip(MAX_DEPTH - 3)?,
+            }
+            Some(())
+        })?;
+        Some(StorageKeyTemplate {
+            template: template?,
+            reproducible: reproducible.unwrap_or(true),
+            reason,
+        })
+    }
+
+    fn task_run(&mut self) -> Option<TaskRunInfo> {
+        let mut run = TaskRunInfo::default();
+        let mut seen = 0;
+        self.object(|s, field| {
+            match &*field {
+                "id" => {
+                    first(&mut seen, 1)?;
+                    run.id = s.opt_str()?;
+                }
+                "name" => {
+                    first(&mut seen, 2)?;
+                    run.name = s.opt_str()?;
+                }
+                "dynamic_key" => {
+                    first(&mut seen, 4)?;
+                    run.dynamic_key = s.opt_str()?;
+                }
+                "call_index" => {
+                    first(&mut seen, 8)?;
+                    run.call_index = s.opt_index()?;
+                }
+                "map_index" => {
+                    first(&mut seen, 16)?;
+                    run.map_index = s.opt_index()?;
+                }
+                _ => s.skip(MAX_DEPTH - 2)?,
+            }
+            Some(())
+        })?;
+        Some(run)
+    }
+
+    fn outcome(&mut self) -> Option<Outcome> {
+        let mut o = Outcome::default();
+        let mut seen = 0;
+        self.object(|s, field| {
+            match &*field {
+                "state" => {
+                    first(&mut seen, 1)?;
+                    o.state = s.opt_str()?;
+                }
+                "cache_hit" => {
+                    first(&mut seen, 2)?;
+                    o.cache_hit = s.opt_bool()?.unwrap_or(false);
+                }
+                "cache_expiration" => {
+                    first(&mut seen, 4)?;
+                    o.cache_expiration = s.opt_str()?;
+                }
+                "refresh_cache" => {
+                    first(&mut seen, 8)?;
+                    o.refresh_cache = s.opt_bool()?.unwrap_or(false);
+                }
+                "result_storage" => {
+                    first(&mut seen, 16)?;
+                    o.result_storage = s.opt_str()?;
+                }
+                _ => s.skip(MAX_DEPTH - 2)?,
+            }
+            Some(())
+        })?;
+        Some(o)
+    }
+
+    fn transaction(&mut self) -> Option<TransactionInfo> {
+        let mut t = TransactionInfo::default();
+        let mut seen = 0;
+        self.object(|s, field| {
+            match &*field {
+                "id" => {
+                    first(&mut seen, 1)?;
+                    t.id = s.opt_str()?;
+                }
+                "key" => {
+                    first(&mut seen, 2)?;
+                    t.key = s.opt_str()?;
+                }
+                "outcome" => {
+                    first(&mut seen, 4)?;
+                    t.outcome = s.opt_str()?;
+                }
+                "failed" => {
+                    first(&mut seen, 8)?;
+                    if !s.null() {
+                        t.failed = Some(s.failed()?);
+                    }
+                }
+                _ => s.skip(MAX_DEPTH - 2)?,
+            }
+            Some(())
+        })?;
+        Some(t)
+    }
+
+    fn failed(&mut self) -> Option<FailedRun> {
+        let mut f = FailedRun::default();
+        let mut seen = 0;
+        self.object(|s, field| {
+            match &*field {
+                "task" => {
+                    first(&mut seen, 1)?;
+                    f.task = s.opt_str()?;
+                }
+                "task_run" => {
+                    first(&mut seen, 2)?;
+                    f.task_run = s.opt_str()?;
+                }
+                "state" => {
+                    first(&mut seen, 4)?;
+                    f.state = s.opt_str()?;
+                }
+                _ => s.skip(MAX_DEPTH - 3)?,
+            }
+            Some(())
+        })?;
+        Some(f)
+    }
+
+    /// One policy node, `depth` nodes below the root.
+    fn node(&mut self, depth: usize) -> Option<PolicyNode> {
+        if depth > MAX_POLICY_DEPTH {
+            return None;
+        }
+        let mut class: Option<String> = None;
+        let mut exclude: Option<Vec<String>> = None;
+        let mut function = None;
+        let mut policies: Option<Vec<PolicyNode>> = None;
+        let mut key = None;
+        let mut reproducible = None;
+        let mut configure = Configure::default();
+        let mut reason = None;
+        let mut seen = 0;
+        self.object(|s, field| {
+            match &*field {
+                "policy" => {
+                    first(&mut seen, 1)?;
+                    class = Some(s.string()?.into_owned());
+                }
+                "exclude" => {
+                    first(&mut seen, 2)?;
+                    exclude = Some(s.str_list()?);
+                }
+                "function" => {
+                    first(&mut seen, 4)?;
+                    function = s.opt_str()?;
+                }
+                "policies" => {
+                    first(&mut seen, 8)?;
+                    let mut children = Vec::new();
+                    s.eat(b'[')?;
+                    s.ws();
+                    if s.peek() == Some(b']') {
+                        s.i += 1;
+                    } else {
+                        loop {
+                            s.ws();
+                            children.push(s.node(depth + 1)?);
+                            s.ws();
+                            match s.peek()? {
+                                b',' => s.i += 1,
+                                b']' => {
+                                    s.i += 1;
+                                    break;
+                                }
+                                _ => return None,
+                            }
+                        }
+                    }
+                    policies = Some(children);
+                }
+                "key" => {
+                    first(&mut seen, 16)?;
+                    key = s.opt_str()?;
+                }
+                "reproducible" => {
+                    first(&mut seen, 32)?;
+                    reproducible = s.opt_bool()?;
+                }
+                "key_storage" => {
+                    first(&mut seen, 64)?;
+                    configure.key_storage = s.opt_str()?;
+                }
+                "isolation_level" => {
+                    first(&mut seen, 128)?;
+                    configure.isolation_level = s.opt_str()?;
+                }
+                "lock_manager" => {
+                    first(&mut seen, 256)?;
+                    configure.lock_manager = s.opt_str()?;
+                }
+                "reason" => {
+                    first(&mut seen, 512)?;
+                    reason = s.opt_str()?;
+                }
+                // Deep unknown fields are the slow way's to judge.
+                _ => s.skip(MAX_DEPTH / 2)?,
+            }
+            Some(())
+        })?;
+        let class = class?;
+        let kind = match class.as_str() {
+            "Inputs" => PolicyKind::Inputs {
+                exclude: exclude.unwrap_or_default(),
+            },
+            "TaskSource" => PolicyKind::TaskSource,
+            "FlowParameters" => PolicyKind::FlowParameters,
+            "RunId" => PolicyKind::RunId,
+            "CacheKeyFnPolicy" => PolicyKind::CacheKeyFn { function },
+            "_None" => PolicyKind::NoCache,
+            "CompoundCachePolicy" => PolicyKind::Compound {
+                policies: policies?,
+            },
+            _ => PolicyKind::Other { class },
+        };
+        Some(PolicyNode {
+            kind,
+            configure,
+            recorded: Some(Recorded {
+                key,
+                reproducible: reproducible.unwrap_or(true),
+                reason,
+            }),
+        })
+    }
+
+    /// A list of strings, or null (an empty list).
+    fn str_list(&mut self) -> Option<Vec<String>> {
+        if self.null() {
+            return Some(Vec::new());
+        }
+        let mut items = Vec::new();
+        self.eat(b'[')?;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Some(items);
+        }
+        loop {
+            self.ws();
+            items.push(self.string()?.into_owned());
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(items);
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pyjson::{CanonicalSpans, parse_record_lean};
+    use std::path::Path;
+
+    /// The slow way's answer, in the fast lane's shape; `None` for an error.
+    fn slow(text: &str, lean: bool) -> Option<(RunRecord, Option<Span>, Option<Span>)> {
+        if lean {
+            let (
+                value,
+                CanonicalSpans {
+                    inputs,
+                    flow_parameters,
+                },
+            ) = parse_record_lean(text).ok()?;
+            let record = RunRecord::from_value(value).ok()?;
+            Some((record, inputs, flow_parameters))
+        } else {
+            Some((RunRecord::from_value(parse(text).ok()?).ok()?, None, None))
+        }
+    }
+
+    /// Where the fast lane answers, it answers as the slow way does.
+    fn agree(text: &str) -> bool {
+        let mut answered = false;
+        for lean in [false, true] {
+            if let Some(fast) = read(text, lean) {
+                answered = true;
+                let Some((record, inputs, flow_parameters)) = slow(text, lean) else {
+                    panic!("the fast lane read what the slow way refuses (lean {lean}):\n{text}");
+                };
+                assert_eq!(fast.record, record, "lean {lean}:\n{text}");
+                assert_eq!(fast.inputs, inputs, "lean {lean}:\n{text}");
+                assert_eq!(
+                    fast.flow_parameters, flow_parameters,
+                    "lean {lean}:\n{text}"
+                );
+            }
+        }
+        answered
+    }
+
+    /// Every record text in the repository: sample-runs and the test corpora.
+    fn corpus() -> Vec<String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts = Vec::new();
+        let mut pending = vec![root.join("sample-runs"), root.join("tests")];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                match path.extension().and_then(|e| e.to_str()) {
+                    Some("json") => texts.push(text),
+                    Some("jsonl") => texts.extend(text.lines().map(str::to_string)),
+                    _ => {}
+                }
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn the_fast_lane_reads_every_corpus_record_as_the_slow_way_does() {
+        let texts = corpus();
+        let records = texts.iter().filter(|t| slow(t, false).is_some()).count();
+        assert!(records > 60, "only {records} records found");
+        let answered = texts.iter().filter(|t| agree(t)).count();
+        // Well-formed records are the fast lane's whole point: it must take nearly all of them.
+        assert!(answered * 10 >= records * 9, "{answered} of {records}");
+    }
+
+    #[test]
+    fn what_the_fast_lane_leaves_to_the_slow_way() {
+        let base = r#"{"format": "cachescope/run-record@1", "task": {"name": "t", "line": 3},
+            "policy": {"policy": "Inputs", "key": null}, "key": null, "inputs": {"a": 1}}"#;
+        assert!(agree(base));
+        for (what, text) in [
+            (
+                "repeated field",
+                base.replace(r#""key": null}"#, r#""key": null, "key": null}"#),
+            ),
+            ("wrong format", base.replace("record@1", "record@2")),
+            (
+                "no key",
+                base.replace(r#", "key": null, "inputs""#, r#", "inputs""#),
+            ),
+            (
+                "line as text",
+                base.replace(r#""line": 3"#, r#""line": "3""#),
+            ),
+            (
+                "negative line",
+                base.replace(r#""line": 3"#, r#""line": -3"#),
+            ),
+            ("float line", base.replace(r#""line": 3"#, r#""line": 3.0"#)),
+            ("inputs a list", base.replace(r#"{"a": 1}}"#, "[1]}")),
+            ("lone surrogate", base.replace(r#""t""#, r#""\ud800""#)),
+            ("trailing text", format!("{base} x")),
+            ("BOM", format!("\u{feff}{base}")),
+            (
+                "trailing comma",
+                base.replace(r#""line": 3}"#, r#""line": 3,}"#),
+            ),
+            ("bad number", base.replace(r#""a": 1"#, r#""a": 01"#)),
+        ] {
+            assert!(read(&text, false).is_none(), "{what}");
+            assert!(read(&text, true).is_none(), "{what}");
+            agree(&text);
+        }
+        // Unusual but valid: escapes in keys, unknown fields of every kind, NaN, spacing.
+        for text in [
+            base.replace(r#""format""#, r#""for\u006dat""#),
+            base.replace(
+                r#""key": null,"#,
+                r#""key": null, "x": [NaN, -Infinity, {"k": [1e5]}],"#,
+            ),
+            base.replace(r#"{"a": 1}"#, r#"{"b": 1, "a": 2.50}"#),
+            base.replace(": ", ":\n\t "),
+        ] {
+            assert!(agree(&text), "{text}");
+        }
+    }
+
+    /// A small built-in fuzzer: corpus records with bytes changed, cut or repeated. The fast
+    /// lane may decline any of them, but never disagree (the fuzz target does this at scale).
+    #[test]
+    fn mutated_records_never_make_the_lanes_disagree() {
+        let texts = corpus();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"{}[],:\"\\ 0123456789-.eE+nulltruefalseNaInfity\n\tu";
+        for _ in 0..4000 {
+            let text = &texts[next() as usize % texts.len()];
+            let mut bytes = text.as_bytes().to_vec();
+            for _ in 0..1 + next() % 3 {
+                if bytes.is_empty() {
+                    break;
+                }
+                let at = next() as usize % bytes.len();
+                match next() % 3 {
+                    0 => bytes[at] = alphabet[next() as usize % alphabet.len()],
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    _ => {
+                        let end = (at + 1 + next() as usize % 40).min(bytes.len());
+                        let piece = bytes[at..end].to_vec();
+                        bytes.splice(at..at, piece);
+                    }
+                }
+            }
+            if let Ok(text) = String::from_utf8(bytes) {
+                agree(&text);
+            }
+        }
+    }
+}
