@@ -18,7 +18,7 @@ pub fn canonical_len(text: &str) -> Option<usize> {
 
 /// [`canonical_len`] for a value nested in `MAX_DEPTH - depth` open containers: deeper than the
 /// parser accepts is not canonical, so the parser reports it as it would anyway.
-pub(super) fn canonical_len_within(text: &str, depth: usize) -> Option<usize> {
+pub fn canonical_len_within(text: &str, depth: usize) -> Option<usize> {
     let (source, text) = (text, text.as_bytes());
     // Per open container: for objects, the previous key's span and the number of keys.
     let mut stack: Vec<Open> = Vec::new();
@@ -281,33 +281,45 @@ fn number_end(source: &str, at: usize) -> Option<usize> {
         }
         return Some(i);
     }
-    let literal = &source[at..i];
-    let value: f64 = literal.parse().ok()?;
-    let mut repr = StackOut {
-        buf: [0; 32],
-        len: 0,
-    };
-    super::float_repr::write_float_json(value, &mut repr);
-    (repr.len <= repr.buf.len() && &repr.buf[..repr.len] == literal.as_bytes()).then_some(i)
+    super::float_repr::is_json_float_repr(&source[at..i]).then_some(i)
 }
 
-/// A float's repr written on the stack: the check runs for every float of every input, and
-/// a repr is at most 24 bytes (`-2.2250738585072014e-308`).
-struct StackOut {
-    buf: [u8; 32],
-    len: usize,
-}
-
-impl super::write::JsonOut for StackOut {
-    #[inline]
-    fn push_str(&mut self, s: &str) {
-        let end = self.len + s.len();
-        if end <= self.buf.len() {
-            self.buf[self.len..end].copy_from_slice(s.as_bytes());
+/// The entries of a canonical object's text (one [`canonical_len`] accepted), in order: each
+/// key as written (canonical keys have no escapes) and the entry's whole text, `"key": value`.
+/// Leaving entries out of a canonical object keeps it canonical, which is how `Inputs` with
+/// `exclude` hashes canonical inputs without building them.
+pub fn canonical_entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    let bytes = text.as_bytes();
+    // Past the `{`; an empty object has no entries.
+    let mut i = if text == "{}" { bytes.len() } else { 1 };
+    std::iter::from_fn(move || {
+        if i + 1 >= bytes.len() {
+            return None;
         }
-        // Past the end only the length grows, and the comparison fails.
-        self.len = end;
-    }
+        let start = i;
+        let key_end = start + 1 + memchr::memchr(b'"', &bytes[start + 1..])?;
+        // The value starts after `": `; walk to the `, ` or `}` that ends it at depth 0.
+        let mut j = key_end + 3;
+        let mut depth = 0usize;
+        loop {
+            match bytes[j] {
+                b'"' => {
+                    j += 1;
+                    while bytes[j] != b'"' {
+                        j += if bytes[j] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' if depth > 0 => depth -= 1,
+                b'}' => break,
+                b',' if depth == 0 => break,
+                _ => {}
+            }
+            j += 1;
+        }
+        i = j + 2;
+        Some((&text[start + 1..key_end], &text[start..j]))
+    })
 }
 
 #[cfg(test)]
@@ -459,6 +471,37 @@ mod tests {
                 }
                 out.push('}');
             }
+        }
+    }
+
+    #[test]
+    fn canonical_entries_split_an_object_where_python_would() {
+        for text in [
+            r#"{"a": 1, "b": [1, {"c": "}, \"x\""}], "d": {"e": [], "f": {}}, "g": "a, b"}"#,
+            r#"{"only": "v"}"#,
+            "{}",
+        ] {
+            assert_eq!(canonical_len(text), Some(text.len()), "{text}");
+            let entries: Vec<(&str, &str)> = super::canonical_entries(text).collect();
+            let joined: Vec<&str> = entries.iter().map(|(_, e)| *e).collect();
+            assert_eq!(format!("{{{}}}", joined.join(", ")), text);
+            let value = parse(text).unwrap();
+            let names: Vec<String> = value
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, _)| match k {
+                    crate::pyjson::Key::Str(s) => s.clone(),
+                    _ => unreachable!(),
+                })
+                .collect();
+            assert_eq!(
+                entries
+                    .iter()
+                    .map(|(k, _)| k.to_string())
+                    .collect::<Vec<_>>(),
+                names
+            );
         }
     }
 }

@@ -90,8 +90,12 @@ fn write_finite(value: f64, out: &mut impl JsonOut) {
     let mut digit_buf = [0u8; 20];
     let (ndigits, exp10) = shortest_digits(value, &mut digit_buf);
     round_tie_to_even(value.abs(), &mut digit_buf[..ndigits], exp10);
-    let digits = &digit_buf[..ndigits];
+    write_layout(negative, &digit_buf[..ndigits], exp10, out);
+}
 
+/// Lays out significant `digits` (no leading or trailing zeros) whose first digit is at decimal
+/// exponent `exp10`, as CPython's `repr` does.
+fn write_layout(negative: bool, digits: &[u8], exp10: i32, out: &mut impl JsonOut) {
     if negative {
         out.push('-');
     }
@@ -144,6 +148,117 @@ fn write_finite(value: f64, out: &mut impl JsonOut) {
             }
             out.push_str(".0");
         }
+    }
+}
+
+/// True when `literal`, a JSON number with a fraction or an exponent, is exactly what
+/// `json.dumps` writes for the float it reads as: the canonical check's question, asked for
+/// every float of every input, so it avoids float arithmetic where it can.
+///
+/// A literal with at most 15 significant digits in the normal range needs none: it is in
+/// CPython's layout (checked by laying its own digits out again), and it is the shortest text
+/// that reads back as its double, because two different decimals of at most 15 significant
+/// digits never read as the same double (DBL_DIG is 15), so no shorter or other one does.
+/// Longer literals are read as a double and compared with its shortest digits.
+pub(crate) fn is_json_float_repr(literal: &str) -> bool {
+    let bytes = literal.as_bytes();
+    let (negative, rest) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    let e = rest
+        .iter()
+        .position(|&b| b == b'e' || b == b'E')
+        .unwrap_or(rest.len());
+    let (mantissa, exponent) = (&rest[..e], rest.get(e + 1..).unwrap_or_default());
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    // Digits before the point, and the index of the first significant digit among all.
+    let mut int_len = 0i32;
+    let mut first = None;
+    let mut index = 0i32;
+    let mut point = false;
+    for &b in mantissa {
+        if b == b'.' {
+            point = true;
+            continue;
+        }
+        if !point {
+            int_len += 1;
+        }
+        if first.is_none() && b == b'0' {
+            index += 1;
+            continue;
+        }
+        first.get_or_insert(index);
+        index += 1;
+        if n == digits.len() {
+            // More than 20 significant digits: never a repr (it has at most 17).
+            return false;
+        }
+        digits[n] = b;
+        n += 1;
+    }
+    while n > 0 && digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    let Some(first) = first.filter(|_| n > 0) else {
+        return literal == "0.0" || literal == "-0.0";
+    };
+    if n > 17 || exponent.len() > 4 {
+        return false;
+    }
+    let (exp_negative, exp_digits) = match exponent.split_first() {
+        Some((b'-', d)) => (true, d),
+        Some((b'+', d)) => (false, d),
+        _ => (false, exponent),
+    };
+    let magnitude = exp_digits
+        .iter()
+        .fold(0i32, |acc, &d| acc * 10 + i32::from(d - b'0'));
+    let exp10 = int_len - 1 - first + if exp_negative { -magnitude } else { magnitude };
+    // No finite double's repr has an exponent beyond these (5e-324, 1.7976931348623157e+308).
+    if !(-330..=330).contains(&exp10) {
+        return false;
+    }
+    let mut laid = StackText {
+        buf: [0; 32],
+        len: 0,
+    };
+    write_layout(negative, &digits[..n], exp10, &mut laid);
+    if laid.len > laid.buf.len() || &laid.buf[..laid.len] != bytes {
+        return false;
+    }
+    if n <= 15 && (-300..=300).contains(&exp10) {
+        return true;
+    }
+    let Ok(value) = literal.parse::<f64>() else {
+        return false;
+    };
+    if !value.is_finite() || value == 0.0 {
+        return false;
+    }
+    let mut shortest = [0u8; 20];
+    let (m, shortest_exp) = shortest_digits(value, &mut shortest);
+    round_tie_to_even(value.abs(), &mut shortest[..m], shortest_exp);
+    shortest_exp == exp10 && shortest[..m] == digits[..n]
+}
+
+/// Text laid out on the stack (a repr is at most 24 bytes).
+struct StackText {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl JsonOut for StackText {
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        let end = self.len + s.len();
+        if end <= self.buf.len() {
+            self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        }
+        // Past the end only the length grows, and the comparison fails.
+        self.len = end;
     }
 }
 
@@ -213,7 +328,75 @@ fn round_tie_to_even(x: f64, digits: &mut [u8], exp10: i32) {
 
 #[cfg(test)]
 mod tests {
-    use super::{float_repr, write_float_json};
+    use super::{float_repr, is_json_float_repr, write_float_json};
+
+    /// The fast check agrees with the definition, `json.dumps(float(text)) == text`, on reprs
+    /// of random doubles and on literals near them in every way a hand-edited record may be.
+    #[test]
+    fn the_repr_check_agrees_with_writing_the_value() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let truth = |text: &str| match text.parse::<f64>() {
+            Ok(v) if v.is_finite() => json(v) == text,
+            _ => false,
+        };
+        let mut checked = 0;
+        let mut accepted = 0;
+        for round in 0..200_000 {
+            let x = match round % 4 {
+                0 => f64::from_bits(next()),
+                1 => (next() % 1_000_000) as f64 / 10f64.powi((next() % 12) as i32),
+                2 => (next() >> 11) as f64 / (1u64 << 53) as f64,
+                _ => f64::from_bits(next() % (1 << 60)),
+            };
+            if !x.is_finite() {
+                continue;
+            }
+            let repr = json(x);
+            let mut variants = vec![repr.clone()];
+            let bytes = repr.as_bytes();
+            let at = (next() as usize) % bytes.len();
+            let mut changed = bytes.to_vec();
+            changed[at] = b"0123456789.e+-"[(next() % 14) as usize];
+            variants.push(String::from_utf8(changed).unwrap());
+            variants.push(format!("{repr}0"));
+            variants.push(repr.replace("e+", "e").replace("e-0", "e-"));
+            variants.push(repr.replace(".0", ""));
+            variants.push(format!("{x:e}"));
+            variants.push(format!("{x:.17e}"));
+            variants.push(format!("{x:.15}"));
+            for v in variants {
+                // Only what the canonical check hands over: a number with a fraction or exponent.
+                let number = v.trim_start_matches('-');
+                let well_formed = !number.is_empty()
+                    && number.bytes().next().is_some_and(|b| b.is_ascii_digit())
+                    && (v.contains('.') || v.contains('e'))
+                    && v.parse::<f64>().is_ok()
+                    && !v.ends_with('.')
+                    && !v.contains(".e")
+                    && !number.starts_with("0")
+                        | number.starts_with("0.")
+                        | number.starts_with("0e")
+                    && !(number.starts_with("00"));
+                if !well_formed {
+                    continue;
+                }
+                checked += 1;
+                let want = truth(&v);
+                accepted += usize::from(want);
+                assert_eq!(is_json_float_repr(&v), want, "{v:?} (from {repr})");
+            }
+        }
+        assert!(
+            checked > 500_000 && accepted > 200_000,
+            "{checked} {accepted}"
+        );
+    }
 
     fn json(value: f64) -> String {
         let mut out = String::new();

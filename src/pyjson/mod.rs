@@ -10,7 +10,7 @@ mod parse;
 mod value;
 mod write;
 
-pub use canonical::canonical_len;
+pub use canonical::{canonical_entries, canonical_len, canonical_len_within};
 pub use float_repr::{float_repr, write_float_repr};
 pub use parse::{CanonicalSpans, MAX_DEPTH, ParseError, parse, parse_record_lean};
 pub use value::{Float, Key, Value};
