@@ -96,59 +96,62 @@ fn write_finite(value: f64, out: &mut impl JsonOut) {
 /// Lays out significant `digits` (no leading or trailing zeros) whose first digit is at decimal
 /// exponent `exp10`, as CPython's `repr` does.
 fn write_layout(negative: bool, digits: &[u8], exp10: i32, out: &mut impl JsonOut) {
+    let mut buf = [0u8; LAYOUT_MAX];
+    let len = layout(negative, digits, exp10, &mut buf);
+    out.push_str(std::str::from_utf8(&buf[..len]).expect("a float's text is ASCII"));
+}
+
+/// The longest repr: a sign, 17 digits, a point, `e-` and three exponent digits, or 16
+/// padding zeros and `.0`, with room to spare.
+const LAYOUT_MAX: usize = 40;
+
+/// [`write_layout`] into a byte buffer; returns the length. `digits` has at most 17 digits and
+/// `exp10` is within ±999.
+fn layout(negative: bool, digits: &[u8], exp10: i32, buf: &mut [u8; LAYOUT_MAX]) -> usize {
+    let mut at = 0;
+    let mut put = |bytes: &[u8], at: &mut usize| {
+        buf[*at..*at + bytes.len()].copy_from_slice(bytes);
+        *at += bytes.len();
+    };
     if negative {
-        out.push('-');
-    }
-    // The digits are ASCII, so they are a str as they are.
-    fn push_digits(out: &mut impl JsonOut, ds: &[u8]) {
-        out.push_str(std::str::from_utf8(ds).expect("digits are ASCII"));
+        put(b"-", &mut at);
     }
     if !(-4..16).contains(&exp10) {
         // Exponent form: `d.ddde+XX`, no fraction when there is a single digit.
-        push_digits(out, &digits[..1]);
+        put(&digits[..1], &mut at);
         if digits.len() > 1 {
-            out.push('.');
-            push_digits(out, &digits[1..]);
+            put(b".", &mut at);
+            put(&digits[1..], &mut at);
         }
-        out.push('e');
-        out.push(if exp10 < 0 { '-' } else { '+' });
-        let magnitude = exp10.unsigned_abs();
-        if magnitude < 10 {
-            out.push('0');
+        put(if exp10 < 0 { b"e-" } else { b"e+" }, &mut at);
+        let m = exp10.unsigned_abs();
+        if m >= 100 {
+            put(&[b'0' + (m / 100) as u8], &mut at);
         }
-        let mut text = [0u8; 3];
-        let mut at = text.len();
-        let mut rest = magnitude;
-        loop {
-            at -= 1;
-            text[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        push_digits(out, &text[at..]);
+        put(
+            &[b'0' + (m / 10 % 10) as u8, b'0' + (m % 10) as u8],
+            &mut at,
+        );
     } else if exp10 < 0 {
         // 0.000ddd: the point comes before the digits.
-        out.push_str("0.");
-        out.push_str(&"0000"[..(-exp10 - 1) as usize]);
-        push_digits(out, digits);
+        put(b"0.", &mut at);
+        put(&b"0000"[..(-exp10 - 1) as usize], &mut at);
+        put(digits, &mut at);
     } else {
         // The point falls inside the digits, or after them with zeros padding and a ".0" so
         // the text still reads as a float.
         let int_len = exp10 as usize + 1;
         if int_len < digits.len() {
-            push_digits(out, &digits[..int_len]);
-            out.push('.');
-            push_digits(out, &digits[int_len..]);
+            put(&digits[..int_len], &mut at);
+            put(b".", &mut at);
+            put(&digits[int_len..], &mut at);
         } else {
-            push_digits(out, digits);
-            for _ in digits.len()..int_len {
-                out.push('0');
-            }
-            out.push_str(".0");
+            put(digits, &mut at);
+            put(&b"0000000000000000"[..int_len - digits.len()], &mut at);
+            put(b".0", &mut at);
         }
     }
+    at
 }
 
 /// True when `literal`, a JSON number with a fraction or an exponent, is exactly what
@@ -221,12 +224,9 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     if !(-330..=330).contains(&exp10) {
         return false;
     }
-    let mut laid = StackText {
-        buf: [0; 32],
-        len: 0,
-    };
-    write_layout(negative, &digits[..n], exp10, &mut laid);
-    if laid.len > laid.buf.len() || &laid.buf[..laid.len] != bytes {
+    let mut laid = [0u8; LAYOUT_MAX];
+    let len = layout(negative, &digits[..n], exp10, &mut laid);
+    if laid[..len] != *bytes {
         return false;
     }
     if n <= 15 && (-300..=300).contains(&exp10) {
@@ -242,24 +242,6 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     let (m, shortest_exp) = shortest_digits(value, &mut shortest);
     round_tie_to_even(value.abs(), &mut shortest[..m], shortest_exp);
     shortest_exp == exp10 && shortest[..m] == digits[..n]
-}
-
-/// Text laid out on the stack (a repr is at most 24 bytes).
-struct StackText {
-    buf: [u8; 32],
-    len: usize,
-}
-
-impl JsonOut for StackText {
-    #[inline]
-    fn push_str(&mut self, s: &str) {
-        let end = self.len + s.len();
-        if end <= self.buf.len() {
-            self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        }
-        // Past the end only the length grows, and the comparison fails.
-        self.len = end;
-    }
 }
 
 /// Where Rust rounded an exact tie up to an odd last digit, takes the even digit below, as
