@@ -16,7 +16,7 @@ use ratatui::layout::{Position, Rect};
 use super::action::{Action, Pane, action_for};
 use super::compare::{Against, Comparison};
 use super::layout::{Layout, layout};
-use super::runs::{Badge, RowId, Run, Task, group, rows};
+use super::runs::{Badge, RowId, Run, Task, add_to_groups, group, rows};
 use super::walkthrough::{Step, Target};
 
 /// Everything that can happen.
@@ -599,7 +599,7 @@ impl Model {
                 Vec::new()
             }
             Action::EditInputs => match self.selected_run() {
-                Some(run) if self.runs[run].record.inputs.is_some() => vec![Effect::Edit { run }],
+                Some(run) if self.runs[run].has_inputs() => vec![Effect::Edit { run }],
                 Some(_) => {
                     self.message = Some("this run recorded no inputs to edit".to_string());
                     Vec::new()
@@ -866,9 +866,10 @@ impl Model {
         total: usize,
     ) -> Vec<Effect> {
         let before = self.selected_run();
+        let from = self.runs.len();
         self.runs.extend(runs.into_iter().map(Arc::new));
         self.shared = Arc::new(self.runs.clone());
-        self.tasks = group(&self.runs);
+        add_to_groups(&mut self.tasks, &self.runs, from);
         self.errors.extend(errors);
         self.loading = Some((done, total));
         self.rebuild_rows();
@@ -1042,8 +1043,11 @@ impl Model {
             }
         }
         self.errors.extend(errors);
+        // A rewritten record may have moved in time or to another task: regroup them all.
+        self.runs.extend(added.into_iter().map(Arc::new));
+        self.tasks = group(&self.runs);
         let loading = self.loading;
-        let effects = self.on_loaded(added, Vec::new(), 0, 0);
+        let effects = self.on_loaded(Vec::new(), Vec::new(), 0, 0);
         self.loading = loading;
         if effects.is_empty() && before.is_some() {
             return self.request();

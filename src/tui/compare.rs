@@ -6,6 +6,7 @@
 //! [`compare`] reads files only for live comparisons (the source as it is now, storage);
 //! everything else is a function of the loaded runs.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -335,11 +336,30 @@ fn run_label(run: &Run) -> String {
 /// Computes one comparison.
 pub fn compare(job: &Job) -> Comparison {
     let runs = &job.runs;
+    // Values are built only for the runs of the tasks compared (a lean run keeps its inputs
+    // as text): pairing, the explanation and the what-if keys read no other task's inputs.
+    let selected_task = &runs[job.selected].record.task.name;
+    let marked_task = match &job.against {
+        Against::Marked(m) => Some(&runs[*m].record.task.name),
+        _ => None,
+    };
+    let records: Vec<Cow<RunRecord>> = runs
+        .iter()
+        .map(|r| {
+            let name = &r.record.task.name;
+            if name == selected_task || Some(name) == marked_task {
+                r.full_record()
+            } else {
+                Cow::Borrowed(&r.record)
+            }
+        })
+        .collect();
     let refs: Vec<RunRef> = runs
         .iter()
-        .map(|r| RunRef {
+        .zip(&records)
+        .map(|(r, record)| RunRef {
             source: &r.source,
-            record: &r.record,
+            record,
         })
         .collect();
     let mut out = Comparison {
@@ -368,7 +388,7 @@ pub fn compare(job: &Job) -> Comparison {
     let edited_record = job
         .edited_inputs
         .clone()
-        .map(|inputs| with_inputs(&selected.record, inputs));
+        .map(|inputs| with_inputs(&records[job.selected], inputs));
     let edited_ref = edited_record.as_ref().map(|record| RunRef {
         source: &selected.source,
         record,

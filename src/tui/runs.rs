@@ -3,11 +3,13 @@
 //! the rows that are drawn. Rows are identified by what they show (a task's name, a run's
 //! index), never by position, so the selection survives new runs and filters.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use cachescope::engine::{NodeStatus, recompute};
-use cachescope::load::RecordSource;
+use cachescope::engine::{NodeStatus, RecordEvaluation, recompute, recompute_lean};
+use cachescope::load::{CanonicalText, RecordSource};
+use cachescope::pyjson::parse;
 use cachescope::record::RunRecord;
 use cachescope::sanitize::sanitize_line;
 
@@ -61,11 +63,32 @@ pub struct Run {
     pub task: String,
     /// Lower-case words the filter matches against.
     haystack: String,
+    /// The inputs and flow parameters as the canonical text they were recorded as, where the
+    /// record was loaded lean (`record` then has `None` for them): a big folder's values are
+    /// built only for the runs a comparison reads, so memory stays near the records' size.
+    inputs_text: Option<Box<str>>,
+    parameters_text: Option<Box<str>>,
 }
 
 impl Run {
     pub fn new(source: RecordSource, record: RunRecord) -> Run {
         let evaluation = recompute(&record);
+        Run::with(source, record, evaluation, CanonicalText::default())
+    }
+
+    /// A run loaded lean ([`cachescope::load::load_unit_lean`]): recomputed from its canonical
+    /// texts, which it keeps in place of the values.
+    pub fn lean(source: RecordSource, record: RunRecord, texts: CanonicalText) -> Run {
+        let evaluation = recompute_lean(&record, &texts.texts());
+        Run::with(source, record, evaluation, texts)
+    }
+
+    fn with(
+        source: RecordSource,
+        record: RunRecord,
+        evaluation: RecordEvaluation,
+        texts: CanonicalText,
+    ) -> Run {
         let failed = matches!(
             record.outcome.state.as_deref(),
             Some("Failed" | "Crashed" | "Cancelled")
@@ -114,7 +137,31 @@ impl Run {
             badge,
             unverifiable,
             haystack,
+            inputs_text: texts.inputs.map(|(text, _)| text),
+            parameters_text: texts.flow_parameters.map(|(text, _)| text),
         }
+    }
+
+    /// The whole record, with its inputs and flow parameters as values (built from their texts
+    /// for a run loaded lean).
+    pub fn full_record(&self) -> Cow<'_, RunRecord> {
+        if self.inputs_text.is_none() && self.parameters_text.is_none() {
+            return Cow::Borrowed(&self.record);
+        }
+        let mut record = self.record.clone();
+        // The texts were checked canonical, so they parse.
+        if let Some(text) = &self.inputs_text {
+            record.inputs = parse(text).ok();
+        }
+        if let (Some(text), Some(flow)) = (&self.parameters_text, record.flow.as_mut()) {
+            flow.parameters = parse(text).ok();
+        }
+        Cow::Owned(record)
+    }
+
+    /// Whether the run recorded inputs.
+    pub fn has_inputs(&self) -> bool {
+        self.record.inputs.is_some() || self.inputs_text.is_some()
     }
 
     /// Whether every word of the filter occurs in the run's name, ids, flow run or outcome.
@@ -143,27 +190,50 @@ pub enum RowId {
 
 /// Groups runs by task name (tasks in name order, runs newest first).
 pub fn group(runs: &[Arc<Run>]) -> Vec<Task> {
-    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, run) in runs.iter().enumerate() {
-        by_name.entry(&run.record.task.name).or_default().push(i);
-    }
-    let mut tasks: Vec<Task> = by_name
-        .into_iter()
-        .map(|(name, mut idx)| {
-            idx.sort_by(|&a, &b| {
-                runs[b]
-                    .sort_time()
-                    .cmp(runs[a].sort_time())
-                    .then(runs[b].source.cmp(&runs[a].source))
-            });
-            Task {
-                name: name.to_string(),
-                runs: idx,
-            }
-        })
-        .collect();
-    tasks.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut tasks = Vec::new();
+    add_to_groups(&mut tasks, runs, 0);
     tasks
+}
+
+/// Adds `runs[from..]` to `tasks` (grouped from `runs[..from]`), re-sorting only the tasks that
+/// got runs: a big folder loads in batches, and each batch must not cost a regrouping of every
+/// run loaded before it (the lists are sorted already, and the sort runs over sorted stretches
+/// in linear time).
+pub fn add_to_groups(tasks: &mut Vec<Task>, runs: &[Arc<Run>], from: usize) {
+    let mut index: HashMap<String, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.clone(), i))
+        .collect();
+    let known = tasks.len();
+    let mut touched = HashSet::new();
+    for (i, run) in runs.iter().enumerate().skip(from) {
+        let name = &run.record.task.name;
+        let t = match index.get(name) {
+            Some(&t) => t,
+            None => {
+                tasks.push(Task {
+                    name: name.clone(),
+                    runs: Vec::new(),
+                });
+                index.insert(name.clone(), tasks.len() - 1);
+                tasks.len() - 1
+            }
+        };
+        tasks[t].runs.push(i);
+        touched.insert(t);
+    }
+    for t in touched {
+        tasks[t].runs.sort_by(|&a, &b| {
+            runs[b]
+                .sort_time()
+                .cmp(runs[a].sort_time())
+                .then(runs[b].source.cmp(&runs[a].source))
+        });
+    }
+    if tasks.len() > known {
+        tasks.sort_by(|a, b| a.name.cmp(&b.name));
+    }
 }
 
 /// The filter's words, lower-cased.

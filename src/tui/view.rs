@@ -216,7 +216,7 @@ fn draw_runs(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
     let focused = model.focus == Pane::Runs && model.overlay.is_none();
     let mut title = format!("{} ({})", Pane::Runs.title(), model.runs.len());
     if let Some((done, total)) = model.loading {
-        title.push_str(&format!(" loading {done}/{total} files"));
+        title.push_str(&format!(" loading {}", progress(done, total)));
     }
     if !model.filter.is_empty() {
         title.push_str(&format!(" filter: {}", safe(&model.filter)));
@@ -701,7 +701,7 @@ fn draw_status(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
     let left = Line::from(spans);
     let message = match (&model.message, model.loading) {
         (Some(m), _) => safe(m),
-        (None, Some((done, total))) => format!("loading {done}/{total} files…"),
+        (None, Some((done, total))) => format!("loading {}…", progress(done, total)),
         (None, None) if !model.errors.is_empty() => format!(
             "{} file(s) could not be loaded: E lists them",
             model.errors.len()
@@ -840,4 +840,15 @@ fn draw_what_if(
     ];
     frame.render_widget(Paragraph::new(lines), inner);
     frame.set_cursor_position((inner.x + 13 + cursor as u16, inner.y));
+}
+
+/// How far the load is, from bytes read of all the record files' bytes: `41% of 303 MB`.
+fn progress(done: usize, total: usize) -> String {
+    let percent = (done * 100).checked_div(total).unwrap_or(100);
+    let mb = total as f64 / 1e6;
+    if mb >= 10.0 {
+        format!("{percent}% of {mb:.0} MB")
+    } else {
+        format!("{percent}% of {mb:.1} MB")
+    }
 }
