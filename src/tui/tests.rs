@@ -773,3 +773,113 @@ fn hostile_records_are_listed_in_the_error_overlay() {
         );
     }
 }
+
+/// The loader keeps a big folder's canonical inputs as text and builds values only for the
+/// tasks a comparison reads. Every comparison must come out as from runs loaded whole: the
+/// sample runs, rewritten on one line as `json.dumps` writes them (so their inputs are
+/// canonical and really kept as text), compared with their earlier run both ways.
+#[test]
+fn runs_loaded_lean_compare_as_runs_loaded_whole() {
+    use super::app::Request;
+    use super::compare::Against;
+    use cachescope::load::{BLOCK, load_unit_lean, units};
+    use cachescope::pyjson::{SortKeys, Value, dumps, parse};
+
+    let (files, _) = discover(&[sample_runs()]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut whole = Vec::new();
+    let mut lines = Vec::new();
+    for f in &files {
+        for loaded in load_file(f) {
+            let Ok(record) = loaded.record else { continue };
+            // Relative paths are relative to the record's folder: make them absolute so the
+            // copy finds the same project and storage.
+            let mut value = parse(&std::fs::read_to_string(f).unwrap()).unwrap();
+            if let Value::Object(entries) = &mut value {
+                for (k, v) in entries.iter_mut() {
+                    let absolute = |v: &Value| match v {
+                        Value::Str(p) => Some(Value::Str(
+                            f.parent().unwrap().join(p).display().to_string(),
+                        )),
+                        _ => None,
+                    };
+                    match k {
+                        cachescope::pyjson::Key::Str(k) if k == "project_root" => {
+                            if let Some(a) = absolute(v) {
+                                *v = a;
+                            }
+                        }
+                        cachescope::pyjson::Key::Str(k) if k == "outcome" => {
+                            if let Value::Object(o) = v {
+                                for (k, v) in o.iter_mut() {
+                                    if matches!(k, cachescope::pyjson::Key::Str(k) if k == "result_storage")
+                                    {
+                                        if let Some(a) = absolute(v) {
+                                            *v = a;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            lines.push(dumps(&value, SortKeys::Preserve).unwrap());
+            whole.push(record);
+        }
+    }
+    let copy = tmp.path().join("runs.jsonl");
+    std::fs::write(&copy, lines.join("\n") + "\n").unwrap();
+    let mut lean = Vec::new();
+    let mut kept_as_text = 0;
+    for unit in units(std::slice::from_ref(&copy), BLOCK) {
+        let (loaded, texts) = load_unit_lean(unit);
+        for (l, t) in loaded.into_iter().zip(texts) {
+            kept_as_text += usize::from(t.inputs.is_some());
+            lean.push(Arc::new(Run::lean(l.source, l.record.unwrap(), t)));
+        }
+    }
+    assert!(
+        kept_as_text > 40,
+        "only {kept_as_text} runs kept their inputs as text"
+    );
+    let mut full = Vec::new();
+    for unit in units(std::slice::from_ref(&copy), BLOCK) {
+        for l in cachescope::load::load_unit(unit) {
+            full.push(Arc::new(Run::new(l.source, l.record.unwrap())));
+        }
+    }
+    assert_eq!(lean.len(), whole.len());
+    let (lean, full) = (Arc::new(lean), Arc::new(full));
+    let mut explained = 0;
+    for selected in 0..lean.len() {
+        assert_eq!(lean[selected].badge, full[selected].badge);
+        for against in [Against::Paired, Against::Live] {
+            let request = |runs| {
+                let r = Request {
+                    generation: 1,
+                    selected,
+                    against: against.clone(),
+                    what_if: Some("INPUTS + TASK_SOURCE".to_string()),
+                    edited_inputs: None,
+                };
+                compare(&job(r, runs, None, now()))
+            };
+            let (a, b) = (request(lean.clone()), request(full.clone()));
+            assert_eq!(a.how, b.how, "run {selected}");
+            assert_eq!(a.problem, b.problem, "run {selected}");
+            assert_eq!(a.what_if_keys, b.what_if_keys, "run {selected}");
+            assert_eq!(a.nodes.len(), b.nodes.len(), "run {selected}");
+            let (a, b) = (a.explanation, b.explanation);
+            assert_eq!(a.is_some(), b.is_some(), "run {selected}");
+            if let (Some(a), Some(b)) = (a, b) {
+                explained += 1;
+                assert_eq!(a.headline, b.headline, "run {selected}");
+                assert_eq!((a.key_a, a.key_b), (b.key_a, b.key_b), "run {selected}");
+                assert_eq!(a.culprits.len(), b.culprits.len(), "run {selected}");
+            }
+        }
+    }
+    assert!(explained > 60, "{explained}");
+}
