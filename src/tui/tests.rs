@@ -812,11 +812,9 @@ fn runs_loaded_lean_compare_as_runs_loaded_whole() {
                         cachescope::pyjson::Key::Str(k) if k == "outcome" => {
                             if let Value::Object(o) = v {
                                 for (k, v) in o.iter_mut() {
-                                    if matches!(k, cachescope::pyjson::Key::Str(k) if k == "result_storage")
-                                    {
-                                        if let Some(a) = absolute(v) {
-                                            *v = a;
-                                        }
+                                    let storage = matches!(k, cachescope::pyjson::Key::Str(k) if k == "result_storage");
+                                    if let Some(a) = absolute(v).filter(|_| storage) {
+                                        *v = a;
                                     }
                                 }
                             }
