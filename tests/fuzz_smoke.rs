@@ -9,7 +9,14 @@
 use std::path::Path;
 use std::process::Command;
 
-const TARGETS: [&str; 5] = ["load", "pyjson", "source", "policy_expr", "sanitize"];
+const TARGETS: [&str; 6] = [
+    "load",
+    "pyjson",
+    "source",
+    "policy_expr",
+    "sanitize",
+    "record_fast",
+];
 
 #[test]
 fn every_fuzz_target_builds_and_survives_a_short_run() {

@@ -1,0 +1,32 @@
+//! The fast lane of record loading against the slow parser: on any text, where the fast lane
+//! answers, the slow way must accept the record too and read exactly the same record and the
+//! same canonical spans (plain and lean). The fast lane may decline anything.
+#![no_main]
+
+use cachescope::pyjson::{CanonicalSpans, parse, parse_record_lean};
+use cachescope::record::RunRecord;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for lean in [false, true] {
+        let Some(fast) = cachescope::record_fast::read(text, lean) else {
+            continue;
+        };
+        let (value, spans) = if lean {
+            parse_record_lean(text).expect("the fast lane read what the parser refuses")
+        } else {
+            (
+                parse(text).expect("the fast lane read what the parser refuses"),
+                CanonicalSpans::default(),
+            )
+        };
+        let record =
+            RunRecord::from_value(value).expect("the fast lane read what the reader refuses");
+        assert_eq!(fast.record, record);
+        assert_eq!(fast.inputs, spans.inputs);
+        assert_eq!(fast.flow_parameters, spans.flow_parameters);
+    }
+});
