@@ -655,15 +655,14 @@ fn load_text_with(
     match RunRecord::from_value(value) {
         Ok(record) => (Ok(record), texts),
         Err(e) => {
+            // The tree has no positions: the fault is placed by scanning the text again.
+            let (offset, message) = e.locate(text);
+            let (line, column) = line_col(text.as_bytes(), offset);
             let error = LoadError {
                 path: path.to_path_buf(),
-                line: if line_offset > 0 || is_jsonl(path) {
-                    Some(line_offset + 1)
-                } else {
-                    None
-                },
-                column: None,
-                message: e.message,
+                line: Some(line_offset + line),
+                column: Some(column),
+                message,
             };
             (Err(error), CanonicalText::default())
         }

@@ -1,11 +1,12 @@
 //! Run records (format `cachescope/run-record@1`): what the recorder wrote for one task run,
 //! read from parsed JSON into typed fields. Unknown fields are ignored; a missing or mistyped
-//! required field is an error that names the field.
+//! required field is an error that names the field and holds its path, which
+//! [`RecordError::locate`] turns into a place in the text.
 
 use std::path::{Path, PathBuf};
 
 use crate::policy::{Configure, PolicyKind, PolicyNode, Recorded};
-use crate::pyjson::{Key, Value};
+use crate::pyjson::{Key, Step, Value, float_repr, locate, path_name};
 
 pub const FORMAT_V1: &str = "cachescope/run-record@1";
 
@@ -123,43 +124,89 @@ pub struct Outcome {
     pub result_storage: Option<String>,
 }
 
-/// A record that does not follow the format: which field, and what is wrong with it.
+/// A record that does not follow the format: what is wrong, naming the field, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct RecordError {
+    /// What is wrong, naming the field: `task_run.id: expected a string or null, found 12`.
     pub message: String,
+    /// The path of the offending value; for a missing field, of the object that lacks it.
+    pub at: Vec<Step>,
 }
 
-fn err(message: String) -> RecordError {
-    RecordError { message }
+impl RecordError {
+    /// Where the fault is in `text`, the record text that was parsed: the byte offset of the
+    /// offending value, and the message, with a note when a key on its path repeats (the last
+    /// one counts, so the first one a reader sees may look right).
+    ///
+    /// The tree keeps no positions, so this scans the text again; it runs only on an error.
+    pub fn locate(&self, text: &str) -> (usize, String) {
+        match locate(text, &self.at) {
+            Some(found) => match found.repeated {
+                Some((step, times)) => (
+                    found.offset,
+                    format!(
+                        "{} (`{}` is given {times} times in its object; the last one counts, as \
+                         Python's json.loads reads it)",
+                        self.message,
+                        path_name(&self.at[..=step]),
+                    ),
+                ),
+                None => (found.offset, self.message.clone()),
+            },
+            // Not reached for text that parsed into the value read; the record's start then.
+            None => (
+                text.len() - text.trim_start_matches([' ', '\t', '\n', '\r']).len(),
+                self.message.clone(),
+            ),
+        }
+    }
+}
+
+fn err(at: Vec<Step>, message: String) -> RecordError {
+    RecordError { message, at }
+}
+
+/// `at` and one more key.
+fn child(at: &[Step], field: &str) -> Vec<Step> {
+    let mut path = at.to_vec();
+    path.push(Step::Key(field.to_string()));
+    path
+}
+
+/// The error for a value of the wrong kind at `at`.
+fn wrong_at(at: Vec<Step>, expected: &str, found: &Value) -> RecordError {
+    let message = format!(
+        "{}: expected {expected}, found {}",
+        path_name(&at),
+        describe(found)
+    );
+    err(at, message)
 }
 
 /// Reads fields of one JSON object, naming the full field path in errors.
 struct Fields<'a> {
     value: &'a Value,
-    path: String,
+    at: Vec<Step>,
 }
 
 impl<'a> Fields<'a> {
-    fn of(value: &'a Value, path: &str) -> Result<Fields<'a>, RecordError> {
+    fn of(value: &'a Value, at: Vec<Step>) -> Result<Fields<'a>, RecordError> {
         match value {
-            Value::Object(_) => Ok(Fields {
-                value,
-                path: path.to_string(),
-            }),
-            _ => Err(err(format!(
-                "field `{path}` must be an object, found {}",
-                kind_name(value)
-            ))),
+            Value::Object(_) => Ok(Fields { value, at }),
+            _ if at.is_empty() => {
+                let message = format!(
+                    "expected a run record (a JSON object), found {}",
+                    describe(value)
+                );
+                Err(err(at, message))
+            }
+            _ => Err(wrong_at(at, "an object", value)),
         }
     }
 
     fn name(&self, field: &str) -> String {
-        if self.path.is_empty() {
-            field.to_string()
-        } else {
-            format!("{}.{field}", self.path)
-        }
+        path_name(&child(&self.at, field))
     }
 
     fn get(&self, field: &str) -> Option<&'a Value> {
@@ -167,8 +214,12 @@ impl<'a> Fields<'a> {
     }
 
     fn required(&self, field: &str) -> Result<&'a Value, RecordError> {
-        self.get(field)
-            .ok_or_else(|| err(format!("missing required field `{}`", self.name(field))))
+        self.get(field).ok_or_else(|| {
+            err(
+                self.at.clone(),
+                format!("missing required field `{}`", self.name(field)),
+            )
+        })
     }
 
     /// A string or null (or absent).
@@ -195,17 +246,15 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A non-negative integer or null (or absent).
-    fn opt_index(&self, field: &str) -> Result<Option<u64>, RecordError> {
+    /// A non-negative integer that fits in 64 bits, or null (or absent); `what` says which.
+    fn opt_u64(&self, field: &str, what: &str) -> Result<Option<u64>, RecordError> {
         match self.get(field) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Int(text)) => text.parse::<u64>().map(Some).map_err(|_| {
-                err(format!(
-                    "field `{}` must be a non-negative integer, found {text}",
-                    self.name(field)
-                ))
-            }),
-            Some(other) => Err(self.wrong(field, "an integer or null", other)),
+            Some(v @ Value::Int(text)) => text
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| self.wrong(field, what, v)),
+            Some(other) => Err(self.wrong(field, what, other)),
         }
     }
 
@@ -217,23 +266,42 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The object in `field`, which [`Fields::opt_object`] found.
+    fn object(&self, field: &str, value: &'a Value) -> Result<Fields<'a>, RecordError> {
+        Fields::of(value, child(&self.at, field))
+    }
+
     fn wrong(&self, field: &str, expected: &str, found: &Value) -> RecordError {
-        err(format!(
-            "field `{}` must be {expected}, found {}",
-            self.name(field),
-            kind_name(found)
-        ))
+        wrong_at(child(&self.at, field), expected, found)
     }
 }
 
-fn kind_name(v: &Value) -> &'static str {
+/// A value as an error message shows it: short scalars as written, long ones cut.
+fn describe(v: &Value) -> String {
+    fn cut(text: &str, max: usize) -> String {
+        match text.char_indices().nth(max) {
+            Some((end, _)) => format!("{}… ({} characters)", &text[..end], text.chars().count()),
+            None => text.to_string(),
+        }
+    }
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Int(_) | Value::Float(_) => "a number",
-        Value::Str(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(text) if text.len() > 24 => format!(
+            "an integer of {} digits",
+            text.trim_start_matches('-').len()
+        ),
+        Value::Int(text) => text.clone(),
+        Value::Float(f) => match &f.text {
+            Some(text) => cut(text, 24),
+            None => float_repr(f.value),
+        },
+        Value::Str(s) => match s.char_indices().nth(40) {
+            Some((end, _)) => format!("{:?}… ({} characters)", &s[..end], s.chars().count()),
+            None => format!("{s:?}"),
+        },
+        Value::Array(_) => "an array".to_string(),
+        Value::Object(_) => "an object".to_string(),
     }
 }
 
@@ -253,25 +321,24 @@ impl RunRecord {
             _ => None,
         };
         let mut record = RunRecord::read(&value)?;
-        record.inputs = object_or_null(inputs, "inputs")?;
+        record.inputs = object_or_null(inputs, &["inputs"])?;
         if let Some(flow) = &mut record.flow {
-            flow.parameters = object_or_null(parameters, "flow.parameters")?;
+            flow.parameters = object_or_null(parameters, &["flow", "parameters"])?;
         }
         Ok(record)
     }
 
     /// Reads every field but the inputs and flow parameters.
     fn read(value: &Value) -> Result<RunRecord, RecordError> {
-        let top = Fields::of(value, "")?;
+        let top = Fields::of(value, Vec::new())?;
         let format = top.req_str("format")?;
         if format != FORMAT_V1 {
-            return Err(err(format!(
-                "field `format` is {format:?}, expected {FORMAT_V1:?}"
-            )));
+            let found = Value::Str(format);
+            return Err(top.wrong("format", &format!("{FORMAT_V1:?}"), &found));
         }
         let environment = match top.opt_object("environment")? {
             Some(env) => {
-                let env = Fields::of(env, "environment")?;
+                let env = top.object("environment", env)?;
                 Environment {
                     prefect: env.opt_str("prefect")?,
                     python: env.opt_str("python")?,
@@ -281,7 +348,7 @@ impl RunRecord {
         };
         let flow = match top.opt_object("flow")? {
             Some(flow) => {
-                let f = Fields::of(flow, "flow")?;
+                let f = top.object("flow", flow)?;
                 Some(FlowInfo {
                     name: f.opt_str("name")?,
                     run_id: f.opt_str("run_id")?,
@@ -291,16 +358,8 @@ impl RunRecord {
             }
             None => None,
         };
-        let task = Fields::of(top.required("task")?, "task")?;
-        let line = match task.get("line") {
-            None | Some(Value::Null) => None,
-            Some(Value::Int(text)) => Some(text.parse::<u64>().map_err(|_| {
-                err(format!(
-                    "field `task.line` must be a line number, found {text}"
-                ))
-            })?),
-            Some(other) => return Err(task.wrong("line", "an integer", other)),
-        };
+        let task = top.object("task", top.required("task")?)?;
+        let line = task.opt_u64("line", "a line number or null")?;
         let task_info = TaskInfo {
             name: task.req_str("name")?,
             task_key: task.opt_str("task_key")?,
@@ -312,20 +371,20 @@ impl RunRecord {
         };
         let task_run = match top.opt_object("task_run")? {
             Some(tr) => {
-                let tr = Fields::of(tr, "task_run")?;
+                let tr = top.object("task_run", tr)?;
                 TaskRunInfo {
                     id: tr.opt_str("id")?,
                     name: tr.opt_str("name")?,
                     dynamic_key: tr.opt_str("dynamic_key")?,
-                    call_index: tr.opt_index("call_index")?,
-                    map_index: tr.opt_index("map_index")?,
+                    call_index: tr.opt_u64("call_index", "a non-negative integer or null")?,
+                    map_index: tr.opt_u64("map_index", "a non-negative integer or null")?,
                 }
             }
             None => TaskRunInfo::default(),
         };
         let policy = match top.required("policy")? {
             Value::Null => None,
-            node => Some(read_node(node, "policy")?),
+            node => Some(read_node(node, child(&[], "policy"))?),
         };
         // `key` must be present (null is a real answer: no key) so that a truncated record
         // is not read as "no cache key".
@@ -333,7 +392,7 @@ impl RunRecord {
         let key = top.opt_str("key")?;
         let outcome = match top.opt_object("outcome")? {
             Some(o) => {
-                let o = Fields::of(o, "outcome")?;
+                let o = top.object("outcome", o)?;
                 Outcome {
                     state: o.opt_str("state")?,
                     cache_hit: o.opt_bool("cache_hit")?.unwrap_or(false),
@@ -419,19 +478,19 @@ fn take_field(value: &mut Value, field: &str) -> Option<Value> {
     Some(entries.remove(pos).1)
 }
 
-fn object_or_null(value: Option<Value>, field: &str) -> Result<Option<Value>, RecordError> {
+fn object_or_null(value: Option<Value>, path: &[&str]) -> Result<Option<Value>, RecordError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(v @ Value::Object(_)) => Ok(Some(v)),
-        Some(other) => Err(err(format!(
-            "field `{field}` must be an object or null, found {}",
-            kind_name(&other)
-        ))),
+        Some(other) => {
+            let at = path.iter().map(|k| Step::Key(k.to_string())).collect();
+            Err(wrong_at(at, "an object or null", &other))
+        }
     }
 }
 
-fn read_node(value: &Value, path: &str) -> Result<PolicyNode, RecordError> {
-    let f = Fields::of(value, path)?;
+fn read_node(value: &Value, at: Vec<Step>) -> Result<PolicyNode, RecordError> {
+    let f = Fields::of(value, at)?;
     let class = f.req_str("policy")?;
     let kind = match class.as_str() {
         "Inputs" => PolicyKind::Inputs {
@@ -452,7 +511,11 @@ fn read_node(value: &Value, path: &str) -> Result<PolicyNode, RecordError> {
             let policies = children
                 .iter()
                 .enumerate()
-                .map(|(i, child)| read_node(child, &format!("{path}.policies[{i}]")))
+                .map(|(i, node)| {
+                    let mut at = child(&f.at, "policies");
+                    at.push(Step::Index(i));
+                    read_node(node, at)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             PolicyKind::Compound { policies }
         }
@@ -480,7 +543,7 @@ fn read_storage_key(task: &Fields) -> Result<Option<StorageKeyTemplate>, RecordE
     let Some(value) = task.opt_object("result_storage_key")? else {
         return Ok(None);
     };
-    let f = Fields::of(value, "task.result_storage_key")?;
+    let f = task.object("result_storage_key", value)?;
     Ok(Some(StorageKeyTemplate {
         template: f.req_str("template")?,
         reproducible: f.opt_bool("reproducible")?.unwrap_or(true),
@@ -492,10 +555,10 @@ fn read_transaction(top: &Fields) -> Result<Option<TransactionInfo>, RecordError
     let Some(value) = top.opt_object("transaction")? else {
         return Ok(None);
     };
-    let f = Fields::of(value, "transaction")?;
+    let f = top.object("transaction", value)?;
     let failed = match f.opt_object("failed")? {
         Some(v) => {
-            let r = Fields::of(v, "transaction.failed")?;
+            let r = f.object("failed", v)?;
             Some(FailedRun {
                 task: r.opt_str("task")?,
                 task_run: r.opt_str("task_run")?,
@@ -517,9 +580,14 @@ fn read_str_list(f: &Fields, field: &str) -> Result<Vec<String>, RecordError> {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|item| match item {
+            .enumerate()
+            .map(|(i, item)| match item {
                 Value::Str(s) => Ok(s.clone()),
-                other => Err(f.wrong(field, "a list of strings", other)),
+                other => {
+                    let mut at = child(&f.at, field);
+                    at.push(Step::Index(i));
+                    Err(wrong_at(at, "a string", other))
+                }
             })
             .collect(),
         Some(other) => Err(f.wrong(field, "a list of strings", other)),
@@ -599,5 +667,102 @@ mod tests {
             "{}",
             wrong.message
         );
+    }
+
+    /// The fault in `text`: its message and the text from where it is placed.
+    fn fault(text: &str) -> (String, String) {
+        let e = super::RunRecord::from_value(crate::pyjson::parse(text).unwrap()).unwrap_err();
+        let (offset, message) = e.locate(text);
+        (message, text[offset..].chars().take(12).collect())
+    }
+
+    // Issue 12: an error names the field and sits on the offending value (for a missing field,
+    // the object that lacks it), however the record is laid out.
+    #[test]
+    fn a_fault_names_its_field_and_is_placed_on_its_value() {
+        let base = r#"{"format": "cachescope/run-record@1", "task": {"name": "t", "line": 3},
+            "task_run": {"id": "u"}, "policy": {"policy": "CompoundCachePolicy", "key": "k",
+            "policies": [{"policy": "TaskSource", "key": "a"},
+                         {"policy": "Inputs", "key": "b", "exclude": ["x", "y"]}]},
+            "inputs": {"x": 1}, "flow": {"run_id": "r", "parameters": {"n": 1}}, "key": "k"}"#;
+        let cases: &[(&str, &str, &str, &str)] = &[
+            (
+                r#""task_run": {"id": "u"}"#,
+                r#""task_run": {"id": 12}"#,
+                "task_run.id: expected a string or null, found 12",
+                "12}",
+            ),
+            (
+                r#""cachescope/run-record@1""#,
+                r#""cachescope/run-record@9""#,
+                r#"format: expected "cachescope/run-record@1", found "cachescope/run-record@9""#,
+                r#""cachescope/"#,
+            ),
+            (
+                r#"{"name": "t", "line": 3}"#,
+                r#"{"line": 3}"#,
+                "missing required field `task.name`",
+                r#"{"line": 3}"#,
+            ),
+            (
+                r#""line": 3"#,
+                r#""line": 100000000000000000000000000000"#,
+                "task.line: expected a line number or null, found an integer of 30 digits",
+                "100000000000",
+            ),
+            (
+                r#""exclude": ["x", "y"]"#,
+                r#""exclude": ["x", 7]"#,
+                "policy.policies[1].exclude[1]: expected a string, found 7",
+                "7]}]},",
+            ),
+            (
+                r#""key": "a""#,
+                r#""key": NaN"#,
+                "policy.policies[0].key: expected a string or null, found NaN",
+                "NaN},",
+            ),
+            (
+                r#""key": "k"}"#,
+                r#""key": -Infinity}"#,
+                "key: expected a string or null, found -Infinity",
+                "-Infinity}",
+            ),
+            (
+                r#""inputs": {"x": 1}"#,
+                r#""inputs": [1]"#,
+                "inputs: expected an object or null, found an array",
+                "[1],",
+            ),
+            (
+                r#""parameters": {"n": 1}"#,
+                r#""parameters": "n""#,
+                r#"flow.parameters: expected an object or null, found "n""#,
+                r#""n"}, "key""#,
+            ),
+            (
+                r#""task": {"name": "t", "line": 3}"#,
+                r#""task": ["t"]"#,
+                "task: expected an object, found an array",
+                r#"["t"],"#,
+            ),
+            (
+                r#""task": {"name": "t", "line": 3}"#,
+                r#""task": {"name": "t", "line": 3}, "task": {"name": 1}"#,
+                "task.name: expected a string, found 1 (`task` is given 2 times in its object; the last \
+                 one counts",
+                "1}",
+            ),
+        ];
+        for (from, to, message, place) in cases {
+            assert_eq!(base.matches(from).count(), 1, "{from}");
+            let text = base.replacen(from, to, 1);
+            let (got, at) = fault(&text);
+            assert!(got.starts_with(message), "{text}\n{got}\nwanted {message}");
+            assert!(
+                at.starts_with(&place[..place.len().min(12)]),
+                "{got}: at {at:?}, wanted {place:?}"
+            );
+        }
     }
 }

@@ -1018,7 +1018,7 @@ fn errors_name_the_file_and_exit_2() {
     let out = run_in(tmp.path(), &["explain", "bad.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("bad.json: missing required field `task.name`"),
+        stderr(&out).contains("bad.json:1:47: missing required field `task.name`"),
         "{}",
         stderr(&out)
     );

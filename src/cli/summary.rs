@@ -51,7 +51,7 @@ fn write_summary(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()>
                         .unwrap_or_default()
                 )?;
             }
-            Err(e) => writeln!(out, "  error: {}", sanitize_line(&e.message))?,
+            Err(e) => writeln!(out, "  error: {}", line_of(e))?,
         }
         writeln!(out)?;
     }

@@ -6,12 +6,14 @@
 
 mod canonical;
 mod float_repr;
+mod locate;
 mod parse;
 mod value;
 mod write;
 
 pub use canonical::{canonical_entries, canonical_len, canonical_len_within};
 pub use float_repr::{float_repr, write_float_repr};
+pub use locate::{Located, Step, locate, path_name};
 pub use parse::{CanonicalSpans, MAX_DEPTH, ParseError, parse, parse_record_lean};
 pub use value::{Float, Key, Value};
 pub use write::{

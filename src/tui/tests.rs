@@ -724,7 +724,7 @@ fn hostile_records_are_listed_in_the_error_overlay() {
         .unwrap();
     let good = std::fs::read_to_string(good).unwrap();
     std::fs::write(dir.join("good.json"), &good).unwrap();
-    let bad: [(&str, Vec<u8>); 7] = [
+    let bad: [(&str, Vec<u8>); 8] = [
         ("empty.json", vec![]),
         ("truncated.json", good.as_bytes()[..good.len() / 2].to_vec()),
         (
@@ -738,6 +738,11 @@ fn hostile_records_are_listed_in_the_error_overlay() {
             good.replace("run-record@1", "run-record@9").into_bytes(),
         ),
         ("lines.jsonl", b"{\"format\": tru}\n".to_vec()),
+        (
+            "id.json",
+            good.replace("\"01a20f42-c174-7dda-a501-cc32cdde9848\"", "12")
+                .into_bytes(),
+        ),
     ];
     for (name, bytes) in &bad {
         std::fs::write(dir.join(name), bytes).unwrap();
@@ -751,7 +756,7 @@ fn hostile_records_are_listed_in_the_error_overlay() {
     let list = s.text();
     assert!(list.contains("extract"), "{list}");
     assert!(
-        list.contains("8 files could not be loaded (E lists them)"),
+        list.contains("9 files could not be loaded (E lists them)"),
         "{list}"
     );
     s.keys("E");
@@ -759,13 +764,16 @@ fn hostile_records_are_listed_in_the_error_overlay() {
     for name in bad.iter().map(|(n, _)| *n).chain(["pipe.json"]) {
         assert!(errors.contains(name), "the overlay lacks {name}: {errors}");
     }
+    // Each with its place, `FILE:LINE:COLUMN` (issue 12), but the empty file, which has none.
     for message in [
-        "empty file",
-        "byte-order mark",
-        "not UTF-8",
-        "nested deeper",
-        "run-record@9",
-        "not a regular file (a FIFO)",
+        "empty.json: empty file",
+        "bom.json:1:1: starts with a byte-order mark",
+        "utf8.json:1:13: not UTF-8",
+        "deep.json:1:2001: arrays and objects nested deeper",
+        "format.json:2:13: format: expected \"cachescope/run-record@1\", found \"cachescope/run-record@9\"",
+        "lines.jsonl:1:12: expected a JSON value",
+        "id.json:37:11: task_run.id: expected a string or null, found 12",
+        "pipe.json: skipped: not a regular file (a FIFO)",
     ] {
         assert!(
             errors.contains(message),
