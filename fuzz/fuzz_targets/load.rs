@@ -1,5 +1,6 @@
 //! The record loader, from bytes to records or errors: never a panic, and every error names
-//! the file it came from. The first byte picks `.json` or `.jsonl`.
+//! the file it came from and, unless the file is empty, the line and column. The first byte
+//! picks `.json` or `.jsonl`.
 #![no_main]
 
 use std::path::Path;
@@ -15,6 +16,10 @@ fuzz_target!(|data: &[u8]| {
         if let Err(e) = loaded.record {
             assert_eq!(e.path, path);
             assert!(!e.message.is_empty());
+            assert!(
+                e.line.is_some() && e.column.is_some() || e.message.starts_with("empty file"),
+                "{e}"
+            );
         }
     }
 });
