@@ -17,6 +17,7 @@ pub mod pyjson;
 pub mod record;
 pub mod record_fast;
 pub mod runs_tree;
+pub mod safe_json;
 pub mod sanitize;
 pub mod source;
 pub mod storage;

@@ -62,10 +62,10 @@ fn sanitize(s: &str, keep_lines: bool) -> Cow<'_, str> {
 
 /// The index of the first character to escape, found byte by byte: every unsafe character is an
 /// ASCII byte below 0x20, DEL, or starts with the byte 0xC2 (U+0080–U+009F), 0xD8 (U+061C) or
-/// 0xE2 (U+2000–U+2FFF). Those lead bytes never occur inside another character's encoding, so
-/// a candidate is always at a character boundary, and clean text is passed over without
-/// decoding it.
-fn first_candidate(s: &str, escaped: impl Fn(char) -> bool) -> Option<usize> {
+/// 0xE2 (U+2000–U+2FFF, which also holds the line separators [`crate::safe_json`] escapes).
+/// Those lead bytes never occur inside another character's encoding, so a candidate is always
+/// at a character boundary, and clean text is passed over without decoding it.
+pub(crate) fn first_candidate(s: &str, escaped: impl Fn(char) -> bool) -> Option<usize> {
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
