@@ -1,7 +1,9 @@
 //! Issue 7, item 3: records are files anyone could have written, and the control characters in
 //! them (ANSI CSI, OSC title and clipboard sequences, the 8-bit CSI U+009B, bidi overrides) must
 //! reach the terminal as visible escapes in every text output and every message, from task
-//! names, qualnames, paths, inputs, flow parameters and sources alike; `--json` stays exact JSON.
+//! names, qualnames, paths, inputs, flow parameters and sources alike; `--json` and `watch` stay
+//! exact JSON, with those characters as `\uXXXX` escapes (issue 12), which serde_json and
+//! Python's `json.loads` read back as the record's very strings.
 
 mod support;
 
@@ -127,33 +129,38 @@ struct Scene {
 }
 
 fn scene() -> Scene {
+    scene_with(EVIL)
+}
+
+/// The scene, with `evil` in place of [`EVIL`].
+fn scene_with(evil: &str) -> Scene {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let sample: Json =
         serde_json::from_slice(&fs::read(support::repo_root().join(SAMPLE)).unwrap()).unwrap();
-    let file = format!("etl-{EVIL}.py");
+    let file = format!("etl-{evil}.py");
     fs::create_dir_all(root.join("project")).unwrap();
     fs::copy(
         support::repo_root().join("sample-runs/project/etl.py"),
         root.join("project").join(&file),
     )
     .unwrap();
-    fs::create_dir_all(root.join(format!("storage-{EVIL}"))).unwrap();
+    fs::create_dir_all(root.join(format!("storage-{evil}"))).unwrap();
 
     let make = |run: &str, side: &str, minute: u32, qualname: &str| -> PathBuf {
         let mut r = sample.clone();
-        let day = format!("{side}{EVIL}");
+        let day = format!("{side}{evil}");
         r["recorded_at"] = json!(format!("2026-11-24T20:3{minute}:45.804Z"));
         r["task_run"]["id"] = json!(format!("01a20f41-e287-71ea-a046-16849e3a9a4{minute}"));
         r["project_root"] = json!("../../project");
-        r["flow"]["name"] = json!(format!("nightly{EVIL}"));
+        r["flow"]["name"] = json!(format!("nightly{evil}"));
         r["flow"]["parameters"]["day"] = json!(day);
-        r["task"]["name"] = json!(format!("extract{EVIL}{BREAK}"));
+        r["task"]["name"] = json!(format!("extract{evil}{BREAK}"));
         r["task"]["qualname"] = json!(qualname);
         r["task"]["file"] = json!(file);
         let source = r["task"]["source"].as_str().unwrap().replacen(
             "    with open",
-            &format!("    tag = \"{side}{EVIL}\"\n    with open"),
+            &format!("    tag = \"{side}{evil}\"\n    with open"),
             1,
         );
         r["task"]["source"] = json!(source);
@@ -163,20 +170,20 @@ fn scene() -> Scene {
             .as_array_mut()
             .unwrap()
             .push(json!({"policy": "FlowParameters", "key": null, "reproducible": true}));
-        r["outcome"]["result_storage"] = json!(format!("../../storage-{EVIL}"));
+        r["outcome"]["result_storage"] = json!(format!("../../storage-{evil}"));
         let folder = root.join("runs").join(run);
         fs::create_dir_all(&folder).unwrap();
-        let path = folder.join(format!("20261124T2031-extract-{EVIL}{BREAK}-{side}.json"));
+        let path = folder.join(format!("20261124T2031-extract-{evil}{BREAK}-{side}.json"));
         fs::write(&path, serde_json::to_vec_pretty(&r).unwrap()).unwrap();
         settle_keys(&path, root);
         path
     };
     let a = make("run-1", "A", 1, "extract");
     let b = make("run-2", "B", 2, "extract");
-    make("run-3", "orphan", 3, &format!("extract{EVIL}"));
+    make("run-3", "orphan", 3, &format!("extract{evil}"));
 
     fs::create_dir_all(root.join("broken")).unwrap();
-    let broken = root.join("broken").join(format!("cut-{EVIL}.json"));
+    let broken = root.join("broken").join(format!("cut-{evil}.json"));
     // Raw, where JSON wants a key: the parser's message quotes the character it found.
     fs::write(
         &broken,
@@ -368,5 +375,243 @@ fn json_stays_exact() {
     assert!(
         diff.contains(&format!("\n+    tag = \"B{EVIL}\"\n")),
         "{diff:?}"
+    );
+}
+
+/// Every character a terminal acts on that JSON allows raw in a string: DEL, all the C1
+/// controls (the 8-bit CSI U+009B, OSC U+009D, NEL U+0085), the bidi controls, and the line and
+/// paragraph separators; with an OSC title sequence, whose ESC and BEL JSON escapes itself.
+fn json_evil() -> String {
+    let mut s = String::from("\x1b]0;t\x07\x7f");
+    s.extend('\u{80}'..='\u{9f}');
+    s.extend(['\u{61c}', '\u{200e}', '\u{200f}']);
+    s.extend('\u{202a}'..='\u{202e}');
+    s.extend('\u{2066}'..='\u{2069}');
+    s.extend(['\u{2028}', '\u{2029}']);
+    s
+}
+
+/// `bytes` as text, checked to hold no character a terminal acts on: no control character but
+/// the line ends, nothing `safe_json` escapes.
+fn json_text(bytes: &[u8], what: &str) -> String {
+    let text = String::from_utf8(bytes.to_vec()).unwrap_or_else(|e| panic!("{what}: {e}"));
+    for c in text.chars() {
+        assert!(
+            c == '\n' || !(c.is_control() || cachescope::safe_json::escaped(c)),
+            "{what}: raw {c:?} in {text:?}"
+        );
+    }
+    text
+}
+
+/// Each line of `text` read by serde_json and by Python's `json.loads`, which must agree. Python
+/// hands its reading back as `json.dumps` (ASCII only) for serde_json to compare. Lines are cut
+/// at `\n` only: U+2028 would end a line for `str.splitlines`, were it left raw.
+fn read_lines_both_ways(text: &str, what: &str) -> Vec<Json> {
+    use std::io::Write;
+    let ours: Vec<Json> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{what}: not JSON: {l}: {e}")))
+        .collect();
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys\n\
+             for line in sys.stdin.buffer.read().decode('utf-8').split('\\n'):\n\
+             \x20   if line:\n\
+             \x20       print(json.dumps(json.loads(line)))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed: its json.loads must read the output as serde_json does");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{what}: python3 could not read it");
+    let python: Vec<Json> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(python, ours, "{what}: Python reads other strings");
+    ours
+}
+
+/// Every string in `v`, keys included.
+fn strings(v: &Json) -> Vec<String> {
+    match v {
+        Json::String(s) => vec![s.clone()],
+        Json::Array(items) => items.iter().flat_map(strings).collect(),
+        Json::Object(m) => m
+            .iter()
+            .flat_map(|(k, v)| std::iter::once(k.clone()).chain(strings(v)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+// Issue 12: JSON output is safe to `cat` to a terminal. A record's task name, inputs, flow
+// parameters, source, paths and the error messages that quote them carry every character a
+// terminal acts on; every JSON output writes them as `\uXXXX` escapes, and serde_json and
+// Python both read back exactly the record's strings.
+#[test]
+fn json_output_escapes_every_control_and_reads_back_exactly() {
+    let evil = json_evil();
+    let sc = scene_with(&evil);
+    let task = format!("extract{evil}{BREAK}");
+
+    let out = cachescope_plain(&["keys", "runs", "broken", "--json"], sc.root());
+    let lines = read_lines_both_ways(&json_text(&out.stdout, "keys --json"), "keys --json");
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l["task"] == task.as_str()).count(),
+        3
+    );
+    let a = lines
+        .iter()
+        .find(|l| l["record"].as_str().unwrap().ends_with("-A.json"))
+        .unwrap();
+    assert_eq!(
+        a["record"].as_str(),
+        Some(s(sc.a.strip_prefix(sc.root()).unwrap()))
+    );
+    let broken = lines.iter().find(|l| l["status"] == "error").unwrap();
+    let error = broken["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("broken/cut-{evil}.json:1:")),
+        "{error:?}"
+    );
+    assert!(error.contains("found '\u{202e}'"), "{error:?}");
+
+    let out = cachescope_plain(&["keys", "runs", "--live", "--json"], sc.root());
+    let lines = read_lines_both_ways(&json_text(&out.stdout, "keys --live"), "keys --live");
+    let all = lines.iter().flat_map(strings).collect::<Vec<_>>();
+    assert!(
+        all.iter().any(|s| s.ends_with(&format!("/etl-{evil}.py"))),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|s| s.contains(&format!("storage-{evil}"))),
+        "{all:?}"
+    );
+
+    let out = cachescope(&["explain", s(&sc.a), s(&sc.b), "--json"], sc.root());
+    let e = &read_lines_both_ways(&json_text(&out.stdout, "explain"), "explain --json")[0];
+    assert_eq!(e["a"].as_str(), Some(s(&sc.a)));
+    let all = strings(e);
+    for side in ["A", "B"] {
+        let diff = format!(
+            "\n{}    tag = \"{side}{evil}\"\n",
+            if side == "A" { '-' } else { '+' }
+        );
+        assert!(
+            all.iter().any(|s| s.contains(&diff)),
+            "{diff:?} not in {all:?}"
+        );
+        // The changed input and flow parameter, as values.
+        assert!(
+            all.iter().any(|s| s == &format!("{side}{evil}")),
+            "{side}: {all:?}"
+        );
+    }
+
+    let out = cachescope(&["check", "runs", "--json"], sc.root());
+    assert_eq!(out.status.code(), Some(2));
+    let lines = read_lines_both_ways(&json_text(&out.stdout, "check"), "check --json");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l["task"] == task.as_str()),
+        "{lines:?}"
+    );
+    let all = lines.iter().flat_map(strings).collect::<Vec<_>>();
+    assert!(
+        all.iter()
+            .any(|s| s.contains(&format!("-    tag = \"B{evil}\"\n"))),
+        "{all:?}"
+    );
+
+    // `watch`: an `error` line for a broken record, a `record` line for a new run.
+    let mut child = Command::new(support::cachescope_bin())
+        .args(["watch", "runs"])
+        .current_dir(sc.root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stdout = std::io::BufReader::new(stdout);
+        let mut line = Vec::new();
+        // Lines end at `\n` only (`read_until`), as JSON lines do.
+        while std::io::BufRead::read_until(&mut stdout, b'\n', &mut line).unwrap_or(0) > 0 {
+            if tx.send(std::mem::take(&mut line)).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| -> Json {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("watch: no {what} line: {e}"));
+        let text = json_text(&line, "watch");
+        read_lines_both_ways(&text, "watch").remove(0)
+    };
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &Json| l["event"] == "ready") {
+        seen.push(next("ready"));
+    }
+    // A record written half, as a writer that does not rename leaves it.
+    fs::create_dir_all(sc.root().join("runs/run-5")).unwrap();
+    fs::copy(&sc.broken, sc.root().join("runs/run-5/cut.json")).unwrap();
+    let error = loop {
+        let line = next("error");
+        if line["event"] == "error" {
+            break line;
+        }
+    };
+    assert!(
+        error["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("runs/run-5/cut.json"),
+        "{error}"
+    );
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("found '\u{202e}'"),
+        "{error}"
+    );
+    let mut c: Json = serde_json::from_slice(&fs::read(&sc.b).unwrap()).unwrap();
+    c["recorded_at"] = json!("2026-11-24T20:39:45.804Z");
+    c["task_run"]["id"] = json!("01a20f41-e287-71ea-a046-16849e3a9a49");
+    fs::create_dir_all(sc.root().join("runs/run-4")).unwrap();
+    let new = sc
+        .root()
+        .join("runs/run-4")
+        .join(format!("20261124T2039-extract-{evil}{BREAK}-C.json"));
+    fs::write(&new, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    let record = loop {
+        let line = next("record");
+        if line["event"] == "record" {
+            break line;
+        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(record["task"], task.as_str(), "{record}");
+    assert!(
+        record["record"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("-{evil}{BREAK}-C.json")),
+        "{record}"
     );
 }

@@ -15,6 +15,7 @@ use cachescope::explain::{Case, Other, Pairing, RunRef, explain};
 use cachescope::live::{LiveOptions, SourceCache};
 use cachescope::load::load_paths;
 use cachescope::nondeterministic::next_run_verdict;
+use cachescope::safe_json;
 use cachescope::sanitize::sanitize_line;
 use serde_json::json;
 
@@ -57,8 +58,9 @@ pub fn run(
         .collect();
     let options = LiveOptions { project };
     let mut cache = SourceCache::new();
-    // Line by line, as CI logs show them. JSON is exact JSON; text goes through the sanitiser,
-    // behind the escaping of each field below.
+    // Line by line, as CI logs show them. JSON is exact JSON, with every control character
+    // escaped (`safe_json`); text goes through the sanitiser, behind the escaping of each
+    // field below.
     let stdout = io::stdout().lock();
     let mut out: Box<dyn Write> = if json {
         Box::new(stdout)
@@ -118,7 +120,7 @@ pub fn run(
                 "error": match &st { CheckStatus::Error(why) => Some(why), _ => None },
                 "note": live.note,
             });
-            Some(line.to_string())
+            Some(safe_json::to_string(&line).expect("a JSON value always serializes"))
         } else if st == CheckStatus::Changed {
             let changed: Vec<_> = explanation
                 .culprits

@@ -17,6 +17,7 @@ use cachescope::load::{RecordSource, load_file, load_paths};
 use cachescope::policy::{PolicyNode, parse_policy};
 use cachescope::record::RunRecord;
 use cachescope::runs_tree::runs_root;
+use cachescope::safe_json;
 use jiff::Timestamp;
 
 use super::Outcome;
@@ -142,10 +143,12 @@ pub fn run(args: ExplainArgs) -> Outcome {
     match explain_command(&args) {
         Ok((explanation, error)) => {
             let mut out = io::stdout().lock();
-            // JSON is exact JSON (serde_json escapes the C0 controls itself); text goes
-            // through the sanitiser, behind the escaping of each field in `render_text`.
+            // JSON is exact JSON, with every control character escaped (`safe_json`); text
+            // goes through the sanitiser, behind the escaping of each field in `render_text`.
             let written = if args.json {
-                writeln!(out, "{}", explanation_json(&explanation))
+                safe_json::to_writer(&mut out, &explanation_json(&explanation))
+                    .map_err(io::Error::from)
+                    .and_then(|()| writeln!(out))
             } else {
                 Sanitized::new(&mut out).write_all(render_text(&explanation).as_bytes())
             };

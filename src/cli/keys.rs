@@ -13,6 +13,7 @@ use cachescope::load::{
 use cachescope::nondeterministic::{NonDeterminism, correct_live, observe};
 use cachescope::par::{Spread, default_workers, stream_ordered};
 use cachescope::record::RunRecord;
+use cachescope::safe_json;
 use cachescope::sanitize::sanitize_line;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -319,8 +320,8 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
         nondeterminism: nondeterminism(&files),
     });
     let stdout = BufWriter::new(io::stdout().lock());
-    // JSON is exact JSON (serde_json escapes the C0 controls itself); text goes through the
-    // sanitiser, behind the escaping of each field in `write_text`.
+    // JSON is exact JSON, with every control character escaped (`safe_json`); text goes
+    // through the sanitiser, behind the escaping of each field in `write_text`.
     let mut out: Box<dyn Write> = if json {
         Box::new(stdout)
     } else {
@@ -449,7 +450,7 @@ fn stream(
 
 fn write_json(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
     for r in results {
-        serde_json::to_writer(&mut *out, &json_line(r))?;
+        safe_json::to_writer(&mut *out, &json_line(r))?;
         out.write_all(b"\n")?;
     }
     Ok(())

@@ -5,8 +5,9 @@
 //! The commands also escape one-line fields (task names, paths) with `sanitize_line` where they
 //! format them, so that an embedded newline cannot break a row; this layer is the backstop, so
 //! that a field a command forgot still cannot retitle, clear or recolour the terminal. Only two
-//! outputs bypass it, each where it is written: JSON (exact JSON by contract, and serde_json
-//! escapes the C0 controls itself) and `source` when stdout is not a terminal (byte for byte).
+//! outputs bypass it, each where it is written: JSON (exact JSON by contract, written through
+//! `cachescope::safe_json`, which escapes every control character as `\uXXXX`) and `source` when
+//! stdout is not a terminal (byte for byte).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 use super::event::{Prediction, WatchEvent};
 use crate::explain::Explanation;
 use crate::explain::json::{cause_json, culprit_json};
+use crate::safe_json;
 
 #[derive(Serialize)]
 struct PredictionLine<'a> {
@@ -124,7 +125,7 @@ pub fn event_line(event: &WatchEvent) -> String {
             error: &e.error,
         },
     };
-    serde_json::to_string(&line).expect("watch lines are plain data")
+    safe_json::to_string(&line).expect("watch lines are plain data")
 }
 
 #[cfg(test)]
