@@ -84,23 +84,29 @@ fn scanner(c: &mut Criterion) {
                 .count()
         })
     });
-    g.bench_function("fast lane, lean (straight to a RunRecord, as keys loads)", |b| {
-        b.iter(|| {
-            records
-                .iter()
-                .filter(|r| cachescope::record_fast::read(black_box(r), true).is_some())
-                .count()
-        })
-    });
-    g.bench_function("slow way, lean (parse_record_lean + RunRecord::from_value)", |b| {
-        b.iter(|| {
-            records
-                .iter()
-                .filter_map(|r| parse_record_lean(black_box(r)).ok())
-                .filter(|(v, _)| cachescope::record::RunRecord::from_value(v.clone()).is_ok())
-                .count()
-        })
-    });
+    g.bench_function(
+        "fast lane, lean (straight to a RunRecord, as keys loads)",
+        |b| {
+            b.iter(|| {
+                records
+                    .iter()
+                    .filter(|r| cachescope::record_fast::read(black_box(r), true).is_some())
+                    .count()
+            })
+        },
+    );
+    g.bench_function(
+        "slow way, lean (parse_record_lean + RunRecord::from_value)",
+        |b| {
+            b.iter(|| {
+                records
+                    .iter()
+                    .filter_map(|r| parse_record_lean(black_box(r)).ok())
+                    .filter(|(v, _)| cachescope::record::RunRecord::from_value(v.clone()).is_ok())
+                    .count()
+            })
+        },
+    );
     g.finish();
 }
 
@@ -182,14 +188,17 @@ fn floats(c: &mut Criterion) {
         })
     });
     let reprs: Vec<String> = values.iter().map(|&v| float_repr(v)).collect();
-    g.bench_function("canonical check of each repr (is it what json.dumps writes?)", |b| {
-        b.iter(|| {
-            reprs
-                .iter()
-                .filter(|r| cachescope::pyjson::canonical_len(black_box(r)).is_some())
-                .count()
-        })
-    });
+    g.bench_function(
+        "canonical check of each repr (is it what json.dumps writes?)",
+        |b| {
+            b.iter(|| {
+                reprs
+                    .iter()
+                    .filter(|r| cachescope::pyjson::canonical_len(black_box(r)).is_some())
+                    .count()
+            })
+        },
+    );
     g.bench_function("Rust {:e} (the formatter it replaced, for scale)", |b| {
         b.iter(|| {
             values
