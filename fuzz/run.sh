@@ -4,6 +4,8 @@
 #
 # The committed seeds (fuzz/seeds/TARGET) are read but never written: what libFuzzer finds
 # goes to fuzz/corpus/TARGET (ignored by git), and crashes to fuzz/artifacts/TARGET.
+# `source` also compares with CPython's inspect.getsource as committed in fuzz/source-truth
+# (fuzz/make_source_truth.py writes it); a difference is a crash like any other.
 # cargo fuzz wants nightly flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -134,8 +134,8 @@ fn a_panic_restores_the_terminal() {
 
 /// Live mode follows the watcher (issue 10): on a copy of the sample runs, `l` on story 2's
 /// second `clean` run predicts a hit; an edit of `clean` in the copy's project flips it to a
-/// miss with TaskSource as the culprit, and undoing the edit flips it back, with no key pressed
-/// after `l`.
+/// miss with TaskSource as the culprit, selected so that the evidence pane shows the edit, and
+/// undoing the edit flips it back, with no key pressed after `l`.
 #[test]
 fn live_mode_flips_when_the_source_is_edited_with_no_key_pressed() {
     let dir = tempfile::tempdir().unwrap();
@@ -165,6 +165,10 @@ fn live_mode_flips_when_the_source_is_edited_with_no_key_pressed() {
     let screen = t.wait_for("NEXT RUN: MISS");
     assert!(screen.contains("CULPRIT"), "{screen}");
     assert!(screen.contains("TaskSource"), "{screen}");
+    // The culprit is selected, so the evidence pane shows it (with the changed lines), not
+    // the root it hangs under.
+    let screen = t.wait_for("Evidence · TaskSource");
+    assert!(screen.contains("\"void\""), "{screen}");
     assert!(
         screen.contains("etl.py changed"),
         "the status bar names the trigger:\n{screen}"

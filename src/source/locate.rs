@@ -31,6 +31,10 @@ pub struct FunctionIndex {
     /// Why indexing stopped before the end of the file, if it did (the file does not
     /// tokenize from some line on, usually because it is being edited).
     pub stopped: Option<String>,
+    /// Indexes into `functions` sorted by qualname, and in source order among equal ones:
+    /// looking every function of a file up by name was quadratic with a scan of the whole
+    /// list per lookup.
+    by_qualname: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +169,14 @@ pub fn index_lines(lines: Lines<'_>, python: PythonVersion) -> FunctionIndex {
             }
         }
     }
+    let mut order: Vec<usize> = (0..index.functions.len()).collect();
+    // A stable sort: equal qualnames keep their source order.
+    order.sort_by(|&a, &b| {
+        index.functions[a]
+            .qualname
+            .cmp(&index.functions[b].qualname)
+    });
+    index.by_qualname = order;
     index
 }
 
@@ -244,8 +256,13 @@ pub fn pick<'i>(
     qualname: &str,
     near_line: Option<usize>,
 ) -> Result<&'i FunctionDef, SourceError> {
-    let mut found = index.functions.iter().filter(|f| f.qualname == qualname);
+    let order = &index.by_qualname;
+    let start = order.partition_point(|&i| index.functions[i].qualname.as_str() < qualname);
+    let end = start
+        + order[start..].partition_point(|&i| index.functions[i].qualname.as_str() == qualname);
+    let mut found = order[start..end].iter().map(|&i| &index.functions[i]);
     let best = match near_line {
+        // `min_by_key` keeps the first of equal keys: the earlier definition on a tie.
         Some(line) => found.min_by_key(|f| f.code_first_line.abs_diff(line)),
         None => found.next_back(),
     };

@@ -168,6 +168,9 @@ pub struct Model {
     pub generation: u64,
     pub computing: bool,
     pub selected_node: Option<String>,
+    /// The user picked a node (keys or mouse) since the last comparison arrived: a live
+    /// recompute then keeps it rather than following a new culprit.
+    pub node_moved: bool,
     pub tree_offset: usize,
     pub evidence_scroll: usize,
     pub errors: Vec<LoadError>,
@@ -209,6 +212,7 @@ impl Model {
             generation: 0,
             computing: false,
             selected_node: None,
+            node_moved: false,
             tree_offset: 0,
             evidence_scroll: 0,
             errors: Vec::new(),
@@ -465,6 +469,7 @@ impl Model {
                 if n > 0 {
                     let i = (self.selected_node_index() as isize + delta).clamp(0, n as isize - 1);
                     self.select_node(i as usize);
+                    self.node_moved = true;
                 }
                 Vec::new()
             }
@@ -821,6 +826,7 @@ impl Model {
                             let index = self.tree_offset + (at.y - inner.y - 1) as usize;
                             if index < self.node_rows() {
                                 self.select_node(index);
+                                self.node_moved = true;
                             }
                         }
                         Vec::new()
@@ -942,12 +948,26 @@ impl Model {
         }
         self.computing = false;
         // The same comparison recomputed keeps its node (by path); a new one (another run, or
-        // another A) opens on its first culprit, else the root.
+        // another A) opens on its first culprit, else the root. Live, a recompute whose culprit
+        // changed (an edit flipped the verdict) follows the new culprit, unless the user picked
+        // a node since the last recompute.
         let same = self
             .comparison
             .as_ref()
             .is_some_and(|old| old.selected == c.selected && old.against == c.against);
+        fn first_culprit(c: &Comparison) -> Option<&String> {
+            c.nodes
+                .iter()
+                .find(|n| n.culprit.is_some())
+                .map(|n| &n.path)
+        }
+        let follow = same
+            && c.against == Against::Live
+            && !self.node_moved
+            && first_culprit(&c).is_some()
+            && self.comparison.as_ref().and_then(first_culprit) != first_culprit(&c);
         let keep = (same || self.walk_node_pending())
+            && !follow
             && self
                 .selected_node
                 .as_ref()
@@ -982,6 +1002,7 @@ impl Model {
             }
         }
         self.comparison = Some(c);
+        self.node_moved = false;
         let index = self.selected_node_index();
         self.select_node(index);
     }

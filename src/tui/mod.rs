@@ -132,7 +132,12 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     spawn_input(tx.clone(), paused.clone());
     worker::spawn_loader(options.paths.clone(), tx.clone());
     let compare = worker::Comparer::spawn(tx.clone(), options.project.clone());
-    terminal.draw(|f| view::view(&model, f))?;
+    // Test-only, like the panic key: where to write each frame's text (see `draw`).
+    #[cfg(debug_assertions)]
+    let frame_file = std::env::var_os("CACHESCOPE_TEST_FRAME_FILE").map(PathBuf::from);
+    #[cfg(not(debug_assertions))]
+    let frame_file: Option<PathBuf> = None;
+    draw(&mut terminal, &model, frame_file.as_deref())?;
     // Started with the first `l`; stopped when dropped, at the end.
     let mut watcher: Option<crate::watch::WatchHandle> = None;
 
@@ -190,12 +195,45 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             break;
         }
         if dirty {
-            terminal.draw(|f| view::view(&model, f))?;
+            draw(&mut terminal, &model, frame_file.as_deref())?;
         }
     }
     drop(watcher);
     drop(terminal);
     drop(guard);
+    Ok(())
+}
+
+/// Draws one frame. With a `frame_file` (debug builds only, `CACHESCOPE_TEST_FRAME_FILE`),
+/// also writes the frame's text there, one line per row, so that a test in a real terminal
+/// can compare every cell of the screen with what the UI drew: a record's escape sequence that
+/// reached the terminal would show as a cell the UI did not draw (tests/tui_hostile_tmux.rs).
+fn draw(
+    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+    model: &Model,
+    frame_file: Option<&std::path::Path>,
+) -> io::Result<()> {
+    let frame = terminal.draw(|f| view::view(model, f))?;
+    if let Some(path) = frame_file {
+        let buffer = frame.buffer;
+        let area = buffer.area;
+        let mut text = String::new();
+        for y in area.top()..area.bottom() {
+            let mut x = area.left();
+            while x < area.right() {
+                let symbol = buffer[(x, y)].symbol();
+                text.push_str(symbol);
+                // A wide character covers the next cell, as on the terminal.
+                x += (ratatui::text::Span::raw(symbol).width() as u16).max(1);
+            }
+            text.push('\n');
+        }
+        // Whole frames only: the test may read at any moment.
+        let part = path.with_extension("part");
+        if std::fs::write(&part, text).is_ok() {
+            let _ = std::fs::rename(&part, path);
+        }
+    }
     Ok(())
 }
 

@@ -889,3 +889,80 @@ fn runs_loaded_lean_compare_as_runs_loaded_whole() {
     }
     assert!(explained > 60, "{explained}");
 }
+
+/// Live mode (issue 12): when an edit flips the verdict, the recompute selects the new
+/// culprit, so the evidence pane shows it; once the user has picked a node, a recompute keeps
+/// it. The watcher's events come from a real session over a copy of story 2, as in the app.
+#[test]
+fn live_follows_a_new_culprit_unless_the_user_picked_a_node() {
+    use cachescope::incremental::debounce::Batch;
+    use cachescope::incremental::event::WatchEvent;
+    use cachescope::incremental::session::{Session, SessionOptions};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("sample-runs");
+    copy_dir(&sample_runs(), &root);
+    let runs = root.join("runs/02-source-edit");
+    let etl = root.join("project/etl.py");
+    let original = std::fs::read_to_string(&etl).unwrap();
+    let edited = original.replacen(
+        "(\"refund\", \"cancelled\")",
+        "(\"refund\", \"cancelled\", \"void\")",
+        1,
+    );
+    assert_ne!(original, edited);
+
+    let mut s = Screen::new(std::slice::from_ref(&runs), WIDE);
+    s.select("run-2-after-edit/*-clean-*.json");
+    s.keys("l");
+    let c = s.model.current().unwrap();
+    assert!(c.nodes.iter().all(|n| n.culprit.is_none()), "live: a hit");
+    let root_node = c.nodes[0].path.clone();
+    assert_eq!(s.model.selected_node.as_ref(), Some(&root_node));
+
+    let (mut session, _) = Session::start(
+        std::slice::from_ref(&runs),
+        SessionOptions::default(),
+        now(),
+    );
+    // Writes `text` to etl.py and hands the model what the watcher would: clean's new verdict.
+    let mut save = |s: &mut Screen, text: &str, verdict: &str| {
+        std::fs::write(&etl, text).unwrap();
+        let batch = Batch {
+            paths: vec![etl.clone()],
+            rescan: false,
+        };
+        let event = session
+            .apply(&batch, now())
+            .into_iter()
+            .find(|e| matches!(e, WatchEvent::Verdict(v) if v.task == "clean"))
+            .expect("the edit changes clean's verdict");
+        s.send(Msg::Watch {
+            event,
+            at: "21:00:00Z".to_string(),
+        });
+        let text = s.text();
+        assert!(text.contains(&format!("NEXT RUN: {verdict}")), "{text}");
+        text
+    };
+
+    // The edit flips it to a miss: TaskSource is the culprit, and it is selected.
+    let text = save(&mut s, &edited, "MISS");
+    let c = s.model.current().unwrap();
+    let culprit = c.nodes.iter().find(|n| n.culprit.is_some()).unwrap();
+    assert!(culprit.label.contains("TaskSource"), "{}", culprit.label);
+    assert_eq!(s.model.selected_node.as_ref(), Some(&culprit.path));
+    assert!(text.contains("Evidence · TaskSource"), "{text}");
+
+    // Undone: a hit again, no culprit; the node stays.
+    let culprit = culprit.path.clone();
+    save(&mut s, &original, "HIT");
+    assert_eq!(s.model.selected_node.as_ref(), Some(&culprit));
+
+    // The user picks the root, then edits again: the root stays selected.
+    s.key(KeyCode::Tab);
+    s.keys("g");
+    assert_eq!(s.model.selected_node.as_ref(), Some(&root_node));
+    let text = save(&mut s, &edited, "MISS");
+    assert_eq!(s.model.selected_node.as_ref(), Some(&root_node), "{text}");
+}

@@ -1,0 +1,1 @@
+# Old Mac line endings: lone CR.def mac(a):    return aclass M:    def m(self):        pass
