@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for as long as asked: fuzz/run.sh TARGET SECONDS [extra libFuzzer flags]
-# Targets: load pyjson source policy_expr sanitize (fuzz/fuzz_targets/).
+# Targets: load pyjson source policy_expr sanitize record_fast (fuzz/fuzz_targets/).
 #
 # The committed seeds (fuzz/seeds/TARGET) are read but never written: what libFuzzer finds
 # goes to fuzz/corpus/TARGET (ignored by git), and crashes to fuzz/artifacts/TARGET.
