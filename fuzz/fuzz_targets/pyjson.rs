@@ -13,8 +13,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let written = dumps(&value, SortKeys::Preserve).expect("stored order never fails");
-    let again = parse(&written)
-        .unwrap_or_else(|e| panic!("written text does not parse: {e}: {written:?}"));
+    let again =
+        parse(&written).unwrap_or_else(|e| panic!("written text does not parse: {e}: {written:?}"));
     assert_eq!(again, value, "round trip changed the value: {written:?}");
     let rewritten = dumps(&again, SortKeys::Preserve).unwrap();
     assert_eq!(rewritten, written, "writing is not stable");
