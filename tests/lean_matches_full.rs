@@ -1,3 +1,8 @@
+//! Loading has two fast paths that must agree with the slow, whole way everywhere.
+//!
+//! The fast lane (`record_fast`) reads a well-formed record in one pass and declines the rest:
+//! where it answers, the slow parser and reader give the same record.
+//!
 //! `keys` loads records lean (the fast lane, canonical inputs kept as text and hashed as they
 //! are) while `explain`, `check` and the terminal UI load them whole. Both must give the same
 //! recomputation of every record: this runs both on every record in the repository, as the
@@ -8,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use cachescope::engine::{recompute, recompute_lean};
 use cachescope::load::{BLOCK, load_file, load_unit_lean, units};
-use cachescope::pyjson::{SortKeys, dumps, parse};
+use cachescope::pyjson::{CanonicalSpans, SortKeys, dumps, parse, parse_record_lean};
+use cachescope::record::RunRecord;
+use cachescope::record_fast::{Span, read};
 
 fn record_texts() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -109,4 +116,142 @@ fn every_repository_record_recomputes_the_same_lean_and_whole() {
         canonical > 50,
         "only {canonical} records took the canonical lane"
     );
+}
+
+/// The slow way's answer, in the fast lane's shape; `None` for an error.
+fn slow(text: &str, lean: bool) -> Option<(RunRecord, Option<Span>, Option<Span>)> {
+    if lean {
+        let (
+            value,
+            CanonicalSpans {
+                inputs,
+                flow_parameters,
+            },
+        ) = parse_record_lean(text).ok()?;
+        let record = RunRecord::from_value(value).ok()?;
+        Some((record, inputs, flow_parameters))
+    } else {
+        Some((RunRecord::from_value(parse(text).ok()?).ok()?, None, None))
+    }
+}
+
+/// Where the fast lane answers, it answers as the slow way does.
+fn agree(text: &str) -> bool {
+    let mut answered = false;
+    for lean in [false, true] {
+        if let Some(fast) = read(text, lean) {
+            answered = true;
+            let Some((record, inputs, flow_parameters)) = slow(text, lean) else {
+                panic!("the fast lane read what the slow way refuses (lean {lean}):\n{text}");
+            };
+            assert_eq!(fast.record, record, "lean {lean}:\n{text}");
+            assert_eq!(fast.inputs, inputs, "lean {lean}:\n{text}");
+            assert_eq!(
+                fast.flow_parameters, flow_parameters,
+                "lean {lean}:\n{text}"
+            );
+        }
+    }
+    answered
+}
+
+#[test]
+fn the_fast_lane_reads_every_corpus_record_as_the_slow_way_does() {
+    let texts = record_texts();
+    let records = texts.iter().filter(|t| slow(t, false).is_some()).count();
+    assert!(records > 60, "only {records} records found");
+    let answered = texts.iter().filter(|t| agree(t)).count();
+    // Well-formed records are the fast lane's whole point: it must take nearly all of them.
+    assert!(answered * 10 >= records * 9, "{answered} of {records}");
+}
+
+#[test]
+fn what_the_fast_lane_leaves_to_the_slow_way() {
+    let base = r#"{"format": "cachescope/run-record@1", "task": {"name": "t", "line": 3},
+        "policy": {"policy": "Inputs", "key": null}, "key": null, "inputs": {"a": 1}}"#;
+    assert!(agree(base));
+    for (what, text) in [
+        (
+            "repeated field",
+            base.replace(r#""key": null}"#, r#""key": null, "key": null}"#),
+        ),
+        ("wrong format", base.replace("record@1", "record@2")),
+        (
+            "no key",
+            base.replace(r#", "key": null, "inputs""#, r#", "inputs""#),
+        ),
+        (
+            "line as text",
+            base.replace(r#""line": 3"#, r#""line": "3""#),
+        ),
+        (
+            "negative line",
+            base.replace(r#""line": 3"#, r#""line": -3"#),
+        ),
+        ("float line", base.replace(r#""line": 3"#, r#""line": 3.0"#)),
+        ("inputs a list", base.replace(r#"{"a": 1}}"#, "[1]}")),
+        ("lone surrogate", base.replace(r#""t""#, r#""\ud800""#)),
+        ("trailing text", format!("{base} x")),
+        ("BOM", format!("\u{feff}{base}")),
+        (
+            "trailing comma",
+            base.replace(r#""line": 3}"#, r#""line": 3,}"#),
+        ),
+        ("bad number", base.replace(r#""a": 1"#, r#""a": 01"#)),
+    ] {
+        assert!(read(&text, false).is_none(), "{what}");
+        assert!(read(&text, true).is_none(), "{what}");
+        agree(&text);
+    }
+    // Unusual but valid: escapes in keys, unknown fields of every kind, NaN, spacing.
+    for text in [
+        base.replace(r#""format""#, r#""for\u006dat""#),
+        base.replace(
+            r#""key": null,"#,
+            r#""key": null, "x": [NaN, -Infinity, {"k": [1e5]}],"#,
+        ),
+        base.replace(r#"{"a": 1}"#, r#"{"b": 1, "a": 2.50}"#),
+        base.replace(": ", ":\n\t "),
+    ] {
+        assert!(agree(&text), "{text}");
+    }
+}
+
+/// A small built-in fuzzer: corpus records with bytes changed, cut or repeated. The fast
+/// lane may decline any of them, but never disagree (the fuzz target does this at scale).
+#[test]
+fn mutated_records_never_make_the_lanes_disagree() {
+    let texts = record_texts();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet = b"{}[],:\"\\ 0123456789-.eE+nulltruefalseNaInfity\n\tu";
+    for _ in 0..4000 {
+        let text = &texts[next() as usize % texts.len()];
+        let mut bytes = text.as_bytes().to_vec();
+        for _ in 0..1 + next() % 3 {
+            if bytes.is_empty() {
+                break;
+            }
+            let at = next() as usize % bytes.len();
+            match next() % 3 {
+                0 => bytes[at] = alphabet[next() as usize % alphabet.len()],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => {
+                    let end = (at + 1 + next() as usize % 40).min(bytes.len());
+                    let piece = bytes[at..end].to_vec();
+                    bytes.splice(at..at, piece);
+                }
+            }
+        }
+        if let Ok(text) = String::from_utf8(bytes) {
+            agree(&text);
+        }
+    }
 }
