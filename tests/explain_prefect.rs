@@ -67,32 +67,7 @@ fn scenarios() -> &'static Scenarios {
 }
 
 fn record_scenarios() -> Scenarios {
-    let venv = support::prefect_venv();
-    let dir = support::scenario_dir(DIR_PREFIX);
-    let prefect_home = dir.join("prefect-home");
-    let out = dir.join("out");
-    fs::create_dir_all(&prefect_home).unwrap();
-    let script = support::repo_root().join("tests/e2e/explain_scenarios.py");
-    // The working directory is the temporary folder, so nothing can land in the repository.
-    let run = venv
-        .command()
-        .arg(&script)
-        .arg(&out)
-        .current_dir(&dir)
-        .env("PREFECT_HOME", &prefect_home)
-        .output()
-        .unwrap_or_else(|e| panic!("could not start {}: {e}", venv.python.display()));
-    if !run.status.success() {
-        panic!(
-            "{} failed ({}); files in {}\n--- stdout\n{}\n--- stderr (tail)\n{}",
-            script.display(),
-            run.status,
-            dir.display(),
-            String::from_utf8_lossy(&run.stdout),
-            tail(&String::from_utf8_lossy(&run.stderr), 80)
-        );
-    }
-    eprintln!("{}", String::from_utf8_lossy(&run.stdout).trim());
+    let (_, out) = support::record_scenarios(DIR_PREFIX, "tests/e2e/explain_scenarios.py");
 
     let manifest: Json = read_json(&out.join("manifest.json"));
     let cases = manifest

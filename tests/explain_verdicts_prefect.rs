@@ -28,30 +28,8 @@ struct Scenarios {
 fn scenarios() -> &'static Scenarios {
     static SCENARIOS: OnceLock<Scenarios> = OnceLock::new();
     SCENARIOS.get_or_init(|| {
-        let venv = support::prefect_venv();
-        let dir = support::scenario_dir("explain-verdicts-");
-        let prefect_home = dir.join("prefect-home");
-        fs::create_dir_all(&prefect_home).unwrap();
-        let out = dir.join("out");
-        let script = support::repo_root().join("tests/e2e/verdict_scenarios.py");
-        let run = venv
-            .command()
-            .arg(&script)
-            .arg(&out)
-            .current_dir(&dir)
-            .env("PREFECT_HOME", &prefect_home)
-            .output()
-            .unwrap_or_else(|e| panic!("could not start {}: {e}", venv.python.display()));
-        if !run.status.success() {
-            panic!(
-                "{} failed ({}); files in {}\n--- stdout\n{}\n--- stderr\n{}",
-                script.display(),
-                run.status,
-                dir.display(),
-                String::from_utf8_lossy(&run.stdout),
-                String::from_utf8_lossy(&run.stderr)
-            );
-        }
+        let (dir, out) =
+            support::record_scenarios("explain-verdicts-", "tests/e2e/verdict_scenarios.py");
         let text = fs::read_to_string(out.join("manifest.json")).expect("manifest.json");
         Scenarios {
             dir,

@@ -53,31 +53,8 @@ fn recorded() -> &'static Recorded {
 }
 
 fn record() -> Recorded {
-    let venv = support::prefect_venv();
-    let dir = support::scenario_dir("variable-policy-prefect-");
-    let prefect_home = dir.join("prefect-home");
-    let out = dir.join("out");
-    fs::create_dir_all(&prefect_home).unwrap();
-    let script = support::repo_root().join("tests/e2e/variable_policy.py");
-    // The working directory is the temporary folder, so nothing can land in the repository.
-    let run = venv
-        .command()
-        .arg(&script)
-        .arg(&out)
-        .current_dir(&dir)
-        .env("PREFECT_HOME", &prefect_home)
-        .output()
-        .unwrap_or_else(|e| panic!("could not start {}: {e}", venv.python.display()));
-    if !run.status.success() {
-        panic!(
-            "{} failed ({}); files in {}\n--- stdout\n{}\n--- stderr (tail)\n{}",
-            script.display(),
-            run.status,
-            dir.display(),
-            String::from_utf8_lossy(&run.stdout),
-            tail(&String::from_utf8_lossy(&run.stderr), 80)
-        );
-    }
+    let (_, out) =
+        support::record_scenarios("variable-policy-prefect-", "tests/e2e/variable_policy.py");
     let path = out.join("manifest.json");
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let manifest: Json = serde_json::from_str(&text).expect("manifest.json");
