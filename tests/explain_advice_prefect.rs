@@ -13,9 +13,10 @@
 
 mod support;
 
+use support::Run;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use cachescope::policy::{PolicyKind, parse_policy, storage_path};
@@ -66,36 +67,7 @@ fn text(v: &Json, key: &str) -> String {
         .to_string()
 }
 
-/// A cachescope command run, with what is needed to report on it.
-struct Run {
-    shown: String,
-    output: Output,
-}
-
 impl Run {
-    fn new(args: &[&str]) -> Run {
-        let output = Command::new(support::cachescope_bin())
-            .args(args)
-            .output()
-            .expect("run cachescope");
-        Run {
-            shown: format!("cachescope {}", args.join(" ")),
-            output,
-        }
-    }
-
-    fn code(&self) -> Option<i32> {
-        self.output.status.code()
-    }
-
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-
     fn report(&self) -> String {
         format!(
             "$ {}\nexit status {:?}\nstdout:\n{}\nstderr:\n{}\n(records under {})",

@@ -17,10 +17,11 @@
 
 mod support;
 
+use support::Run;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use cachescope::policy::parse_policy;
@@ -108,42 +109,6 @@ fn read_json(path: &Path) -> Json {
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// A cachescope command run, with what is needed to report on it.
-struct Run {
-    shown: String,
-    output: Output,
-}
-
-impl Run {
-    fn new(args: &[&Path]) -> Run {
-        let output = Command::new(support::cachescope_bin())
-            .args(args)
-            .output()
-            .expect("run cachescope");
-        let shown = args
-            .iter()
-            .map(|a| a.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
-        Run {
-            shown: format!("cachescope {shown}"),
-            output,
-        }
-    }
-
-    fn code(&self) -> Option<i32> {
-        self.output.status.code()
-    }
-
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
 }
 
 fn explain(case: &Case) -> Run {

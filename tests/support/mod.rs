@@ -24,6 +24,43 @@ pub fn cachescope_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cachescope"))
 }
 
+/// A cachescope command run, with what is needed to report on it.
+pub struct Run {
+    /// The command line, for failure messages.
+    pub shown: String,
+    pub output: std::process::Output,
+}
+
+impl Run {
+    pub fn new<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+        let output = Command::new(cachescope_bin())
+            .args(args)
+            .output()
+            .expect("run cachescope");
+        let shown = args
+            .iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Run {
+            shown: format!("cachescope {shown}"),
+            output,
+        }
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+}
+
 /// A virtualenv's interpreter.
 pub struct Venv {
     pub dir: PathBuf,
