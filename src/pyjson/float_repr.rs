@@ -42,43 +42,62 @@ pub(crate) fn write_float_json(value: f64, out: &mut impl JsonOut) {
     }
 }
 
-/// The shortest digits of a finite, nonzero `value` (no leading or trailing zeros) into `digits`,
-/// with the decimal exponent of the first one; returns how many digits.
-fn shortest_digits(value: f64, digits: &mut [u8; 20]) -> (usize, i32) {
+/// The shortest digits of a finite, nonzero `value`, as Python's repr has them: an integer with
+/// no trailing zeros, how many digits it has, and the decimal exponent of the first one
+/// (`0.00125` is `(125, 3, -3)`).
+#[inline]
+fn shortest_decimal(value: f64) -> (u64, u32, i32) {
     let mut buffer = zmij::Buffer::new();
+    // `d[.ddd][e±x]`, `0.000ddd` or `ddd.0`, whatever layout zmij picks. Its mantissa has at
+    // most 17 significant digits, so as an integer it fits a u64 (its leading zeros add
+    // nothing), and counting is cheaper than branching on every character.
     let text = buffer.format_finite(value.abs()).as_bytes();
-    // `text` is `d[.ddd][e[-]x]` in whatever layout zmij picks: read digits and exponent.
-    let (mantissa, exponent) = match text.iter().position(|&b| b == b'e' || b == b'E') {
-        Some(e) => (&text[..e], &text[e + 1..]),
-        None => (text, &b""[..]),
-    };
-    let (exp_negative, exp_digits) = match exponent.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, exponent),
-    };
-    let magnitude = exp_digits
-        .iter()
-        .fold(0i32, |acc, &d| acc * 10 + i32::from(d - b'0'));
+    let e_at = text.iter().position(|&c| c == b'e').unwrap_or(text.len());
+    let mantissa = &text[..e_at];
     let point = mantissa
         .iter()
-        .position(|&b| b == b'.')
-        .unwrap_or(mantissa.len()) as i32;
-    let mut n = 0;
-    let mut leading = 0i32;
-    for &b in mantissa.iter().filter(|&&b| b != b'.') {
-        if n == 0 && b == b'0' {
-            leading += 1;
-            continue;
+        .position(|&c| c == b'.')
+        .unwrap_or(mantissa.len());
+    let mut digits = 0u64;
+    for &c in mantissa {
+        if c != b'.' {
+            digits = digits * 10 + u64::from(c - b'0');
         }
-        digits[n] = b;
-        n += 1;
     }
-    while n > 1 && digits[n - 1] == b'0' {
-        n -= 1;
+    let written = (mantissa.len() - usize::from(point < mantissa.len())) as u32;
+    let significant = digits.ilog10() + 1;
+    let leading = (written - significant) as i32;
+    let mut exponent = 0i32;
+    if let Some((&sign, rest)) = text[e_at..].get(1..).and_then(<[u8]>::split_first) {
+        let (negative, rest) = match sign {
+            b'-' => (true, rest),
+            b'+' => (false, rest),
+            _ => (false, &text[e_at + 1..]),
+        };
+        for &d in rest {
+            exponent = exponent * 10 + i32::from(d - b'0');
+        }
+        if negative {
+            exponent = -exponent;
+        }
     }
-    let exp10 = point - 1 - leading + if exp_negative { -magnitude } else { magnitude };
-    (n, exp10)
+    let mut count = significant;
+    while digits % 10 == 0 {
+        digits /= 10;
+        count -= 1;
+    }
+    // With the point after `point` characters and `leading` zeros before the first
+    // significant digit, that digit sits at 10^(point - 1 - leading), times the exponent.
+    (digits, count, point as i32 - 1 - leading + exponent)
+}
+
+/// The `count` decimal digits of `value` into the start of `out`.
+fn digit_bytes(mut value: u64, count: u32, out: &mut [u8; 20]) -> &[u8] {
+    for at in (0..count as usize).rev() {
+        out[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    &out[..count as usize]
 }
 
 fn write_finite(value: f64, out: &mut impl JsonOut) {
@@ -87,10 +106,10 @@ fn write_finite(value: f64, out: &mut impl JsonOut) {
         out.push_str(if negative { "-0.0" } else { "0.0" });
         return;
     }
-    let mut digit_buf = [0u8; 20];
-    let (ndigits, exp10) = shortest_digits(value, &mut digit_buf);
-    round_tie_to_even(value.abs(), &mut digit_buf[..ndigits], exp10);
-    write_layout(negative, &digit_buf[..ndigits], exp10, out);
+    let (mut digits, count, exp10) = shortest_decimal(value);
+    round_tie_to_even(value.abs(), &mut digits, count, exp10);
+    let mut buf = [0u8; 20];
+    write_layout(negative, digit_bytes(digits, count, &mut buf), exp10, out);
 }
 
 /// Lays out significant `digits` (no leading or trailing zeros) whose first digit is at decimal
@@ -158,79 +177,130 @@ fn layout(negative: bool, digits: &[u8], exp10: i32, buf: &mut [u8; LAYOUT_MAX])
 /// `json.dumps` writes for the float it reads as: the canonical check's question, asked for
 /// every float of every input, so it avoids float arithmetic where it can.
 ///
-/// A literal with at most 15 significant digits in the normal range needs none: it is in
-/// CPython's layout (checked by laying its own digits out again), and it is the shortest text
-/// that reads back as its double, because two different decimals of at most 15 significant
-/// digits never read as the same double (DBL_DIG is 15), so no shorter or other one does.
-/// Longer literals are read as a double and compared with its shortest digits.
+/// One pass reads the literal's significant digits and checks CPython's layout as it goes (a
+/// single leading digit and a signed exponent of two or three digits in exponent form, used
+/// exactly when the exponent is below -4 or at least 16; otherwise a point, never a trailing
+/// zero after it but the `.0` of an integral value, and zeros padding the integer part only).
+///
+/// A literal with at most 15 significant digits in the normal range then needs nothing more:
+/// it is the shortest text that reads back as its double, because two different decimals of at
+/// most 15 significant digits never read as the same double (DBL_DIG is 15), so no shorter or
+/// other one does. Longer literals are read as a double and compared with its shortest digits.
 pub(crate) fn is_json_float_repr(literal: &str) -> bool {
-    let bytes = literal.as_bytes();
-    let (negative, rest) = match bytes.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, bytes),
+    let b = literal.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits_from = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
     };
-    let e = rest
-        .iter()
-        .position(|&b| b == b'e' || b == b'E')
-        .unwrap_or(rest.len());
-    let (mantissa, exponent) = (&rest[..e], rest.get(e + 1..).unwrap_or_default());
+    let int_start = i;
+    i = digits_from(i);
+    let int_part = &b[int_start..i];
+    let frac = if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = digits_from(start);
+        Some(&b[start..i])
+    } else {
+        None
+    };
     let mut digits = [0u8; 20];
     let mut n = 0;
-    // Digits before the point, and the index of the first significant digit among all.
-    let mut int_len = 0i32;
-    let mut first = None;
-    let mut index = 0i32;
-    let mut point = false;
-    for &b in mantissa {
-        if b == b'.' {
-            point = true;
-            continue;
-        }
-        if !point {
-            int_len += 1;
-        }
-        if first.is_none() && b == b'0' {
-            index += 1;
-            continue;
-        }
-        first.get_or_insert(index);
-        index += 1;
-        if n == digits.len() {
-            // More than 20 significant digits: never a repr (it has at most 17).
+    let mut push = |part: &[u8], n: &mut usize| {
+        if *n + part.len() > 17 {
             return false;
         }
-        digits[n] = b;
-        n += 1;
-    }
-    while n > 0 && digits[n - 1] == b'0' {
-        n -= 1;
-    }
-    let Some(first) = first.filter(|_| n > 0) else {
-        return literal == "0.0" || literal == "-0.0";
+        digits[*n..*n + part.len()].copy_from_slice(part);
+        *n += part.len();
+        true
     };
-    if n > 17 || exponent.len() > 4 {
-        return false;
-    }
-    let (exp_negative, exp_digits) = match exponent.split_first() {
-        Some((b'-', d)) => (true, d),
-        Some((b'+', d)) => (false, d),
-        _ => (false, exponent),
-    };
-    let magnitude = exp_digits
-        .iter()
-        .fold(0i32, |acc, &d| acc * 10 + i32::from(d - b'0'));
-    let exp10 = int_len - 1 - first + if exp_negative { -magnitude } else { magnitude };
-    // No finite double's repr has an exponent beyond these (5e-324, 1.7976931348623157e+308).
-    if !(-330..=330).contains(&exp10) {
-        return false;
-    }
-    let mut laid = [0u8; LAYOUT_MAX];
-    let len = layout(negative, &digits[..n], exp10, &mut laid);
-    if laid[..len] != *bytes {
-        return false;
+    let exp10;
+    if b.get(i) == Some(&b'e') {
+        // `d[.ddd]e±XX`: one nonzero digit before the point, no trailing zero after it, an
+        // exponent with its sign and two digits, three from 100 on (no leading zero then).
+        let sign = match b.get(i + 1) {
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            _ => return false,
+        };
+        let exp = &b[i + 2..];
+        let well_formed = match exp.len() {
+            2 => true,
+            3 => exp[0] != b'0',
+            _ => false,
+        };
+        if !well_formed || !exp.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        if int_part.len() != 1 || int_part[0] == b'0' {
+            return false;
+        }
+        if let Some(frac) = frac
+            && (frac.is_empty() || frac.last() == Some(&b'0'))
+        {
+            return false;
+        }
+        let magnitude = exp
+            .iter()
+            .fold(0i32, |acc, &d| acc * 10 + i32::from(d - b'0'));
+        exp10 = sign * magnitude;
+        if (-4..16).contains(&exp10) {
+            return false;
+        }
+        push(int_part, &mut n);
+        if !push(frac.unwrap_or_default(), &mut n) {
+            return false;
+        }
+    } else {
+        // Positional: always a point and digits after it.
+        let Some(frac) = frac.filter(|f| !f.is_empty()) else {
+            return false;
+        };
+        if i != b.len() {
+            return false;
+        }
+        if int_part == b"0" {
+            // `0.000ddd`, at most three zeros after the point (10^-4 and up), or `0.0`.
+            let zeros = frac.iter().take_while(|&&d| d == b'0').count();
+            if zeros == frac.len() {
+                return frac == b"0";
+            }
+            if zeros > 3 || frac.last() == Some(&b'0') {
+                return false;
+            }
+            exp10 = -(zeros as i32) - 1;
+            if !push(&frac[zeros..], &mut n) {
+                return false;
+            }
+        } else {
+            // `ddd.ddd` or `ddd000.0`: below 10^16, no leading zero.
+            if int_part.is_empty() || int_part[0] == b'0' || int_part.len() > 16 {
+                return false;
+            }
+            exp10 = int_part.len() as i32 - 1;
+            if frac == b"0" {
+                let kept =
+                    int_part.len() - int_part.iter().rev().take_while(|&&d| d == b'0').count();
+                if !push(&int_part[..kept], &mut n) {
+                    return false;
+                }
+            } else {
+                if frac.last() == Some(&b'0') {
+                    return false;
+                }
+                if !push(int_part, &mut n) || !push(frac, &mut n) {
+                    return false;
+                }
+            }
+        }
     }
     if n <= 15 && (-300..=300).contains(&exp10) {
         return true;
+    }
+    // No finite double's repr has an exponent beyond these (5e-324, 1.7976931348623157e+308).
+    if !(-330..=330).contains(&exp10) {
+        return false;
     }
     let Ok(value) = literal.parse::<f64>() else {
         return false;
@@ -238,10 +308,40 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     if !value.is_finite() || value == 0.0 {
         return false;
     }
-    let mut shortest = [0u8; 20];
-    let (m, shortest_exp) = shortest_digits(value, &mut shortest);
-    round_tie_to_even(value.abs(), &mut shortest[..m], shortest_exp);
-    shortest_exp == exp10 && shortest[..m] == digits[..n]
+    // Most often zmij lays the digits out as CPython does (it differs for exponents from -5 to
+    // -9, which CPython pads, and where an exact tie rounds to even): then equal text is the
+    // answer, with no digits to read back.
+    let mut buffer = zmij::Buffer::new();
+    let unsigned = &b[usize::from(b[0] == b'-')..];
+    if buffer.format_finite(value.abs()).as_bytes() == unsigned
+        && (digits[n - 1] % 2 == 0 || !tie_possible(value.abs(), n as u32, exp10))
+    {
+        return true;
+    }
+    let (mut shortest, count, shortest_exp) = shortest_decimal(value);
+    round_tie_to_even(value.abs(), &mut shortest, count, shortest_exp);
+    let literal_digits = digits[..n]
+        .iter()
+        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+    shortest_exp == exp10 && count as usize == n && shortest == literal_digits
+}
+
+/// False when `x` (positive, finite), whose shortest digits are `count` digits ending in an odd
+/// one with the first at decimal exponent `exp10`, surely is no exact tie between two shortest
+/// candidates. The midpoint of a tie is (2 * (digits - 1) + 1) * 5 * 10^place: an odd number
+/// times 2^place. So x = m * 2^e with m odd can only equal it when e == place.
+#[inline]
+fn tie_possible(x: f64, count: u32, exp10: i32) -> bool {
+    let place = exp10 - count as i32;
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (m, e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), biased - 1075)
+    };
+    m != 0 && e + m.trailing_zeros() as i32 == place
 }
 
 /// Where Rust rounded an exact tie up to an odd last digit, takes the even digit below, as
@@ -251,26 +351,18 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
 /// of the first one. A tie needs the exact value of `x` to be the midpoint `digits - 1`
 /// followed by a 5, so the cheap tests come first and the exact decimal expansion is only
 /// printed for real candidates.
-fn round_tie_to_even(x: f64, digits: &mut [u8], exp10: i32) {
-    let last = digits.len() - 1;
-    if digits[last].is_multiple_of(2) {
+fn round_tie_to_even(x: f64, shortest: &mut u64, count: u32, exp10: i32) {
+    if shortest.is_multiple_of(2) {
         return;
     }
-    // The midpoint is (2 * (digits - 1) + 1) * 5 * 10^place: an odd number times 2^place. So
-    // x = m * 2^e with m odd can only equal it when e == place.
-    let place = exp10 - digits.len() as i32;
-    let bits = x.to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i32;
-    let fraction = bits & ((1u64 << 52) - 1);
-    let (m, e) = if biased == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | (1u64 << 52), biased - 1075)
-    };
-    if m == 0 || e + m.trailing_zeros() as i32 != place {
+    if !tie_possible(x, count, exp10) {
         return;
     }
+    let place = exp10 - count as i32;
 
+    let mut buf = [0u8; 20];
+    let digits = digit_bytes(*shortest, count, &mut buf);
+    let last = digits.len() - 1;
     let mut midpoint = [0u8; 21];
     midpoint[..digits.len()].copy_from_slice(digits);
     midpoint[last] -= 1;
@@ -304,7 +396,7 @@ fn round_tie_to_even(x: f64, digits: &mut [u8], exp10: i32) {
     }
     candidate.push_str(&format!("e{}", exp10 - last as i32));
     if candidate.parse::<f64>() == Ok(x) {
-        digits[last] -= 1;
+        *shortest -= 1;
     }
 }
 
