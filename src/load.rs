@@ -13,9 +13,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::engine::{CanonicalJson, CanonicalTexts};
 use crate::par::{Spread, default_workers, stream_ordered};
 use crate::pyjson::{CanonicalSpans, parse, parse_record_lean};
 use crate::record::RunRecord;
+use crate::record_fast::Span;
 
 /// Where a record came from: a file, and for `.jsonl` the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -253,11 +255,8 @@ pub fn is_record_file(path: &Path) -> bool {
 /// Loads every record in one file.
 pub fn load_file(path: &Path) -> Vec<Loaded> {
     let mut out = Vec::new();
-    match read_regular(path) {
-        Ok(bytes) => load_bytes_with(path, &bytes, false, &mut out),
-        Err(e) => out.push(file_error(path, e)),
-    }
-    out.into_iter().map(|(loaded, _)| loaded).collect()
+    load_file_with(path, false, &mut |loaded, _| out.push(loaded));
+    out
 }
 
 /// Why a record file could not be read, as [`load_file`] says it.
@@ -270,26 +269,28 @@ pub fn read_error(path: &Path, e: &std::io::Error) -> LoadError {
 /// and the fuzz target enters here.
 pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
     let mut out = Vec::new();
-    load_bytes_with(path, bytes, false, &mut out);
-    out.into_iter().map(|(loaded, _)| loaded).collect()
+    load_bytes_with(path, bytes, false, &mut |loaded, _| out.push(loaded));
+    out
 }
 
-/// A record slot and, when loaded lean, its canonical texts.
-type Slot = (Loaded, CanonicalText);
+/// Where loading hands each record slot, in order, with its canonical texts when loaded lean
+/// (empty otherwise). The texts borrow the bytes being read: what must outlive the call is
+/// copied by the sink, and a sink that hashes them at once copies nothing.
+type Sink<'s> = dyn FnMut(Loaded, CanonicalTexts<'_>) + 's;
 
-fn slot(source: RecordSource, record: Result<RunRecord, LoadError>) -> Slot {
-    (Loaded { source, record }, CanonicalText::default())
+fn slot(out: &mut Sink, source: RecordSource, record: Result<RunRecord, LoadError>) {
+    out(Loaded { source, record }, CanonicalTexts::default());
 }
 
 /// Loads every record in one file into `out`; `lean` as in [`load_unit_lean`].
-fn load_file_with(path: &Path, lean: bool, out: &mut Vec<Slot>) {
+fn load_file_with(path: &Path, lean: bool, out: &mut Sink) {
     match read_regular(path) {
         Ok(bytes) => load_bytes_with(path, &bytes, lean, out),
-        Err(e) => out.push(file_error(path, e)),
+        Err(e) => file_error(out, path, e),
     }
 }
 
-fn load_bytes_with(path: &Path, bytes: &[u8], lean: bool, out: &mut Vec<Slot>) {
+fn load_bytes_with(path: &Path, bytes: &[u8], lean: bool, out: &mut Sink) {
     if is_jsonl(path) {
         return load_lines_bytes(bytes, path, 0, lean, out);
     }
@@ -306,7 +307,7 @@ fn load_bytes_with(path: &Path, bytes: &[u8], lean: bool, out: &mut Vec<Slot>) {
                     bytes[e.valid_up_to()]
                 ),
             };
-            return out.push(file_error(path, error));
+            return file_error(out, path, error);
         }
     };
     let source = RecordSource {
@@ -320,10 +321,9 @@ fn load_bytes_with(path: &Path, bytes: &[u8], lean: bool, out: &mut Vec<Slot>) {
             column: None,
             message: "empty file (a record still being written?)".to_string(),
         };
-        return out.push(slot(source, Err(error)));
+        return slot(out, source, Err(error));
     }
-    let (record, texts) = load_text_with(text, path, 0, lean);
-    out.push((Loaded { source, record }, texts));
+    load_text_into(text, path, 0, lean, source, out);
 }
 
 /// UTF-8 validation, SIMD-accelerated (every byte of every record passes here); where the
@@ -337,7 +337,7 @@ fn is_jsonl(path: &Path) -> bool {
 }
 
 /// The records of whole lines of a `.jsonl` file; `first_line` is the number of lines before.
-fn load_lines_text(text: &str, path: &Path, first_line: usize, lean: bool, out: &mut Vec<Slot>) {
+fn load_lines_text(text: &str, path: &Path, first_line: usize, lean: bool, out: &mut Sink) {
     for (i, line) in text.split('\n').enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -347,14 +347,13 @@ fn load_lines_text(text: &str, path: &Path, first_line: usize, lean: bool, out: 
             path: path.to_path_buf(),
             line: Some(at + 1),
         };
-        let (record, texts) = load_text_with(line, path, at, lean);
-        out.push((Loaded { source, record }, texts));
+        load_text_into(line, path, at, lean, source, out);
     }
 }
 
 /// Whole lines of a `.jsonl` file that may not be UTF-8: each line that is not is an error of
 /// its own, naming its line and column, and the other lines still load.
-fn load_lines_bytes(bytes: &[u8], path: &Path, first_line: usize, lean: bool, out: &mut Vec<Slot>) {
+fn load_lines_bytes(bytes: &[u8], path: &Path, first_line: usize, lean: bool, out: &mut Sink) {
     if let Ok(text) = utf8(bytes) {
         return load_lines_text(text, path, first_line, lean, out);
     }
@@ -377,7 +376,7 @@ fn load_lines_bytes(bytes: &[u8], path: &Path, first_line: usize, lean: bool, ou
                     path: path.to_path_buf(),
                     line: Some(at),
                 };
-                out.push(slot(source, Err(error)));
+                slot(out, source, Err(error));
             }
         }
     }
@@ -529,6 +528,15 @@ pub struct CanonicalText {
 }
 
 impl CanonicalText {
+    /// An owned copy of borrowed canonical texts.
+    pub fn copied(texts: &CanonicalTexts) -> CanonicalText {
+        let own = |c: &CanonicalJson| (Box::from(c.text), c.hash.map(str::to_owned));
+        CanonicalText {
+            inputs: texts.inputs.as_ref().map(own),
+            flow_parameters: texts.flow_parameters.as_ref().map(own),
+        }
+    }
+
     pub fn texts(&self) -> crate::engine::CanonicalTexts<'_> {
         fn json(c: &(Box<str>, Option<String>)) -> crate::engine::CanonicalJson<'_> {
             crate::engine::CanonicalJson {
@@ -547,39 +555,48 @@ impl CanonicalText {
 /// are canonical text stay text (in the second list, one per record), the rest is as
 /// [`load_unit`] gives it. Nothing that is not hashed is built from the bulk of a record.
 pub fn load_unit_lean(unit: Unit) -> (Vec<Loaded>, Vec<CanonicalText>) {
-    load_unit_with(unit, true).into_iter().unzip()
+    let mut out = (Vec::new(), Vec::new());
+    visit_unit_lean(unit, |loaded, texts| {
+        out.0.push(loaded);
+        out.1.push(CanonicalText::copied(&texts));
+    });
+    out
+}
+
+/// [`load_unit_lean`] record by record: `visit` gets each record slot with its canonical texts
+/// borrowed from the bytes just read, while they are still in the cache, and nothing is
+/// copied unless it copies it. `keys` recomputes each record there.
+pub fn visit_unit_lean(unit: Unit, mut visit: impl FnMut(Loaded, CanonicalTexts<'_>)) {
+    load_unit_with(unit, true, &mut visit);
 }
 
 /// Loads the records of one unit, in order.
 pub fn load_unit(unit: Unit) -> Vec<Loaded> {
-    load_unit_with(unit, false)
-        .into_iter()
-        .map(|(loaded, _)| loaded)
-        .collect()
+    let mut out = Vec::new();
+    load_unit_with(unit, false, &mut |loaded, _| out.push(loaded));
+    out
 }
 
-fn load_unit_with(unit: Unit, lean: bool) -> Vec<Slot> {
-    let mut out = Vec::new();
+fn load_unit_with(unit: Unit, lean: bool, out: &mut Sink) {
     match unit {
         Unit::Files(paths) => {
             for path in paths {
-                load_file_with(&path, lean, &mut out);
+                load_file_with(&path, lean, out);
             }
         }
         Unit::Lines {
             path,
             first_line,
             bytes,
-        } => load_lines_bytes(&bytes, &path, first_line, lean, &mut out),
+        } => load_lines_bytes(&bytes, &path, first_line, lean, out),
         Unit::Failed(error) => {
             let source = RecordSource {
                 path: error.path.clone(),
                 line: error.line,
             };
-            out.push(slot(source, Err(error)));
+            slot(out, source, Err(error));
         }
     }
-    out
 }
 
 /// Loads `files` on `workers` threads, calling `sink` on each unit's records in order.
@@ -587,54 +604,51 @@ pub fn load_streamed(files: &[PathBuf], workers: usize, sink: impl FnMut(Vec<Loa
     stream_ordered(units(files, BLOCK), workers, load_unit, sink)
 }
 
-fn file_error(path: &Path, error: LoadError) -> Slot {
+fn file_error(out: &mut Sink, path: &Path, error: LoadError) {
     let source = RecordSource {
         path: path.to_path_buf(),
         line: None,
     };
-    slot(source, Err(error))
+    slot(out, source, Err(error));
 }
 
-/// Parses and reads one record; `line_offset` is the number of lines before `text` in the file.
-/// When `lean`, the record's canonical inputs and flow parameters are kept as text rather than
-/// read into values.
-fn load_text_with(
+/// Parses and reads one record into `out`; `line_offset` is the number of lines before `text`
+/// in the file. When `lean`, the record's canonical inputs and flow parameters are handed over
+/// as text (borrowed from `text`) rather than read into values.
+fn load_text_into(
     text: &str,
     path: &Path,
     line_offset: usize,
     lean: bool,
-) -> (Result<RunRecord, LoadError>, CanonicalText) {
+    source: RecordSource,
+    out: &mut Sink,
+) {
+    let error_at = |line, column, message| LoadError {
+        path: path.to_path_buf(),
+        line: Some(line),
+        column: Some(column),
+        message,
+    };
     // Python's json.loads refuses a BOM too; said plainly, since the character is invisible.
     if text.starts_with('\u{feff}') {
-        let error = LoadError {
-            path: path.to_path_buf(),
-            line: Some(line_offset + 1),
-            column: Some(1),
-            message: "starts with a byte-order mark (U+FEFF): records are UTF-8 without a BOM"
-                .to_string(),
-        };
-        return (Err(error), CanonicalText::default());
+        let message =
+            "starts with a byte-order mark (U+FEFF): records are UTF-8 without a BOM".to_string();
+        return slot(out, source, Err(error_at(line_offset + 1, 1, message)));
     }
     // The fast lane reads a well-formed record in one pass; anything it is not sure of (and
     // every error) is the slow way's.
     if let Some(fast) = crate::record_fast::read(text, lean) {
-        let texts = CanonicalText {
-            inputs: fast.inputs.map(|(r, hash)| (text[r].into(), hash)),
-            flow_parameters: fast.flow_parameters.map(|(r, hash)| (text[r].into(), hash)),
+        let texts = CanonicalTexts {
+            inputs: borrowed(text, &fast.inputs),
+            flow_parameters: borrowed(text, &fast.flow_parameters),
         };
-        return (Ok(fast.record), texts);
+        let record = Ok(fast.record);
+        return out(Loaded { source, record }, texts);
     }
-    let mut texts = CanonicalText::default();
+    let mut spans = CanonicalSpans::default();
     let parsed = if lean {
-        parse_record_lean(text).map(|(value, spans)| {
-            let CanonicalSpans {
-                inputs,
-                flow_parameters,
-            } = spans;
-            texts = CanonicalText {
-                inputs: inputs.map(|(r, hash)| (text[r].into(), hash)),
-                flow_parameters: flow_parameters.map(|(r, hash)| (text[r].into(), hash)),
-            };
+        parse_record_lean(text).map(|(value, found)| {
+            spans = found;
             value
         })
     } else {
@@ -643,30 +657,69 @@ fn load_text_with(
     let value = match parsed {
         Ok(value) => value,
         Err(e) => {
-            let error = LoadError {
-                path: path.to_path_buf(),
-                line: Some(e.line + line_offset),
-                column: Some(e.column),
-                message: e.message,
-            };
-            return (Err(error), CanonicalText::default());
+            let error = error_at(e.line + line_offset, e.column, e.message);
+            return slot(out, source, Err(error));
         }
     };
     match RunRecord::from_value(value) {
-        Ok(record) => (Ok(record), texts),
+        Ok(record) => {
+            let texts = CanonicalTexts {
+                inputs: borrowed(text, &spans.inputs),
+                flow_parameters: borrowed(text, &spans.flow_parameters),
+            };
+            out(
+                Loaded {
+                    source,
+                    record: Ok(record),
+                },
+                texts,
+            );
+        }
         Err(e) => {
             // The tree has no positions: the fault is placed by scanning the text again.
             let (offset, message) = e.locate(text);
             let (line, column) = line_col(text.as_bytes(), offset);
-            let error = LoadError {
-                path: path.to_path_buf(),
-                line: Some(line_offset + line),
-                column: Some(column),
-                message,
-            };
-            (Err(error), CanonicalText::default())
+            slot(
+                out,
+                source,
+                Err(error_at(line_offset + line, column, message)),
+            );
         }
     }
+}
+
+/// A canonical span of `text` as the engine takes it.
+fn borrowed<'t>(text: &'t str, span: &'t Option<Span>) -> Option<CanonicalJson<'t>> {
+    span.as_ref().map(|(range, hash)| CanonicalJson {
+        text: &text[range.clone()],
+        hash: hash.as_deref(),
+    })
+}
+
+/// [`load_text_into`] for one record, its slot's record and owned canonical texts (for tests).
+#[cfg(test)]
+fn load_text_with(
+    text: &str,
+    path: &Path,
+    line_offset: usize,
+    lean: bool,
+) -> (Result<RunRecord, LoadError>, CanonicalText) {
+    let source = RecordSource {
+        path: path.to_path_buf(),
+        line: None,
+    };
+    let mut got = None;
+    load_text_into(
+        text,
+        path,
+        line_offset,
+        lean,
+        source,
+        &mut |loaded, texts| {
+            got = Some((loaded.record, CanonicalText::copied(&texts)));
+        },
+    );
+    got.expect("one slot per record")
 }
 
 fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {

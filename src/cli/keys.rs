@@ -7,9 +7,7 @@ use std::sync::Mutex;
 
 use cachescope::engine::{NodeStatus, RecordEvaluation, recompute, recompute_lean};
 use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source};
-use cachescope::load::{
-    BLOCK, CanonicalText, LoadError, Loaded, discover, load_unit, load_unit_lean, units,
-};
+use cachescope::load::{BLOCK, LoadError, Loaded, discover, load_unit, units, visit_unit_lean};
 use cachescope::nondeterministic::{NonDeterminism, correct_live, observe};
 use cachescope::par::{Spread, default_workers, stream_ordered};
 use cachescope::record::RunRecord;
@@ -179,16 +177,21 @@ pub fn evaluate_all<'a>(loaded: &'a [Loaded], live: Option<&LiveMode>) -> Vec<Ke
         .collect()
 }
 
-/// The recomputation of records loaded by `load_unit_lean`, with their canonical texts.
-fn evaluate_lean<'a>(loaded: &'a [Loaded], texts: &[CanonicalText]) -> Vec<KeysResult<'a>> {
+/// Records loaded by `visit_unit_lean`, with the recomputation of each that loaded.
+fn evaluated_lean(
+    loaded: &[Loaded],
+    evaluations: Vec<Option<RecordEvaluation>>,
+) -> Vec<KeysResult<'_>> {
     loaded
         .iter()
-        .zip(texts)
-        .map(|(l, t)| KeysResult {
+        .zip(evaluations)
+        .map(|(l, evaluation)| KeysResult {
             loaded: l,
             result: l.record.as_ref().map(|record| Recomputed {
                 record,
-                evaluated: Evaluated::Recorded(recompute_lean(record, &t.texts())),
+                evaluated: Evaluated::Recorded(
+                    evaluation.expect("a loaded record was recomputed as it was read"),
+                ),
             }),
         })
         .collect()
@@ -397,12 +400,21 @@ fn stream(
         |unit| {
             // Without --live only keys are wanted: canonical inputs stay text and are hashed
             // as they are. --live reads whole records (it compares with the project's files).
-            let (loaded, texts) = match live {
-                None => load_unit_lean(unit),
+            // Lean, each record is recomputed as it is read, while its text is in the cache.
+            let (loaded, evaluations) = match live {
+                None => {
+                    let (mut loaded, mut evaluations) = (Vec::new(), Vec::new());
+                    visit_unit_lean(unit, |l, texts| {
+                        let record = l.record.as_ref().ok();
+                        evaluations.push(record.map(|r| recompute_lean(r, &texts)));
+                        loaded.push(l);
+                    });
+                    (loaded, evaluations)
+                }
                 Some(_) => (load_unit(unit), Vec::new()),
             };
             let results = match live {
-                None => evaluate_lean(&loaded, &texts),
+                None => evaluated_lean(&loaded, evaluations),
                 Some(_) => evaluate_all(&loaded, live),
             };
             let mut text = Vec::new();
