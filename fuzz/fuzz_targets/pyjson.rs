@@ -1,8 +1,10 @@
 //! The Python-compatible JSON parser and writer: whatever parses, written out (stored order)
-//! parses again to the same value, and writing that value again gives the same text.
+//! parses again to the same value, and writing that value again gives the same text. And the
+//! canonical check, which lets `keys` hash text as it is, against the writer: text it accepts is
+//! exactly what the writer writes for its value, and every number the writer writes it accepts.
 #![no_main]
 
-use cachescope::pyjson::{SortKeys, dumps, parse};
+use cachescope::pyjson::{SortKeys, Value, canonical_len, dumps, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,5 +22,15 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(rewritten, written, "writing is not stable");
     // Sorted writing may refuse (unsortable keys) but must not panic.
     let _ = dumps(&value, SortKeys::Python);
-    let _ = dumps(&value, SortKeys::Record);
+    let record_order = dumps(&value, SortKeys::Record);
+    if let Some(len) = canonical_len(text) {
+        let span = &text[..len];
+        let of_span = parse(span).unwrap_or_else(|e| panic!("accepted text does not parse: {e}"));
+        let canonical = dumps(&of_span, SortKeys::Record).expect("canonical text writes");
+        assert_eq!(canonical, span, "accepted as canonical, but the writer writes otherwise");
+    }
+    // The check may refuse what it is unsure of, but never a number as the writer writes it.
+    if let (Value::Float(_) | Value::Int(_), Ok(written)) = (&value, &record_order) {
+        assert_eq!(canonical_len(written), Some(written.len()), "refused {written:?}");
+    }
 });

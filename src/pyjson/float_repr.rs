@@ -302,28 +302,62 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     if !(-330..=330).contains(&exp10) {
         return false;
     }
+    let literal_digits = digits[..n]
+        .iter()
+        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+    let unsigned = &b[usize::from(b[0] == b'-')..];
+    // The literal is canonical when it is the repr of some double, and then of the one it reads
+    // as. A candidate double costs one multiplication or division where the literal's digits
+    // and power of ten are both within f64's exact range (then it is the correctly rounded
+    // value itself); past 2^53 it may be a neighbour (about one time in ten), and the
+    // comparison below then fails and the literal is read exactly. A match is never wrong:
+    // zmij's text reads back as its double, so the literal does too.
+    // Below 10^-22 (small floats, 1e-7 * random()) the division is done in two steps: then too
+    // the candidate is the right double about three times in four.
+    let place = exp10 - (n as i32 - 1);
+    let d = literal_digits as f64;
+    let candidate = match place {
+        0..=22 => Some(d * POWERS_OF_TEN[place as usize]),
+        -22..=-1 => Some(d / POWERS_OF_TEN[-place as usize]),
+        -44..=-23 => Some(d / 1e22 / POWERS_OF_TEN[(-place - 22) as usize]),
+        _ => None,
+    };
+    if candidate.is_some_and(|c| repr_is(c, unsigned, digits[n - 1], n, exp10)) {
+        return true;
+    }
     let Ok(value) = literal.parse::<f64>() else {
         return false;
     };
     if !value.is_finite() || value == 0.0 {
         return false;
     }
-    // Most often zmij lays the digits out as CPython does (it differs for exponents from -5 to
-    // -9, which CPython pads, and where an exact tie rounds to even): then equal text is the
-    // answer, with no digits to read back.
-    let mut buffer = zmij::Buffer::new();
-    let unsigned = &b[usize::from(b[0] == b'-')..];
-    if buffer.format_finite(value.abs()).as_bytes() == unsigned
-        && (digits[n - 1] % 2 == 0 || !tie_possible(value.abs(), n as u32, exp10))
-    {
+    if repr_is(value.abs(), unsigned, digits[n - 1], n, exp10) {
         return true;
     }
     let (mut shortest, count, shortest_exp) = shortest_decimal(value);
     round_tie_to_even(value.abs(), &mut shortest, count, shortest_exp);
-    let literal_digits = digits[..n]
-        .iter()
-        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
     shortest_exp == exp10 && count as usize == n && shortest == literal_digits
+}
+
+/// 10^0 to 10^22: every one is exactly a double.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// True when `unsigned` (a literal's text without its sign; `n` significant digits, the last
+/// `last`, the first at 10^`exp10`) is surely CPython's repr of `x` (positive): zmij writes
+/// exactly that text and it is no exact tie CPython rounds the other way. Most often zmij lays
+/// the digits out as CPython does (it differs for exponents from -5 to -9, which CPython pads);
+/// where it does not, false sends the caller the long way, which reads the digits back.
+#[inline]
+fn repr_is(x: f64, unsigned: &[u8], last: u8, n: usize, exp10: i32) -> bool {
+    if !x.is_finite() || x == 0.0 {
+        return false;
+    }
+    let mut buffer = zmij::Buffer::new();
+    buffer.format_finite(x).as_bytes() == unsigned
+        && (last % 2 == 0 || !tie_possible(x, n as u32, exp10))
 }
 
 /// False when `x` (positive, finite), whose shortest digits are `count` digits ending in an odd
@@ -444,6 +478,24 @@ mod tests {
             variants.push(format!("{x:e}"));
             variants.push(format!("{x:.17e}"));
             variants.push(format!("{x:.15}"));
+            // Its neighbours in the last digit, laid out the same way: these read as the same
+            // double or the next one, and exercise the candidate-double shortcut both ways.
+            let last_digit = repr
+                .char_indices()
+                .take_while(|&(_, c)| c != 'e')
+                .filter(|(_, c)| c.is_ascii_digit())
+                .last();
+            if let Some((at, d)) = last_digit {
+                for bumped in [d as u8 + 1, d as u8 - 1] {
+                    if bumped.is_ascii_digit() {
+                        let mut changed = repr.clone().into_bytes();
+                        changed[at] = bumped;
+                        variants.push(String::from_utf8(changed).unwrap());
+                    }
+                }
+            }
+            // Seventeen significant digits of the same double, in CPython's layout.
+            variants.push(json_layout_17(x));
             for v in variants {
                 // Only what the canonical check hands over: a number with a fraction or exponent.
                 let number = v.trim_start_matches('-');
@@ -470,6 +522,26 @@ mod tests {
             checked > 500_000 && accepted > 200_000,
             "{checked} {accepted}"
         );
+    }
+
+    /// `x` with 17 significant digits (trailing zeros dropped), laid out as repr lays out its
+    /// digits: canonical only where the repr itself needs 17.
+    fn json_layout_17(x: f64) -> String {
+        let text = format!("{:.16e}", x.abs());
+        let (mantissa, exponent) = text.split_once('e').unwrap();
+        let digits: Vec<u8> = mantissa
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .collect::<Vec<_>>();
+        let kept = digits.len() - digits.iter().rev().take_while(|&&d| d == b'0').count();
+        let mut buf = [0u8; super::LAYOUT_MAX];
+        let len = super::layout(
+            x.is_sign_negative(),
+            &digits[..kept.max(1)],
+            exponent.parse().unwrap(),
+            &mut buf,
+        );
+        String::from_utf8(buf[..len].to_vec()).unwrap()
     }
 
     fn json(value: f64) -> String {
@@ -539,9 +611,27 @@ mod tests {
             (0.5, "0.5"),
             (2.5, "2.5"),
         ];
+        let mut odd_ties = 0;
         for &(value, want) in cases {
             assert_eq!(float_repr(value), want, "repr of {value:e}");
+            // The canonical check takes CPython's even digit and refuses the odd one, which
+            // reads as the same double.
+            assert!(is_json_float_repr(want), "{want}");
+            let mut odd = want.as_bytes().to_vec();
+            let last = odd.len() - 1;
+            if odd[last] % 2 == 0 && odd[last] != b'0' && want.len() > 4 {
+                odd[last] += 1;
+                let odd = String::from_utf8(odd).unwrap();
+                if odd.parse::<f64>().unwrap() == value {
+                    odd_ties += 1;
+                    assert!(
+                        !is_json_float_repr(&odd),
+                        "{odd} is not what CPython writes"
+                    );
+                }
+            }
         }
+        assert!(odd_ties >= 3, "{odd_ties}");
     }
 
     #[test]
