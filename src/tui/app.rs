@@ -167,6 +167,9 @@ pub struct Model {
     /// The newest request's generation; older answers are dropped.
     pub generation: u64,
     pub computing: bool,
+    /// The load moved the selection to another run: its comparison waits for the end of the
+    /// load (see `on_loaded`).
+    pub compare_after_load: bool,
     pub selected_node: Option<String>,
     /// The user picked a node (keys or mouse) since the last comparison arrived: a live
     /// recompute then keeps it rather than following a new culprit.
@@ -211,6 +214,7 @@ impl Model {
             comparison: None,
             generation: 0,
             computing: false,
+            compare_after_load: false,
             selected_node: None,
             node_moved: false,
             tree_offset: 0,
@@ -883,8 +887,12 @@ impl Model {
         if self.walk.as_ref().is_some_and(|w| w.problem.is_some()) {
             effects.extend(self.play_step());
         }
+        // A batch that moves the selection (a newer run of the selected task arrived) does not
+        // compare at once: at 100,000 runs every batch would start a comparison over all the
+        // runs so far, which took a core from the load for its whole length. The comparison
+        // comes when the load ends; a key the user presses still compares at once.
         if effects.is_empty() && self.selected_run() != before {
-            effects.extend(self.request());
+            self.compare_after_load = true;
         }
         effects
     }
@@ -909,6 +917,7 @@ impl Model {
             message = format!("no run records under {}", self.origin);
         }
         self.message = Some(message);
+        let compare = std::mem::take(&mut self.compare_after_load);
         if self.walk.is_some() {
             return self.play_step();
         }
@@ -918,7 +927,12 @@ impl Model {
         {
             let effects = self.select_run(run);
             self.moved = false;
-            return effects;
+            if !effects.is_empty() {
+                return effects;
+            }
+        }
+        if compare {
+            return self.request();
         }
         Vec::new()
     }

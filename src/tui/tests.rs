@@ -966,3 +966,79 @@ fn live_follows_a_new_culprit_unless_the_user_picked_a_node() {
     let text = save(&mut s, &edited, "MISS");
     assert_eq!(s.model.selected_node.as_ref(), Some(&root_node), "{text}");
 }
+
+/// A big folder arrives in batches: a batch that moves the selection does not start a
+/// comparison over all the runs so far (at 100,000 runs each would take a core from the load);
+/// the pane says it waits, the comparison comes with the end of the load, and a key the user
+/// presses meanwhile still compares at once.
+#[test]
+fn comparisons_wait_for_the_end_of_a_load_unless_asked_for() {
+    let Msg::Loaded { runs, errors, .. } = load(&[sample_runs()]) else {
+        unreachable!()
+    };
+    let total = runs.len();
+    let mut runs = runs.into_iter();
+    let mut model = Model::new("sample-runs".to_string(), WIDE, true);
+    let mut batch = |model: &mut Model, n: usize, done: usize| {
+        let effects = update(
+            model,
+            Msg::Loaded {
+                runs: runs.by_ref().take(n).collect(),
+                errors: Vec::new(),
+                done,
+                total,
+            },
+        );
+        assert!(
+            !effects.iter().any(|e| matches!(e, Effect::Compare(_))),
+            "a batch started a comparison"
+        );
+    };
+    batch(&mut model, total / 2, total / 2);
+    assert!(
+        model.selected_run().is_some(),
+        "the first batch selects a run"
+    );
+    assert!(model.compare_after_load);
+    let mut backend = Terminal::new(TestBackend::new(WIDE.0, WIDE.1)).unwrap();
+    backend.draw(|f| view(&model, f)).unwrap();
+    let screen: String = backend
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(screen.contains("compares when the load ends"), "{screen}");
+
+    // Moving to another run during the load compares at once (a task's row shows its newest
+    // run, so the first step down may stay on the same run).
+    let before = model.selected_run();
+    let mut compared = false;
+    for _ in 0..3 {
+        let effects = update(
+            &mut model,
+            Msg::Key(KeyEvent {
+                code: KeyCode::Down,
+                modifiers: KeyModifiers::NONE,
+                kind: KeyEventKind::Press,
+                state: KeyEventState::NONE,
+            }),
+        );
+        compared |= effects.iter().any(|e| matches!(e, Effect::Compare(_)));
+        if model.selected_run() != before {
+            break;
+        }
+    }
+    assert_ne!(model.selected_run(), before);
+    assert!(compared, "a key that selects another run compares at once");
+
+    batch(&mut model, usize::MAX, total);
+    let effects = update(&mut model, Msg::LoadFinished { ms: 1 });
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Compare(_))),
+        "the end of the load compares the selected run"
+    );
+    assert!(!model.compare_after_load);
+    assert!(errors.is_empty());
+}

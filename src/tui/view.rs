@@ -343,7 +343,12 @@ fn draw_header(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
     };
     match model.current() {
         None => {
-            lines.push(Line::styled("comparing…", theme.dim()));
+            let waiting = if model.compare_after_load {
+                "compares when the load ends…"
+            } else {
+                "comparing…"
+            };
+            lines.push(Line::styled(waiting, theme.dim()));
             lines.push(side(
                 "B",
                 Some(run.badge),
