@@ -82,7 +82,7 @@ fn shortest_decimal(value: f64) -> (u64, u32, i32) {
         }
     }
     let mut count = significant;
-    while digits % 10 == 0 {
+    while digits.is_multiple_of(10) {
         digits /= 10;
         count -= 1;
     }
@@ -357,7 +357,7 @@ fn repr_is(x: f64, unsigned: &[u8], last: u8, n: usize, exp10: i32) -> bool {
     }
     let mut buffer = zmij::Buffer::new();
     buffer.format_finite(x).as_bytes() == unsigned
-        && (last % 2 == 0 || !tie_possible(x, n as u32, exp10))
+        && (last.is_multiple_of(2) || !tie_possible(x, n as u32, exp10))
 }
 
 /// False when `x` (positive, finite), whose shortest digits are `count` digits ending in an odd
