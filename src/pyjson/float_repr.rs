@@ -205,13 +205,20 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     } else {
         None
     };
-    let mut digits = [0u8; 20];
+    // The significant digits as an integer (at most 17 fit a u64), how many, and the last.
+    let mut literal_digits = 0u64;
     let mut n = 0;
+    let mut last = 0u8;
     let mut push = |part: &[u8], n: &mut usize| {
         if *n + part.len() > 17 {
             return false;
         }
-        digits[*n..*n + part.len()].copy_from_slice(part);
+        for &d in part {
+            literal_digits = literal_digits * 10 + u64::from(d - b'0');
+        }
+        if let Some(&d) = part.last() {
+            last = d;
+        }
         *n += part.len();
         true
     };
@@ -302,9 +309,6 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     if !(-330..=330).contains(&exp10) {
         return false;
     }
-    let literal_digits = digits[..n]
-        .iter()
-        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
     let unsigned = &b[usize::from(b[0] == b'-')..];
     // The literal is canonical when it is the repr of some double, and then of the one it reads
     // as. A candidate double costs one multiplication or division where the literal's digits
@@ -322,7 +326,7 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
         -44..=-23 => Some(d / 1e22 / POWERS_OF_TEN[(-place - 22) as usize]),
         _ => None,
     };
-    if candidate.is_some_and(|c| repr_is(c, unsigned, digits[n - 1], n, exp10)) {
+    if candidate.is_some_and(|c| repr_is(c, unsigned, last, n, exp10)) {
         return true;
     }
     let Ok(value) = literal.parse::<f64>() else {
@@ -331,7 +335,7 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     if !value.is_finite() || value == 0.0 {
         return false;
     }
-    if repr_is(value.abs(), unsigned, digits[n - 1], n, exp10) {
+    if repr_is(value.abs(), unsigned, last, n, exp10) {
         return true;
     }
     let (mut shortest, count, shortest_exp) = shortest_decimal(value);
