@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use crate::engine::{CanonicalJson, CanonicalTexts};
 use crate::par::{Spread, default_workers, stream_ordered};
+use crate::pyjson::Span;
 use crate::pyjson::{CanonicalSpans, parse, parse_record_lean};
 use crate::record::RunRecord;
-use crate::record_fast::Span;
 
 /// Where a record came from: a file, and for `.jsonl` the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -708,10 +708,10 @@ fn load_text_into(
     }
 }
 
-/// A canonical span of `text` as the engine takes it.
+/// A canonical span found in `text`, as the engine takes it.
 fn borrowed<'t>(text: &'t str, span: &'t Option<Span>) -> Option<CanonicalJson<'t>> {
-    span.as_ref().map(|(range, hash)| CanonicalJson {
-        text: &text[range.clone()],
+    span.as_ref().map(|(at, hash)| CanonicalJson {
+        text: at.text(text),
         hash: hash.as_deref(),
     })
 }

@@ -11,19 +11,16 @@
 //! target on any bytes).
 
 use std::borrow::Cow;
-use std::ops::Range;
 
 use crate::hash::{BIG_TEXT, check_and_hash};
 use crate::policy::{Configure, PolicyKind, PolicyNode, Recorded};
-use crate::pyjson::{MAX_DEPTH, Value, canonical_len_within, parse};
+use crate::pyjson::{MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, parse};
 use crate::record::{
     Environment, FORMAT_V1, FailedRun, FlowInfo, Outcome, RunRecord, StorageKeyTemplate, TaskInfo,
     TaskRunInfo, TransactionInfo,
 };
 
-/// A canonical object's span in the record text, and `hash_objects` of it when it was worked
-/// out while the span was checked (a big one).
-pub type Span = (Range<usize>, Option<String>);
+pub use crate::pyjson::{Span, SpanText};
 
 /// What the fast lane read: the record, and the spans of the inputs and flow parameters left
 /// as canonical text (only when `lean`).
@@ -386,7 +383,13 @@ impl<'a> Scanner<'a> {
             };
             if let Some((len, hash)) = found {
                 self.i += len;
-                return Some((None, Some((start..start + len, hash))));
+                return Some((None, Some((SpanText::At(start..start + len), hash))));
+            }
+            // Written with other whitespace (`indent=2`): canonical tokens are respaced.
+            let mut respaced = String::with_capacity(rest.len().min(1 << 16));
+            if let Some(len) = canonical_respaced_within(rest, within, &mut respaced) {
+                self.i += len;
+                return Some((None, Some((SpanText::Respaced(respaced), None))));
             }
         }
         self.skip(MAX_DEPTH.saturating_sub(depth))?;

@@ -107,6 +107,145 @@ pub fn canonical_len_within(text: &str, depth: usize) -> Option<usize> {
     }
 }
 
+/// [`canonical_len_within`] for text that may have other whitespace between its tokens than
+/// `json.dumps` writes (a record written with `indent=2`, as the recorder writes `.json` files,
+/// or with compact separators): every token must be as `json.dumps(sort_keys=True)` writes it,
+/// and the canonical text, with its `", "` and `": "`, is written to `out`. Returns how much of
+/// `text` the value took. Nothing but whitespace changes, so the text hashes as the value does,
+/// with no value built.
+pub fn canonical_respaced_within(text: &str, depth: usize, out: &mut String) -> Option<usize> {
+    let (source, text) = (text, text.as_bytes());
+    let ws = |mut i: usize| {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = text.get(i) {
+            i += 1;
+        }
+        i
+    };
+    // A key at `at` (a string with no escapes), then whitespace and a colon: its span between
+    // the quotes, and where its value may start.
+    let key = |at: usize| -> Option<((usize, usize), usize)> {
+        if text.get(at) != Some(&b'"') {
+            return None;
+        }
+        let start = at + 1;
+        let end = start + plain_run(&text[start..]);
+        if text.get(end) != Some(&b'"') {
+            return None;
+        }
+        let colon = ws(end + 1);
+        (text.get(colon) == Some(&b':')).then_some(((start, end), colon + 1))
+    };
+    let mut stack: Vec<Open> = Vec::new();
+    let mut i = 0;
+    loop {
+        // A value starts at `i`, after any whitespace.
+        i = ws(i);
+        match *text.get(i)? {
+            open @ (b'{' | b'[') => {
+                let close = if open == b'{' { b'}' } else { b']' };
+                let first = ws(i + 1);
+                if text.get(first) == Some(&close) {
+                    out.push_str(if open == b'{' { "{}" } else { "[]" });
+                    i = first + 1;
+                } else {
+                    if stack.len() >= depth {
+                        return None;
+                    }
+                    if open == b'{' {
+                        let (span, next) = key(first)?;
+                        out.push('{');
+                        out.push_str(&source[span.0 - 1..=span.1]);
+                        out.push_str(": ");
+                        stack.push(Open::Object {
+                            last: span,
+                            keys: 1,
+                        });
+                        i = next;
+                    } else {
+                        out.push('[');
+                        stack.push(Open::Array);
+                        i = first;
+                    }
+                    continue;
+                }
+            }
+            b'"' => {
+                let end = string_end(text, i)?;
+                out.push_str(&source[i..end]);
+                i = end;
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = number_end(source, i)?;
+                out.push_str(&source[i..end]);
+                i = end;
+            }
+            b't' | b'f' | b'n' | b'N' | b'I' => {
+                let word: &[u8] = match text[i] {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    b'n' => b"null",
+                    b'N' => b"NaN",
+                    _ => b"Infinity",
+                };
+                let end = word_end(text, i, word)?;
+                out.push_str(&source[i..end]);
+                i = end;
+            }
+            _ => return None,
+        }
+        // A value ended at `i`: a separator goes on with its container, a closing bracket
+        // ends it.
+        loop {
+            let Some(open) = stack.last_mut() else {
+                return Some(i);
+            };
+            i = ws(i);
+            let next = text.get(i).copied();
+            match open {
+                Open::Array => match next {
+                    Some(b',') => {
+                        out.push_str(", ");
+                        i += 1;
+                        break;
+                    }
+                    Some(b']') => {
+                        out.push(']');
+                        i += 1;
+                        stack.pop();
+                    }
+                    _ => return None,
+                },
+                Open::Object { last, keys } => match next {
+                    Some(b',') => {
+                        let (span, after) = key(ws(i + 1))?;
+                        // Strictly increasing plain ASCII keys: string order, no repeats.
+                        if !less(&text[last.0..last.1], &text[span.0..span.1]) {
+                            return None;
+                        }
+                        out.push_str(", ");
+                        out.push_str(&source[span.0 - 1..=span.1]);
+                        out.push_str(": ");
+                        *last = span;
+                        *keys += 1;
+                        i = after;
+                        break;
+                    }
+                    Some(b'}') => {
+                        // The placeholder for a value JSON could not encode (see above).
+                        if *keys == 1 && &text[last.0..last.1] == b"__cachescope_repr__" {
+                            return None;
+                        }
+                        out.push('}');
+                        i += 1;
+                        stack.pop();
+                    }
+                    _ => return None,
+                },
+            }
+        }
+    }
+}
+
 enum Open {
     Array,
     /// `last` is the span of the last key's characters, between its quotes.
@@ -388,6 +527,104 @@ mod tests {
         }
         // A placeholder among other keys is an ordinary dict.
         assert!(agrees(r#"{"__cachescope_repr__": 1, "b": 2}"#));
+    }
+
+    /// `canonical_respaced_within` of all of `text`, when it takes all of it.
+    fn respaced(text: &str) -> Option<String> {
+        let mut out = String::new();
+        let len = super::canonical_respaced_within(text, crate::pyjson::MAX_DEPTH, &mut out)?;
+        (text[len..].trim().is_empty()).then_some(out)
+    }
+
+    /// `text` (canonical, compact) laid out as `json.dumps(indent=2)` lays it out: a line per
+    /// element and entry, `,` at the ends of lines, empty containers left as they are.
+    fn indented(text: &str) -> String {
+        let mut out = String::new();
+        let mut depth = 0;
+        let mut in_string = false;
+        let mut chars = text.chars().peekable();
+        let newline = |out: &mut String, depth: usize| {
+            out.push('\n');
+            out.push_str(&"  ".repeat(depth));
+        };
+        while let Some(c) = chars.next() {
+            if in_string {
+                out.push(c);
+                if c == '\\' {
+                    out.extend(chars.next());
+                } else if c == '"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match c {
+                '"' => {
+                    in_string = true;
+                    out.push(c);
+                }
+                '[' | '{' if !matches!(chars.peek(), Some(']' | '}')) => {
+                    out.push(c);
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+                ']' | '}' if !out.ends_with(['[', '{']) => {
+                    depth -= 1;
+                    newline(&mut out, depth);
+                    out.push(c);
+                }
+                ',' => {
+                    out.push(',');
+                    chars.next(); // the space after it
+                    newline(&mut out, depth);
+                }
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// Whitespace between tokens is taken out again: indented as the recorder writes `.json`
+    /// files, compact with `(",", ":")`, or spaced at random, canonical tokens give back the
+    /// canonical text; one token that is not canonical refuses it all.
+    #[test]
+    fn other_whitespace_between_canonical_tokens_is_respaced() {
+        let canonical = [
+            r#"{"a": 1, "b": [1.5, -2, 0, 1e+16, 1e-05, NaN, -Infinity, Infinity, -0.0]}"#,
+            r#"{"rows": [{"id": 3, "ok": true, "x": null}, {}], "t": "caf\u00e9 \ud83d\ude00 \"q\" \\ \n\t"}"#,
+            r#"[[], {}, "", [[{"a": {"b": []}}]]]"#,
+            r#"{"": 0, "A": 1, "a": 2}"#,
+            r#"{"a, b": "x: y", "c": ["[", "]", "{", "}", ","]}"#,
+            "12345678901234567890123",
+            r#"{"x": 0.1, "y": 100.0, "z": 1.2345678901234568e+17}"#,
+        ];
+        for text in canonical {
+            assert!(agrees(text), "{text}");
+            assert_eq!(respaced(text).as_deref(), Some(text));
+            let pretty = indented(text);
+            assert_eq!(respaced(&pretty).as_deref(), Some(text), "{pretty}");
+            let tight = text.replace(", \"", ",\"").replace("\": ", "\":");
+            assert_eq!(respaced(&tight).as_deref(), Some(text), "{tight}");
+            let loose = pretty.replace('\n', "\r\n\t ").replace("\": ", "\" :\n ");
+            assert_eq!(respaced(&loose).as_deref(), Some(text), "{loose}");
+        }
+        assert_eq!(
+            respaced("{\n  \"a\": [\n  ]\n}").as_deref(),
+            Some(r#"{"a": []}"#)
+        );
+        for text in [
+            "{\n  \"a\": 1.50\n}",
+            "{\n  \"b\": 1,\n  \"a\": 2\n}",
+            "{\n  \"a\": 1,\n  \"a\": 2\n}",
+            "[\n  1,\n  2,\n]",
+            "[1 2]",
+            "{\"a\" 1}",
+            "{\n  \"\\u00e9\": 1\n}",
+            "{\n  \"__cachescope_repr__\": \"<lambda>\"\n}",
+            "[\n  \"caf\u{e9}\"\n]",
+            "[\n  -0\n]",
+        ] {
+            assert_eq!(respaced(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -11,10 +11,12 @@ mod parse;
 mod value;
 mod write;
 
-pub use canonical::{canonical_entries, canonical_len, canonical_len_within};
+pub use canonical::{
+    canonical_entries, canonical_len, canonical_len_within, canonical_respaced_within,
+};
 pub use float_repr::{float_repr, write_float_repr};
 pub use locate::{Located, Step, locate, path_name};
-pub use parse::{CanonicalSpans, MAX_DEPTH, ParseError, parse, parse_record_lean};
+pub use parse::{CanonicalSpans, MAX_DEPTH, ParseError, Span, SpanText, parse, parse_record_lean};
 pub use value::{Float, Key, Value};
 pub use write::{
     DumpError, JsonOut, SortKeys, dumps, out_of_record_order, record_str_order, write_key,

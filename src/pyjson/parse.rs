@@ -35,14 +35,40 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
 }
 
 /// Where a record's inputs and flow parameters are, in its text, when that text is already
-/// canonical (what `json.dumps` writes, see [`super::canonical_len`]).
+/// canonical (what `json.dumps` writes, see [`super::canonical_len`]), or canonical but for its
+/// whitespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CanonicalSpans {
     /// The top-level `inputs` object, and for a big one, `hash_objects` of it (see
     /// [`crate::hash::check_and_hash`]).
-    pub inputs: Option<(Range<usize>, Option<String>)>,
+    pub inputs: Option<Span>,
     /// The `parameters` object of the top-level `flow` object, likewise.
-    pub flow_parameters: Option<(Range<usize>, Option<String>)>,
+    pub flow_parameters: Option<Span>,
+}
+
+/// A canonical object's text, and `hash_objects` of it when it was worked out while the text
+/// was checked (a big one).
+pub type Span = (SpanText, Option<String>);
+
+/// Where a canonical object's text is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpanText {
+    /// In the record text, as it is.
+    At(Range<usize>),
+    /// Made from the record text by taking out other whitespace than `json.dumps` writes (a
+    /// record written with `indent=2`, as the recorder writes `.json` files): every token was
+    /// canonical ([`super::canonical_respaced_within`]).
+    Respaced(String),
+}
+
+impl SpanText {
+    /// The canonical text, from the record `text` it was found in.
+    pub fn text<'t>(&'t self, text: &'t str) -> &'t str {
+        match self {
+            SpanText::At(range) => &text[range.clone()],
+            SpanText::Respaced(canonical) => canonical,
+        }
+    }
 }
 
 /// Parses a run record, but where its `inputs` or `flow.parameters` object is canonical text,
@@ -129,13 +155,21 @@ impl Parser<'_> {
         let rest = &self.text[self.pos..];
         let check = |text: &str| super::canonical::canonical_len_within(text, within);
         // A big span is hashed on a second core while it is checked.
-        let (len, hash) = if rest.len() >= crate::hash::BIG_TEXT {
-            let (len, hash) = crate::hash::check_and_hash(rest, check)?;
-            (len, Some(hash))
+        let found = if rest.len() >= crate::hash::BIG_TEXT {
+            crate::hash::check_and_hash(rest, check).map(|(len, hash)| (len, Some(hash)))
         } else {
-            (check(rest)?, None)
+            check(rest).map(|len| (len, None))
         };
-        *slot = Some((self.pos..self.pos + len, hash));
+        let (len, span) = match found {
+            Some((len, hash)) => (len, (SpanText::At(self.pos..self.pos + len), hash)),
+            None => {
+                // Written with other whitespace (`indent=2`): canonical tokens are respaced.
+                let mut respaced = String::with_capacity(rest.len().min(1 << 16));
+                let len = super::canonical::canonical_respaced_within(rest, within, &mut respaced)?;
+                (len, (SpanText::Respaced(respaced), None))
+            }
+        };
+        *slot = Some(span);
         self.pos += len;
         Some(Value::Null)
     }
