@@ -106,10 +106,57 @@ fn write_finite(value: f64, out: &mut impl JsonOut) {
         out.push_str(if negative { "-0.0" } else { "0.0" });
         return;
     }
+    // Most often zmij's text is CPython's repr as it is: then it is written with no digits read
+    // back and laid out again.
+    let mut buffer = zmij::Buffer::new();
+    let text = buffer.format_finite(value.abs());
+    if in_python_layout(text.as_bytes()) && (ends_even(text.as_bytes()) || no_tie(value.abs())) {
+        if negative {
+            out.push_str("-");
+        }
+        out.push_str(text);
+        return;
+    }
     let (mut digits, count, exp10) = shortest_decimal(value);
     round_tie_to_even(value.abs(), &mut digits, count, exp10);
     let mut buf = [0u8; 20];
     write_layout(negative, digit_bytes(digits, count, &mut buf), exp10, out);
+}
+
+/// Whether zmij's `text` for a positive double is laid out as CPython's repr: an exponent with
+/// its sign and at least two digits (zmij writes `1.5e-7` where CPython writes `1.5e-07`; from
+/// two digits on both write the same), or positional with the first significant digit from
+/// 10^-4 (zmij writes `0.00001` where CPython writes `1e-05`) and below 10^16.
+fn in_python_layout(text: &[u8]) -> bool {
+    match text.iter().position(|&c| c == b'e') {
+        Some(e) => matches!(text.get(e + 1), Some(b'+' | b'-')) && text.len() >= e + 4,
+        None => {
+            let point = text.iter().position(|&c| c == b'.');
+            point.is_some_and(|p| p <= 16) && !text.starts_with(b"0.0000")
+        }
+    }
+}
+
+/// Whether the last digit of zmij's mantissa is even (a tie only ever needs an odd one).
+fn ends_even(text: &[u8]) -> bool {
+    let end = text.iter().position(|&c| c == b'e').unwrap_or(text.len());
+    text[..end].last().is_some_and(|d| d.is_multiple_of(2))
+}
+
+/// True when `x` (positive, finite) surely is no exact tie between two shortest candidates,
+/// from its bits alone: a tie needs the lowest set bit of `x` at 2^place, where place is the
+/// decimal exponent just past the last shortest digit, so at least 10^(floor(log10 x) - 17).
+fn no_tie(x: f64) -> bool {
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        return false;
+    }
+    let m = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+    let lowest = biased - 1075 + m.trailing_zeros() as i32;
+    // floor(e2 * log10(2)), exactly, for the binary exponent e2 of x.
+    let exp10_floor = ((biased - 1023) * 78913) >> 18;
+    lowest < exp10_floor - 17
 }
 
 /// Lays out significant `digits` (no leading or trailing zeros) whose first digit is at decimal
