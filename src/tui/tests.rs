@@ -785,12 +785,10 @@ fn hostile_records_are_listed_in_the_error_overlay() {
 /// The loader keeps a big folder's canonical inputs as text and builds values only for the
 /// tasks a comparison reads. Every comparison must come out as from runs loaded whole: the
 /// sample runs, rewritten on one line as `json.dumps` writes them (so their inputs are
-/// canonical and really kept as text), compared with their earlier run both ways.
+/// canonical and really kept as text), and spread over lines as the recorder's `indent=2`
+/// spreads them (kept as text once respaced), compared with their earlier run both ways.
 #[test]
 fn runs_loaded_lean_compare_as_runs_loaded_whole() {
-    use super::app::Request;
-    use super::compare::Against;
-    use cachescope::load::{BLOCK, load_unit_lean, units};
     use cachescope::pyjson::{SortKeys, Value, dumps, parse};
 
     let (files, _) = discover(&[sample_runs()]);
@@ -835,11 +833,55 @@ fn runs_loaded_lean_compare_as_runs_loaded_whole() {
             whole.push(record);
         }
     }
+    // The records as compact lines of one `.jsonl` file (canonical text as it is), and as
+    // `.json` files laid out with a line per entry and element, as the recorder's `indent=2`
+    // does (canonical once respaced).
     let copy = tmp.path().join("runs.jsonl");
     std::fs::write(&copy, lines.join("\n") + "\n").unwrap();
+    let indented_dir = tmp.path().join("indented");
+    std::fs::create_dir(&indented_dir).unwrap();
+    let mut indented = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let path = indented_dir.join(format!("{i:03}.json"));
+        std::fs::write(&path, spread_out(line)).unwrap();
+        indented.push(path);
+    }
+    for files in [vec![copy], indented] {
+        compare_lean_and_whole(&files, whole.len());
+    }
+}
+
+/// `text` (JSON) with a line break and two spaces after every `{`, `[` and `,` outside strings.
+fn spread_out(text: &str) -> String {
+    let mut out = String::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        out.push(c);
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if matches!(c, '{' | '[' | ',') {
+            out.push_str("\n  ");
+        }
+    }
+    out
+}
+
+/// The inspector's comparisons of every run in `files`, loaded lean and loaded whole, agree.
+fn compare_lean_and_whole(files: &[PathBuf], count: usize) {
+    use super::app::Request;
+    use super::compare::Against;
+    use cachescope::load::{BLOCK, load_unit_lean, units};
+
     let mut lean = Vec::new();
     let mut kept_as_text = 0;
-    for unit in units(std::slice::from_ref(&copy), BLOCK) {
+    for unit in units(files, BLOCK) {
         let (loaded, texts) = load_unit_lean(unit);
         for (l, t) in loaded.into_iter().zip(texts) {
             kept_as_text += usize::from(t.inputs.is_some());
@@ -851,12 +893,12 @@ fn runs_loaded_lean_compare_as_runs_loaded_whole() {
         "only {kept_as_text} runs kept their inputs as text"
     );
     let mut full = Vec::new();
-    for unit in units(std::slice::from_ref(&copy), BLOCK) {
+    for unit in units(files, BLOCK) {
         for l in cachescope::load::load_unit(unit) {
             full.push(Arc::new(Run::new(l.source, l.record.unwrap())));
         }
     }
-    assert_eq!(lean.len(), whole.len());
+    assert_eq!(lean.len(), count);
     let (lean, full) = (Arc::new(lean), Arc::new(full));
     let mut explained = 0;
     for selected in 0..lean.len() {
