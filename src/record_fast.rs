@@ -14,7 +14,9 @@ use std::borrow::Cow;
 
 use crate::hash::{BIG_TEXT, check_and_hash};
 use crate::policy::{Configure, PolicyKind, PolicyNode, Recorded};
-use crate::pyjson::{MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, parse};
+use crate::pyjson::{
+    MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, parse, plain_run,
+};
 use crate::record::{
     Environment, FORMAT_V1, FailedRun, FlowInfo, Outcome, RunRecord, StorageKeyTemplate, TaskInfo,
     TaskRunInfo, TransactionInfo,
@@ -133,7 +135,7 @@ impl<'a> Scanner<'a> {
         self.i += 1;
         let start = self.i;
         loop {
-            self.i += plain_run(&self.b[self.i..]);
+            self.i += plain_run::<false>(&self.b[self.i..]);
             match *self.b.get(self.i)? {
                 b'"' => {
                     self.i += 1;
@@ -149,7 +151,7 @@ impl<'a> Scanner<'a> {
         loop {
             let run = self.i;
             loop {
-                self.i += plain_run(&self.b[self.i..]);
+                self.i += plain_run::<false>(&self.b[self.i..]);
                 match *self.b.get(self.i)? {
                     b'"' | b'\\' => break,
                     b if b < 0x20 => return None,
@@ -893,25 +895,4 @@ impl<'a> Scanner<'a> {
             }
         }
     }
-}
-
-/// How many bytes at the start of `bytes` a string holds as they are (anything but a control,
-/// `"` and `\`), eight at a time while all eight are.
-#[inline]
-fn plain_run(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A zero byte of `w` sets its high bit in `zero(w)` (no false positive below a true one).
-    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let control = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
-        let special = control | zero(w ^ (0x22 * ONES)) | zero(w ^ (0x5c * ONES));
-        if special != 0 {
-            return i + (special.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i
 }

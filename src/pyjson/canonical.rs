@@ -128,7 +128,7 @@ pub fn canonical_respaced_within(text: &str, depth: usize, out: &mut String) -> 
             return None;
         }
         let start = at + 1;
-        let end = start + plain_run(&text[start..]);
+        let end = start + plain_run::<true>(&text[start..]);
         if text.get(end) != Some(&b'"') {
             return None;
         }
@@ -266,10 +266,12 @@ fn less(a: &[u8], b: &[u8]) -> bool {
     a.len() < b.len()
 }
 
-/// The length of the run of bytes at the start of `bytes` that a string holds as they are:
-/// printable ASCII but `"` and `\`. Eight bytes at a time while they all are.
+/// How many bytes at the start of `bytes` a JSON string holds as they are, eight at a time
+/// while all eight are: anything but a control, `"` and `\`; with `PRINTABLE_ASCII`, only
+/// printable ASCII (what `ensure_ascii=True` writes unescaped), as the canonical check needs.
+/// The fast loading lane scans its strings with it too.
 #[inline]
-fn plain_run(bytes: &[u8]) -> usize {
+pub(crate) fn plain_run<const PRINTABLE_ASCII: bool>(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // A byte of `w` is zero → its high bit in `zero(w)` (no false positives below a true one).
@@ -277,23 +279,19 @@ fn plain_run(bytes: &[u8]) -> usize {
     let mut i = 0;
     while let Some(chunk) = bytes.get(i..i + 8) {
         let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        // Below 0x20, 0x7f or above, a quote, a backslash.
-        let low = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
-        let special = low
-            | (w & HIGH)
-            | zero(w ^ (0x7f * ONES))
-            | zero(w ^ (0x22 * ONES))
-            | zero(w ^ (0x5c * ONES));
+        // Below 0x20, a quote, a backslash; and 0x7f or above where only ASCII is plain.
+        let control = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
+        let mut special = control | zero(w ^ (0x22 * ONES)) | zero(w ^ (0x5c * ONES));
+        if PRINTABLE_ASCII {
+            special |= (w & HIGH) | zero(w ^ (0x7f * ONES));
+        }
         if special != 0 {
             return i + (special.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    while i < bytes.len()
-        && matches!(bytes[i], 0x20..=0x7e)
-        && bytes[i] != b'"'
-        && bytes[i] != b'\\'
-    {
+    let plain = |b: u8| b >= 0x20 && b != b'"' && b != b'\\' && !(PRINTABLE_ASCII && b >= 0x7f);
+    while i < bytes.len() && plain(bytes[i]) {
         i += 1;
     }
     i
@@ -306,7 +304,7 @@ fn key_at(text: &[u8], at: usize) -> Option<(usize, usize)> {
         return None;
     }
     let start = at + 1;
-    let end = start + plain_run(&text[start..]);
+    let end = start + plain_run::<true>(&text[start..]);
     (text.get(end) == Some(&b'"') && text.get(end + 1..end + 3) == Some(b": "))
         .then_some((start, end))
 }
@@ -315,7 +313,7 @@ fn key_at(text: &[u8], at: usize) -> Option<(usize, usize)> {
 fn string_end(text: &[u8], at: usize) -> Option<usize> {
     let mut i = at + 1;
     loop {
-        i += plain_run(&text[i..]);
+        i += plain_run::<true>(&text[i..]);
         let b = *text.get(i)?;
         match b {
             b'"' => return Some(i + 1),

@@ -11,6 +11,7 @@ mod parse;
 mod value;
 mod write;
 
+pub(crate) use canonical::plain_run;
 pub use canonical::{
     canonical_entries, canonical_len, canonical_len_within, canonical_respaced_within,
 };
