@@ -43,6 +43,10 @@ import tempfile
 import tokenize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# def_starts (the defs of the syntax tree, by name and first line) is the one
+# tests/py/getsource_truth.py uses for the stdlib truth.
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "py"))
+from getsource_truth import def_starts  # noqa: E402
 MODULES = os.path.join(HERE, "source-truth", "modules")
 # The versions whose truth is committed, in the order the fuzz input's version bits use.
 VERSIONS = ["3.9", "3.11", "3.12", "3.13"]
@@ -85,17 +89,6 @@ def code_objects(code):
         if inspect.iscode(const):
             yield const
             yield from code_objects(const)
-
-
-def def_starts(data, path):
-    """(name, co_firstlineno) of every def, from the AST: 3.12's type aliases and type
-    parameters have code objects named like functions, which are not defs."""
-    starts = set()
-    for node in ast.walk(ast.parse(data, path)):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            line = node.decorator_list[0].lineno if node.decorator_list else node.lineno
-            starts.add((node.name, line))
-    return starts
 
 
 def getsource(code):
