@@ -199,6 +199,27 @@ fn floats(c: &mut Criterion) {
             })
         },
     );
+    // The floats recorded inputs are made of (and bench/make_records.py writes): fractions,
+    // amounts with a few integer digits, big scores in exponent form; nearly all 16 or 17
+    // significant digits, the costly case of the check.
+    let typical: Vec<String> = (0..10_000)
+        .map(|i| {
+            let x = rng.float();
+            float_repr(match i % 3 {
+                0 => x,
+                1 => (x - 0.5) * 2e6,
+                _ => x * 1e20,
+            })
+        })
+        .collect();
+    g.bench_function("canonical check of typical recorded floats", |b| {
+        b.iter(|| {
+            typical
+                .iter()
+                .filter(|r| cachescope::pyjson::canonical_len(black_box(r)).is_some())
+                .count()
+        })
+    });
     g.bench_function("Rust {:e} (the formatter it replaced, for scale)", |b| {
         b.iter(|| {
             values

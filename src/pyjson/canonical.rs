@@ -8,6 +8,7 @@
 //! placeholder, invalid JSON) answers no, so the caller parses and writes as before. It
 //! allocates nothing but its stack of open containers.
 
+use super::float_repr::{digits_end, float_end};
 use super::parse::MAX_DEPTH;
 
 /// The length of the canonical JSON value at the start of `text`, or `None` when what starts
@@ -370,55 +371,24 @@ fn word_end(text: &[u8], at: usize, word: &[u8]) -> Option<usize> {
 /// zeros (and never `-0`), or a float as its `repr`.
 fn number_end(source: &str, at: usize) -> Option<usize> {
     let text = source.as_bytes();
-    let digits = |mut i: usize| {
-        while text.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        i
-    };
-    let mut i = at;
-    if text[i] == b'-' {
-        i += 1;
-        if text.get(i) == Some(&b'I') {
+    let mut int_start = at;
+    if text[at] == b'-' {
+        int_start += 1;
+        if text.get(int_start) == Some(&b'I') {
             return word_end(text, at, b"-Infinity");
         }
     }
-    let int_start = i;
-    match text.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => i = digits(i),
+    let int_end = match text.get(int_start) {
+        Some(b'0') => int_start + 1,
+        Some(b'1'..=b'9') => digits_end(text, int_start),
         _ => return None,
-    }
-    let int_end = i;
-    let mut float = false;
-    if text.get(i) == Some(&b'.') {
-        let end = digits(i + 1);
-        if end == i + 1 {
-            return None;
-        }
-        i = end;
-        float = true;
-    }
-    if let Some(b'e' | b'E') = text.get(i) {
-        i += 1;
-        if let Some(b'+' | b'-') = text.get(i) {
-            i += 1;
-        }
-        let end = digits(i);
-        if end == i {
-            return None;
-        }
-        i = end;
-        float = true;
-    }
-    if !float {
+    };
+    match text.get(int_end) {
+        Some(b'.' | b'e' | b'E') => float_end(text, at, int_end),
         // `0` follows nothing but a structural character; `-0` reads back as `0`.
-        if text.get(int_start) == Some(&b'0') && (int_end > int_start + 1 || int_start > at) {
-            return None;
-        }
-        return Some(i);
+        _ if text[int_start] == b'0' && int_start > at => None,
+        _ => Some(int_end),
     }
-    super::float_repr::is_json_float_repr(&source[at..i]).then_some(i)
 }
 
 /// The entries of a canonical object's text (one [`canonical_len`] accepted), in order: each

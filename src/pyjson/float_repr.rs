@@ -235,120 +235,192 @@ fn layout(negative: bool, digits: &[u8], exp10: i32, buf: &mut [u8; LAYOUT_MAX])
 /// other one does. Longer literals are read as a double and compared with its shortest digits.
 pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     let b = literal.as_bytes();
-    let mut i = usize::from(b.first() == Some(&b'-'));
-    let digits_from = |mut i: usize| {
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        i
-    };
-    let int_start = i;
-    i = digits_from(i);
-    let int_part = &b[int_start..i];
+    let int_start = usize::from(b.first() == Some(&b'-'));
+    let int_end = digits_end(b, int_start);
+    float_end(b, 0, int_end) == Some(b.len())
+}
+
+/// The end of the float literal at `at` in `b` (its sign or first digit; its integer digits end
+/// at `int_end`, and a `.` or an exponent follows them) when the literal is CPython's repr of a
+/// double, as [`is_json_float_repr`] decides; `None` otherwise. The canonical check calls this
+/// on every float of every input, so the literal is scanned once, eight bytes at a time.
+pub(crate) fn float_end(b: &[u8], at: usize, int_end: usize) -> Option<usize> {
+    let int_start = at + usize::from(b[at] == b'-');
+    let int_part = &b[int_start..int_end];
+    let mut i = int_end;
+    // The fraction's digits, as a range of `b`.
     let frac = if b.get(i) == Some(&b'.') {
         let start = i + 1;
-        i = digits_from(start);
-        Some(&b[start..i])
+        i = digits_end(b, start);
+        Some((start, i))
     } else {
         None
     };
-    // The significant digits as an integer (at most 17 fit a u64), how many, and the last.
-    let mut literal_digits = 0u64;
-    let mut n = 0;
-    let mut last = 0u8;
-    let mut push = |part: &[u8], n: &mut usize| {
-        if *n + part.len() > 17 {
-            return false;
-        }
-        for &d in part {
-            literal_digits = literal_digits * 10 + u64::from(d - b'0');
-        }
-        if let Some(&d) = part.last() {
-            last = d;
-        }
-        *n += part.len();
-        true
-    };
-    let exp10;
+    // The significant digits (at most 17), as ranges of `b` folded into one integer below; the
+    // decimal exponent of the first.
+    let (first, second, exp10, end);
     if b.get(i) == Some(&b'e') {
         // `d[.ddd]e±XX`: one nonzero digit before the point, no trailing zero after it, an
         // exponent with its sign and two digits, three from 100 on (no leading zero then).
         let sign = match b.get(i + 1) {
             Some(b'+') => 1,
             Some(b'-') => -1,
-            _ => return false,
+            _ => return None,
         };
-        let exp = &b[i + 2..];
+        end = digits_end(b, i + 2);
+        let exp = &b[i + 2..end];
         let well_formed = match exp.len() {
             2 => true,
             3 => exp[0] != b'0',
             _ => false,
         };
-        if !well_formed || !exp.iter().all(u8::is_ascii_digit) {
-            return false;
+        if !well_formed || int_part.len() != 1 || int_part[0] == b'0' {
+            return None;
         }
-        if int_part.len() != 1 || int_part[0] == b'0' {
-            return false;
-        }
-        if let Some(frac) = frac
-            && (frac.is_empty() || frac.last() == Some(&b'0'))
+        if let Some((from, to)) = frac
+            && (from == to || b[to - 1] == b'0')
         {
-            return false;
+            return None;
         }
         let magnitude = exp
             .iter()
             .fold(0i32, |acc, &d| acc * 10 + i32::from(d - b'0'));
         exp10 = sign * magnitude;
         if (-4..16).contains(&exp10) {
-            return false;
+            return None;
         }
-        push(int_part, &mut n);
-        if !push(frac.unwrap_or_default(), &mut n) {
-            return false;
-        }
+        first = (int_start, int_end);
+        second = frac.unwrap_or((int_end, int_end));
     } else {
         // Positional: always a point and digits after it.
-        let Some(frac) = frac.filter(|f| !f.is_empty()) else {
-            return false;
-        };
-        if i != b.len() {
-            return false;
+        let (from, to) = frac.filter(|(from, to)| from < to)?;
+        let frac = &b[from..to];
+        end = to;
+        if matches!(b.get(end), Some(b'e' | b'E')) {
+            return None;
         }
         if int_part == b"0" {
             // `0.000ddd`, at most three zeros after the point (10^-4 and up), or `0.0`.
             let zeros = frac.iter().take_while(|&&d| d == b'0').count();
             if zeros == frac.len() {
-                return frac == b"0";
+                return (frac == b"0").then_some(end);
             }
             if zeros > 3 || frac.last() == Some(&b'0') {
-                return false;
+                return None;
             }
             exp10 = -(zeros as i32) - 1;
-            if !push(&frac[zeros..], &mut n) {
-                return false;
-            }
+            first = (from + zeros, to);
+            second = (to, to);
         } else {
             // `ddd.ddd` or `ddd000.0`: below 10^16, no leading zero.
             if int_part.is_empty() || int_part[0] == b'0' || int_part.len() > 16 {
-                return false;
+                return None;
             }
             exp10 = int_part.len() as i32 - 1;
             if frac == b"0" {
-                let kept =
-                    int_part.len() - int_part.iter().rev().take_while(|&&d| d == b'0').count();
-                if !push(&int_part[..kept], &mut n) {
-                    return false;
-                }
+                let zeros = int_part.iter().rev().take_while(|&&d| d == b'0').count();
+                first = (int_start, int_end - zeros);
+                second = (to, to);
             } else {
                 if frac.last() == Some(&b'0') {
-                    return false;
+                    return None;
                 }
-                if !push(int_part, &mut n) || !push(frac, &mut n) {
-                    return false;
-                }
+                first = (int_start, int_end);
+                second = (from, to);
             }
         }
     }
+    let n = (first.1 - first.0) + (second.1 - second.0);
+    if n > 17 {
+        return None;
+    }
+    let literal_digits = fold_digits(b, second, fold_digits(b, first, 0));
+    let last = (literal_digits % 10) as u8 + b'0';
+    let literal = &b[at..end];
+    is_repr_of_some_double(literal, literal_digits, n, last, exp10).then_some(end)
+}
+
+/// The end of the run of ASCII digits at `i` in `b`, eight bytes at a time.
+#[inline]
+pub(crate) fn digits_end(b: &[u8], mut i: usize) -> usize {
+    const LOW: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // A byte is nonzero where it is no digit: its high nibble is not 3, or its low one is
+        // 10 or more (no carry crosses a byte in either test).
+        let not_digit =
+            ((w & HIGH) ^ 0x3030_3030_3030_3030) | (((w & LOW) + 0x0606_0606_0606_0606) & HIGH);
+        if not_digit != 0 {
+            let nonzero = (not_digit
+                | ((not_digit & 0x7F7F_7F7F_7F7F_7F7F) + 0x7F7F_7F7F_7F7F_7F7F))
+                & 0x8080_8080_8080_8080;
+            return i + (nonzero.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
+}
+
+/// `acc` followed by the digits `b[from..to]`, as an integer (the caller keeps the total within
+/// 17 digits, so it fits), eight digits at a time where eight bytes can be read.
+#[inline]
+fn fold_digits(b: &[u8], (mut from, to): (usize, usize), mut acc: u64) -> u64 {
+    while from < to {
+        let k = (to - from).min(8);
+        match b.get(from..from + 8) {
+            Some(chunk) => {
+                let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+                // The first digit is the lowest byte: shifting the k digits up pads them with
+                // leading zeros (zero bytes), and the bytes after them fall off the top.
+                let w = w << (8 * (8 - k));
+                acc = acc * POWERS_OF_TEN_U64[k] + eight_digits(w);
+            }
+            None => {
+                for &d in &b[from..from + k] {
+                    acc = acc * 10 + u64::from(d - b'0');
+                }
+            }
+        }
+        from += k;
+    }
+    acc
+}
+
+/// The value of eight ASCII digits (or zero bytes, read as zeros), the first in the lowest byte:
+/// pairs, then fours, then the eight, each step one multiplication.
+#[inline]
+fn eight_digits(w: u64) -> u64 {
+    let v = ((w & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(10 << 8 | 1)) >> 8;
+    let v = ((v & 0x00FF_00FF_00FF_00FF).wrapping_mul(100 << 16 | 1)) >> 16;
+    ((v & 0x0000_FFFF_0000_FFFF).wrapping_mul(10_000 << 32 | 1)) >> 32
+}
+
+const POWERS_OF_TEN_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// True when `literal` (laid out as CPython lays out a repr; its `n` significant digits are
+/// `literal_digits`, the last `last`, the first at 10^`exp10`) is the repr of the double it
+/// reads as.
+fn is_repr_of_some_double(
+    literal: &[u8],
+    literal_digits: u64,
+    n: usize,
+    last: u8,
+    exp10: i32,
+) -> bool {
     if n <= 15 && (-300..=300).contains(&exp10) {
         return true;
     }
@@ -356,7 +428,7 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     if !(-330..=330).contains(&exp10) {
         return false;
     }
-    let unsigned = &b[usize::from(b[0] == b'-')..];
+    let unsigned = &literal[usize::from(literal[0] == b'-')..];
     // The literal is canonical when it is the repr of some double, and then of the one it reads
     // as. A candidate double costs one multiplication or division where the literal's digits
     // and power of ten are both within f64's exact range (then it is the correctly rounded
@@ -376,7 +448,10 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     if candidate.is_some_and(|c| repr_is(c, unsigned, last, n, exp10)) {
         return true;
     }
-    let Ok(value) = literal.parse::<f64>() else {
+    let Some(value) = std::str::from_utf8(literal)
+        .ok()
+        .and_then(|text| text.parse::<f64>().ok())
+    else {
         return false;
     };
     if !value.is_finite() || value == 0.0 {
@@ -487,7 +562,7 @@ fn round_tie_to_even(x: f64, shortest: &mut u64, count: u32, exp10: i32) {
 
 #[cfg(test)]
 mod tests {
-    use super::{float_repr, is_json_float_repr, write_float_json};
+    use super::{digits_end, float_repr, fold_digits, is_json_float_repr, write_float_json};
 
     /// The fast check agrees with the definition, `json.dumps(float(text)) == text`, on reprs
     /// of random doubles and on literals near them in every way a hand-edited record may be.
@@ -567,6 +642,13 @@ mod tests {
                 let want = truth(&v);
                 accepted += usize::from(want);
                 assert_eq!(is_json_float_repr(&v), want, "{v:?} (from {repr})");
+                // Inside a bigger text, where the eight-byte reads run past the number.
+                let within = format!("[{v}, {v}]");
+                assert_eq!(
+                    crate::pyjson::canonical_len(&within) == Some(within.len()),
+                    want,
+                    "{within:?}"
+                );
             }
         }
         assert!(
@@ -599,6 +681,41 @@ mod tests {
         let mut out = String::new();
         write_float_json(value, &mut out);
         out
+    }
+
+    #[test]
+    fn digit_runs_are_found_and_read_eight_bytes_at_a_time() {
+        // Every run length up to 20, at every alignment, ended by every byte that is no digit
+        // or by the end of the text, with digits that vary from run to run.
+        for len in 0..=20usize {
+            for offset in 0..9usize {
+                for end in (0u16..=256).filter(|&e| !(b'0'..=b'9').contains(&(e as u8)) || e == 256)
+                {
+                    let mut text = vec![b'x'; offset];
+                    let digits: Vec<u8> = (0..len)
+                        .map(|i| b'0' + ((i * 7 + len + offset) % 10) as u8)
+                        .collect();
+                    text.extend(&digits);
+                    if end < 256 {
+                        text.push(end as u8);
+                        text.extend(b"123");
+                    }
+                    assert_eq!(digits_end(&text, offset), offset + len, "{text:?}");
+                    if len <= 17 {
+                        let want = digits
+                            .iter()
+                            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+                        assert_eq!(fold_digits(&text, (offset, offset + len), 0), want);
+                        let split = len / 3;
+                        let acc = fold_digits(&text, (offset, offset + split), 0);
+                        assert_eq!(
+                            fold_digits(&text, (offset + split, offset + len), acc),
+                            want
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
