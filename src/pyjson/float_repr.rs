@@ -220,19 +220,8 @@ fn layout(negative: bool, digits: &[u8], exp10: i32, buf: &mut [u8; LAYOUT_MAX])
     at
 }
 
-/// True when `literal`, a JSON number with a fraction or an exponent, is exactly what
-/// `json.dumps` writes for the float it reads as: the canonical check's question, asked for
-/// every float of every input, so it avoids float arithmetic where it can.
-///
-/// One pass reads the literal's significant digits and checks CPython's layout as it goes (a
-/// single leading digit and a signed exponent of two or three digits in exponent form, used
-/// exactly when the exponent is below -4 or at least 16; otherwise a point, never a trailing
-/// zero after it but the `.0` of an integral value, and zeros padding the integer part only).
-///
-/// A literal with at most 15 significant digits in the normal range then needs nothing more:
-/// it is the shortest text that reads back as its double, because two different decimals of at
-/// most 15 significant digits never read as the same double (DBL_DIG is 15), so no shorter or
-/// other one does. Longer literals are read as a double and compared with its shortest digits.
+/// [`float_end`] for a literal on its own: true when all of it is a float's repr.
+#[cfg(test)]
 pub(crate) fn is_json_float_repr(literal: &str) -> bool {
     let b = literal.as_bytes();
     let int_start = usize::from(b.first() == Some(&b'-'));
@@ -241,9 +230,20 @@ pub(crate) fn is_json_float_repr(literal: &str) -> bool {
 }
 
 /// The end of the float literal at `at` in `b` (its sign or first digit; its integer digits end
-/// at `int_end`, and a `.` or an exponent follows them) when the literal is CPython's repr of a
-/// double, as [`is_json_float_repr`] decides; `None` otherwise. The canonical check calls this
-/// on every float of every input, so the literal is scanned once, eight bytes at a time.
+/// at `int_end`, and a `.` or an exponent follows them) when the literal is exactly what
+/// `json.dumps` writes for the float it reads as; `None` otherwise. This is the canonical
+/// check's question, asked for every float of every input, so the literal is scanned once, eight
+/// bytes at a time, and float arithmetic is avoided where it can be.
+///
+/// The pass reads the literal's significant digits and checks CPython's layout as it goes (a
+/// single leading digit and a signed exponent of two or three digits in exponent form, used
+/// exactly when the exponent is below -4 or at least 16; otherwise a point, never a trailing
+/// zero after it but the `.0` of an integral value, and zeros padding the integer part only).
+///
+/// A literal with at most 15 significant digits in the normal range then needs nothing more:
+/// it is the shortest text that reads back as its double, because two different decimals of at
+/// most 15 significant digits never read as the same double (DBL_DIG is 15), so no shorter or
+/// other one does. Longer literals are read as a double and compared with its shortest digits.
 pub(crate) fn float_end(b: &[u8], at: usize, int_end: usize) -> Option<usize> {
     let int_start = at + usize::from(b[at] == b'-');
     let int_part = &b[int_start..int_end];
@@ -689,8 +689,7 @@ mod tests {
         // or by the end of the text, with digits that vary from run to run.
         for len in 0..=20usize {
             for offset in 0..9usize {
-                for end in (0u16..=256).filter(|&e| !(b'0'..=b'9').contains(&(e as u8)) || e == 256)
-                {
+                for end in (0u16..=256).filter(|&e| !(e as u8).is_ascii_digit() || e == 256) {
                     let mut text = vec![b'x'; offset];
                     let digits: Vec<u8> = (0..len)
                         .map(|i| b'0' + ((i * 7 + len + offset) % 10) as u8)
