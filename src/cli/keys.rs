@@ -177,24 +177,17 @@ pub fn evaluate_all<'a>(loaded: &'a [Loaded], live: Option<&LiveMode>) -> Vec<Ke
         .collect()
 }
 
-/// Records loaded by `visit_unit_lean`, with the recomputation of each that loaded.
-fn evaluated_lean(
-    loaded: &[Loaded],
-    evaluations: Vec<Option<RecordEvaluation>>,
-) -> Vec<KeysResult<'_>> {
-    loaded
-        .iter()
-        .zip(evaluations)
-        .map(|(l, evaluation)| KeysResult {
-            loaded: l,
-            result: l.record.as_ref().map(|record| Recomputed {
-                record,
-                evaluated: Evaluated::Recorded(
-                    evaluation.expect("a loaded record was recomputed as it was read"),
-                ),
-            }),
-        })
-        .collect()
+/// A record loaded by `visit_unit_lean`, with its recomputation if it loaded.
+fn evaluated_one(l: &Loaded, evaluation: Option<RecordEvaluation>) -> KeysResult<'_> {
+    KeysResult {
+        loaded: l,
+        result: l.record.as_ref().map(|record| Recomputed {
+            record,
+            evaluated: Evaluated::Recorded(
+                evaluation.expect("a loaded record was recomputed as it was read"),
+            ),
+        }),
+    }
 }
 
 fn json_line<'a>(result: &'a KeysResult<'a>) -> KeysLine<'a> {
@@ -398,40 +391,43 @@ fn stream(
         units(files, block),
         workers,
         |unit| {
-            // Without --live only keys are wanted: canonical inputs stay text and are hashed
-            // as they are. --live reads whole records (it compares with the project's files).
-            // Lean, each record is recomputed as it is read, while its text is in the cache.
-            let (loaded, evaluations) = match live {
-                None => {
-                    let (mut loaded, mut evaluations) = (Vec::new(), Vec::new());
-                    visit_unit_lean(unit, |l, texts| {
-                        let record = l.record.as_ref().ok();
-                        evaluations.push(record.map(|r| recompute_lean(r, &texts)));
-                        loaded.push(l);
-                    });
-                    (loaded, evaluations)
-                }
-                Some(_) => (load_unit(unit), Vec::new()),
-            };
-            let results = match live {
-                None => evaluated_lean(&loaded, evaluations),
-                Some(_) => evaluate_all(&loaded, live),
-            };
             let mut text = Vec::new();
-            let statuses: Vec<NodeStatus> = results.iter().map(KeysResult::status).collect();
+            let mut statuses: Vec<NodeStatus> = Vec::new();
+            let mut errors: Vec<String> = Vec::new();
+            let mut tally = |results: &[KeysResult], text: &mut Vec<u8>| {
+                statuses.extend(results.iter().map(KeysResult::status));
+                errors.extend(
+                    results
+                        .iter()
+                        .filter_map(|r| r.result.as_ref().err().map(|e| e.to_string())),
+                );
+                if json {
+                    write_json(text, results)
+                } else {
+                    write_text(text, results)
+                }
+            };
+            let Some(live) = live else {
+                // Without --live only keys are wanted: canonical inputs stay text and are hashed
+                // as they are. Each record is recomputed and written as it is read, while its
+                // text is in the cache, and dropped there: nothing of it is kept.
+                let mut rendered = Ok(());
+                visit_unit_lean(unit, |l, texts| {
+                    let evaluation = l.record.as_ref().ok().map(|r| recompute_lean(r, &texts));
+                    let result = evaluated_one(&l, evaluation);
+                    rendered = std::mem::replace(&mut rendered, Ok(()))
+                        .and(tally(std::slice::from_ref(&result), &mut text));
+                });
+                return (rendered.map(|()| text), statuses, Vec::new(), errors);
+            };
+            // --live reads whole records (it compares with the project's files).
+            let loaded = load_unit(unit);
+            let results = evaluate_all(&loaded, Some(live));
             let predicted: Vec<&'static str> = results
                 .iter()
                 .filter_map(|r| r.result.as_ref().ok()?.live().map(|l| l.verdict.as_str()))
                 .collect();
-            let rendered = if json {
-                write_json(&mut text, &results)
-            } else {
-                write_text(&mut text, &results)
-            };
-            let errors: Vec<String> = results
-                .iter()
-                .filter_map(|r| r.result.as_ref().err().map(|e| e.to_string()))
-                .collect();
+            let rendered = tally(&results, &mut text);
             (rendered.map(|()| text), statuses, predicted, errors)
         },
         |(text, statuses, predicted, errors)| {
