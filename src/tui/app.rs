@@ -27,7 +27,7 @@ pub enum Msg {
     Resize(u16, u16),
     /// A batch of runs from the loader, with how far it got.
     Loaded {
-        runs: Vec<Run>,
+        runs: Vec<Arc<Run>>,
         errors: Vec<LoadError>,
         done: usize,
         total: usize,
@@ -870,14 +870,14 @@ impl Model {
 
     fn on_loaded(
         &mut self,
-        runs: Vec<Run>,
+        runs: Vec<Arc<Run>>,
         errors: Vec<LoadError>,
         done: usize,
         total: usize,
     ) -> Vec<Effect> {
         let before = self.selected_run();
         let from = self.runs.len();
-        self.runs.extend(runs.into_iter().map(Arc::new));
+        self.runs.extend(runs);
         self.shared = Arc::new(self.runs.clone());
         add_to_groups(&mut self.tasks, &self.runs, from);
         self.errors.extend(errors);

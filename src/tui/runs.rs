@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use cachescope::engine::{NodeStatus, RecordEvaluation, recompute, recompute_lean};
+use cachescope::engine::{CanonicalTexts, NodeStatus, RecordEvaluation, recompute, recompute_lean};
 use cachescope::load::{CanonicalText, RecordSource};
 use cachescope::pyjson::parse;
 use cachescope::record::RunRecord;
@@ -76,11 +76,12 @@ impl Run {
         Run::with(source, record, evaluation, CanonicalText::default())
     }
 
-    /// A run loaded lean ([`cachescope::load::load_unit_lean`]): recomputed from its canonical
-    /// texts, which it keeps in place of the values.
-    pub fn lean(source: RecordSource, record: RunRecord, texts: CanonicalText) -> Run {
-        let evaluation = recompute_lean(&record, &texts.texts());
-        Run::with(source, record, evaluation, texts)
+    /// A run loaded lean ([`cachescope::load::visit_unit_lean`]): recomputed from its canonical
+    /// texts where they lie in the bytes just read, and keeping a copy of them in place of the
+    /// values.
+    pub fn lean(source: RecordSource, record: RunRecord, texts: &CanonicalTexts) -> Run {
+        let evaluation = recompute_lean(&record, texts);
+        Run::with(source, record, evaluation, CanonicalText::copied(texts))
     }
 
     fn with(

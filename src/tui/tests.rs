@@ -36,7 +36,7 @@ fn load(paths: &[PathBuf]) -> Msg {
     for f in &files {
         for loaded in load_file(f) {
             match loaded.record {
-                Ok(r) => runs.push(Run::new(loaded.source, r)),
+                Ok(r) => runs.push(Arc::new(Run::new(loaded.source, r))),
                 Err(e) => errors.push(e),
             }
         }
@@ -877,16 +877,15 @@ fn spread_out(text: &str) -> String {
 fn compare_lean_and_whole(files: &[PathBuf], count: usize) {
     use super::app::Request;
     use super::compare::Against;
-    use cachescope::load::{BLOCK, load_unit_lean, units};
+    use cachescope::load::{BLOCK, units, visit_unit_lean};
 
     let mut lean = Vec::new();
     let mut kept_as_text = 0;
     for unit in units(files, BLOCK) {
-        let (loaded, texts) = load_unit_lean(unit);
-        for (l, t) in loaded.into_iter().zip(texts) {
+        visit_unit_lean(unit, |l, t| {
             kept_as_text += usize::from(t.inputs.is_some());
-            lean.push(Arc::new(Run::lean(l.source, l.record.unwrap(), t)));
-        }
+            lean.push(Arc::new(Run::lean(l.source, l.record.unwrap(), &t)));
+        });
     }
     assert!(
         kept_as_text > 40,

@@ -8,7 +8,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use cachescope::load::{BLOCK, Unit, discover, load_file, load_unit_lean, units};
+use cachescope::load::{BLOCK, Unit, discover, load_file, units, visit_unit_lean};
 use cachescope::par::{default_workers, stream_ordered};
 use cachescope::pyjson::{SortKeys, Value, dumps, write_key};
 use jiff::Timestamp;
@@ -43,13 +43,12 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
                 };
                 let mut runs = Vec::new();
                 let mut errors = Vec::new();
-                let (loaded, texts) = load_unit_lean(unit);
-                for (loaded, texts) in loaded.into_iter().zip(texts) {
-                    match loaded.record {
-                        Ok(record) => runs.push(Run::lean(loaded.source, record, texts)),
-                        Err(e) => errors.push(e),
-                    }
-                }
+                // Each run is recomputed and built where its record was read, shared from the
+                // start: the UI thread adds it to its list without moving or copying it.
+                visit_unit_lean(unit, |loaded, texts| match loaded.record {
+                    Ok(record) => runs.push(Arc::new(Run::lean(loaded.source, record, &texts))),
+                    Err(e) => errors.push(e),
+                });
                 (runs, errors, bytes)
             },
             |(runs, errors, bytes)| {
