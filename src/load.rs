@@ -252,7 +252,23 @@ fn walk(
             }
         };
         let path = entry.path();
-        // Follows symlinks; a dangling link is reported only if it looks like a record.
+        // The folder listing says what most entries are, with no call per file: a plain file
+        // or folder needs no `stat` (100,000 record files took 100,000 of them).
+        match entry.file_type() {
+            Ok(t) if t.is_file() => {
+                if is_record_file(&path) {
+                    files.push(path);
+                }
+                continue;
+            }
+            Ok(t) if t.is_dir() => {
+                walk(&path, files, errors, seen);
+                continue;
+            }
+            _ => {}
+        }
+        // Anything else follows symlinks; a dangling link is reported only if it looks like a
+        // record.
         match fs::metadata(&path) {
             Ok(meta) if meta.is_dir() => walk(&path, files, errors, seen),
             Ok(meta) if meta.is_file() && is_record_file(&path) => files.push(path),
