@@ -3,6 +3,7 @@
 //! comparison at a time, always the newest asked for (older requests waiting are replaced;
 //! answers to stale ones are dropped by their generation).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
@@ -24,8 +25,16 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
     std::thread::spawn(move || {
         let started = Instant::now();
         let (files, errors) = discover(&paths);
-        let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len() as usize);
-        let total: usize = files.iter().map(|f| size(f)).sum();
+        // Each file's size, asked once: the progress is in bytes.
+        let sizes: HashMap<&std::path::Path, usize> = files
+            .iter()
+            .map(|f| {
+                let size = std::fs::metadata(f).map_or(0, |m| m.len() as usize);
+                (f.as_path(), size)
+            })
+            .collect();
+        let size = |p: &std::path::Path| sizes.get(p).copied().unwrap_or(0);
+        let total: usize = sizes.values().sum();
         let mut batch = Vec::new();
         let mut batch_errors = errors;
         let mut done = 0;
