@@ -67,6 +67,20 @@ pub fn to_string<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String>
     Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
 }
 
+/// Appends `text` as a JSON string, exactly as [`to_writer`] writes it. Most strings a line
+/// carries (paths, names, hex keys) are printable ASCII with no quote or backslash: those are
+/// found eight bytes at a time and copied between quotes; any other goes through serde_json.
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
+    if crate::pyjson::plain_run::<true>(text.as_bytes()) == text.len() {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        to_writer(&mut *out, text).expect("a string always serializes");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +137,31 @@ mod tests {
         );
         let back: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back, value);
+        // The string writer's shortcut writes what serde_json does, for every character.
+        let mut strings: Vec<String> = (0..0x3000u32)
+            .filter_map(char::from_u32)
+            .map(|c| format!("ab{c}cdefghij"))
+            .collect();
+        strings.extend(
+            [
+                "",
+                "plain",
+                "12345678",
+                "1234567\\",
+                "\"quoted\"",
+                "\u{1b}[31m",
+            ]
+            .map(String::from),
+        );
+        for text in strings {
+            let mut ours = Vec::new();
+            write_str(&mut ours, &text);
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                to_string(&text).unwrap(),
+                "{text:?}"
+            );
+        }
         // Only strings change: the rest is serde_json's compact output, byte for byte.
         let plain = json!({"a": [1, 2.5, null, true, {"b": "c"}], "d": "é"});
         assert_eq!(to_string(&plain).unwrap(), plain.to_string());

@@ -14,13 +14,15 @@ use cachescope::record::RunRecord;
 use cachescope::safe_json;
 use cachescope::sanitize::sanitize_line;
 use jiff::Timestamp;
+#[cfg(test)]
 use serde::Serialize;
 
 use super::Outcome;
 use super::term::{self, Sanitized, line_of};
 
-/// One line of `keys --json`, as cli.md specifies (plus documented extensions).
-#[derive(Serialize)]
+/// One line of `keys --json`, as cli.md specifies (plus documented extensions). It is written
+/// by [`KeysLine::write`]; serde's derive, kept for the tests, is the reference it must match.
+#[cfg_attr(test, derive(Serialize))]
 struct KeysLine<'a> {
     record: String,
     task: Option<&'a str>,
@@ -28,34 +30,34 @@ struct KeysLine<'a> {
     recorded: Option<&'a str>,
     key: Option<&'a str>,
     status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     error: Option<String>,
     /// Why the record is unverifiable or changed beyond its nodes (an extension).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     note: Option<&'a str>,
     /// `--live` only: hit, miss or unknown for the next run (an extension).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     verdict: Option<&'static str>,
     /// `--live` only: why, in one line (an extension).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     reason: Option<&'a str>,
     /// `--live` only: where the source was read (an extension).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     source: Option<SourceLine>,
     nodes: Vec<NodeLine<'a>>,
 }
 
-#[derive(Serialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct SourceLine {
     file: Option<String>,
     first_line: Option<usize>,
     last_line: Option<usize>,
     python: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     error: Option<String>,
 }
 
-#[derive(Serialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct NodeLine<'a> {
     path: &'a str,
     policy: &'a str,
@@ -63,7 +65,7 @@ struct NodeLine<'a> {
     key: Option<&'a str>,
     status: &'static str,
     /// Why the node is unverifiable or in error (an extension).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     note: Option<&'a str>,
 }
 
@@ -456,12 +458,113 @@ fn stream(
     (tally, spread)
 }
 
-fn write_json(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
+fn write_json(out: &mut Vec<u8>, results: &[KeysResult]) -> io::Result<()> {
     for r in results {
-        safe_json::to_writer(&mut *out, &json_line(r))?;
-        out.write_all(b"\n")?;
+        json_line(r).write(out);
+        out.push(b'\n');
     }
     Ok(())
+}
+
+/// A JSON object written field by field, compact, as serde_json writes a struct (every string
+/// through [`safe_json::write_str`]).
+struct Object<'o> {
+    out: &'o mut Vec<u8>,
+    open: bool,
+}
+
+impl<'o> Object<'o> {
+    fn new(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Object { out, open: false }
+    }
+
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if self.open {
+            self.out.push(b',');
+        }
+        self.open = true;
+        safe_json::write_str(self.out, key);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn str(&mut self, key: &str, value: &str) {
+        let out = self.key(key);
+        safe_json::write_str(out, value);
+    }
+
+    /// `null` for `None`, as serde writes an `Option` field.
+    fn opt_str(&mut self, key: &str, value: Option<&str>) {
+        match value {
+            Some(value) => self.str(key, value),
+            None => self.key(key).extend_from_slice(b"null"),
+        }
+    }
+
+    /// Nothing for `None`: a field with `skip_serializing_if = "Option::is_none"`.
+    fn some_str(&mut self, key: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.str(key, value);
+        }
+    }
+
+    fn opt_number(&mut self, key: &str, value: Option<usize>) {
+        let out = self.key(key);
+        match value {
+            Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+
+    fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
+impl KeysLine<'_> {
+    /// The line's JSON, byte for byte what serde_json writes for it with
+    /// [`safe_json::TerminalSafe`] (a test holds the two together), with no intermediate value
+    /// and no allocation but the output's growth.
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut o = Object::new(out);
+        o.str("record", &self.record);
+        o.opt_str("task", self.task);
+        o.opt_str("task_run", self.task_run);
+        o.opt_str("recorded", self.recorded);
+        o.opt_str("key", self.key);
+        o.str("status", self.status);
+        o.some_str("error", self.error.as_deref());
+        o.some_str("note", self.note);
+        o.some_str("verdict", self.verdict);
+        o.some_str("reason", self.reason);
+        if let Some(source) = &self.source {
+            let mut s = Object::new(o.key("source"));
+            s.opt_str("file", source.file.as_deref());
+            s.opt_number("first_line", source.first_line);
+            s.opt_number("last_line", source.last_line);
+            s.opt_str("python", source.python.as_deref());
+            s.some_str("error", source.error.as_deref());
+            s.end();
+        }
+        let out = o.key("nodes");
+        out.push(b'[');
+        for (i, node) in self.nodes.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let mut n = Object::new(out);
+            n.str("path", node.path);
+            n.str("policy", node.policy);
+            n.opt_str("recorded", node.recorded);
+            n.opt_str("key", node.key);
+            n.str("status", node.status);
+            n.some_str("note", node.note);
+            n.end();
+        }
+        out.push(b']');
+        o.end();
+    }
 }
 
 fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
@@ -527,8 +630,75 @@ fn write_text(out: &mut impl Write, results: &[KeysResult]) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Tally, short, stream};
+    use super::{KeysLine, NodeLine, SourceLine, Tally, short, stream};
+    use cachescope::safe_json;
     use std::path::PathBuf;
+
+    /// The hand-written line writer and serde_json's derive write the same bytes, for lines
+    /// with every field present or absent and strings that need every kind of escape.
+    #[test]
+    fn lines_are_written_as_serde_writes_them() {
+        let strings = [
+            "plain",
+            "",
+            "quote\" back\\slash",
+            "tab\there\nline",
+            "caf\u{e9} \u{65e5}\u{672c} \u{1f600}",
+            "\u{1b}[31mred\u{7}",
+            "bidi \u{202e}\u{2066} del \u{7f} c1 \u{9b} ls \u{2028}",
+        ];
+        let mut lines = 0;
+        for (i, text) in strings.iter().enumerate() {
+            let other = strings[(i + 3) % strings.len()];
+            let some = |k: usize| (i + k) % 3 != 0;
+            let node = |j: usize| NodeLine {
+                path: if j == 0 { "0" } else { text },
+                policy: other,
+                recorded: some(j).then_some(*text),
+                key: some(j + 1).then_some(other),
+                status: "same",
+                note: some(j + 2).then_some(*text),
+            };
+            for shape in 0..4 {
+                let line = KeysLine {
+                    record: format!("{text}/run.json:{i}"),
+                    task: some(0).then_some(*text),
+                    task_run: some(1).then_some(other),
+                    recorded: some(2).then_some(*text),
+                    key: some(3).then_some(other),
+                    status: "changed",
+                    error: (shape == 1).then(|| other.to_string()),
+                    note: (shape != 0).then_some(*text),
+                    verdict: (shape >= 2).then_some("miss"),
+                    reason: (shape >= 2).then_some(other),
+                    source: match shape {
+                        2 => Some(SourceLine {
+                            file: Some(text.to_string()),
+                            first_line: Some(i * 1000 + 7),
+                            last_line: Some(usize::MAX),
+                            python: Some(other.to_string()),
+                            error: None,
+                        }),
+                        3 => Some(SourceLine {
+                            file: None,
+                            first_line: None,
+                            last_line: None,
+                            python: None,
+                            error: Some(text.to_string()),
+                        }),
+                        _ => None,
+                    },
+                    nodes: (0..shape + i % 2).map(node).collect(),
+                };
+                let mut ours = Vec::new();
+                line.write(&mut ours);
+                let theirs = safe_json::to_string(&line).unwrap();
+                assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+                lines += 1;
+            }
+        }
+        assert_eq!(lines, 28);
+    }
 
     /// Every record of sample-runs, each written on one line, over and over: a bulk file.
     fn big_jsonl(dir: &std::path::Path, copies: usize) -> (PathBuf, usize) {
