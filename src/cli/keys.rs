@@ -650,7 +650,7 @@ mod tests {
         let mut lines = 0;
         for (i, text) in strings.iter().enumerate() {
             let other = strings[(i + 3) % strings.len()];
-            let some = |k: usize| (i + k) % 3 != 0;
+            let some = |k: usize| !(i + k).is_multiple_of(3);
             let node = |j: usize| NodeLine {
                 path: if j == 0 { "0" } else { text },
                 policy: other,
