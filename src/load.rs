@@ -243,14 +243,18 @@ fn walk(
         Ok(entries) => entries,
         Err(e) => return errors.push(io_error(dir, "cannot list folder", &e)),
     };
+    let mut listed = Vec::new();
     for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                errors.push(io_error(dir, "cannot list folder", &e));
-                continue;
-            }
-        };
+        match entry {
+            Ok(entry) => listed.push(entry),
+            Err(e) => errors.push(io_error(dir, "cannot list folder", &e)),
+        }
+    }
+    // In name order, so that the files come out of the walk already in path order and the
+    // final sort only confirms it (sorting 100,000 paths from scratch compared their
+    // components about 1.7 million times).
+    listed.sort_by_cached_key(fs::DirEntry::file_name);
+    for entry in listed {
         let path = entry.path();
         // The folder listing says what most entries are, with no call per file: a plain file
         // or folder needs no `stat` (100,000 record files took 100,000 of them).
