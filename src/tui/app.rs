@@ -282,7 +282,7 @@ impl Model {
         }
     }
 
-    fn selected_row(&self) -> Option<usize> {
+    pub fn selected_row(&self) -> Option<usize> {
         let sel = self.selected.as_ref()?;
         self.rows.iter().position(|r| r == sel)
     }
@@ -315,7 +315,7 @@ impl Model {
         self.keep_visible();
     }
 
-    fn runs_height(&self) -> usize {
+    pub fn runs_height(&self) -> usize {
         self.layout().runs_inner().height as usize
     }
 
@@ -329,6 +329,29 @@ impl Model {
             }
         }
         self.runs_offset = self.runs_offset.min(self.rows.len().saturating_sub(1));
+    }
+
+    /// Scrolls the runs list so that the selected run shows under its task's header, when both
+    /// fit: for a selection the user did not walk to step by step, where
+    /// [`Model::keep_visible`] would leave it on the edge of the list, among runs of another
+    /// task whose header is out of view.
+    fn reveal_under_header(&mut self) {
+        let height = self.runs_height().max(1);
+        let Some(row) = self.selected_row() else {
+            return;
+        };
+        let header = self.rows[..=row]
+            .iter()
+            .rposition(|r| matches!(r, RowId::Task(_)))
+            .unwrap_or(row);
+        // A header already in view (with its run) stays where it is: the view moves only when
+        // it must.
+        let header_in_view = header >= self.runs_offset && row < self.runs_offset + height;
+        if !header_in_view && row - header < height {
+            // Never past the point where the list's end would leave empty lines.
+            self.runs_offset = header.min(self.rows.len().saturating_sub(height));
+        }
+        self.keep_visible();
     }
 
     /// Asks for the comparison of what is selected now.
@@ -421,16 +444,19 @@ impl Model {
         }
     }
 
-    /// Selects a run, expanding its task.
+    /// Selects a run, expanding its task: a jump (the first look, the next miss, a step of the
+    /// walkthrough). A run that was out of view is shown under its task's header.
     pub fn select_run(&mut self, run: usize) -> Vec<Effect> {
         let task = self.runs[run].record.task.name.clone();
         if self.collapsed.remove(&task) {
             self.rebuild_rows();
         }
-        match self.rows.iter().position(|r| *r == RowId::Run(run)) {
-            Some(row) => self.select_row(row),
-            None => Vec::new(),
-        }
+        let Some(row) = self.rows.iter().position(|r| *r == RowId::Run(run)) else {
+            return Vec::new();
+        };
+        let effects = self.select_row(row);
+        self.reveal_under_header();
+        effects
     }
 
     fn node_rows(&self) -> usize {

@@ -267,6 +267,41 @@ fn advice_with_its_check_scrolls_in_the_evidence_pane() {
     insta::assert_snapshot!("advice_scrolled", text);
 }
 
+/// A jump (the first look, `n` and `N` to a miss) shows the run under its task's header: on
+/// the edge of the list among another task's runs, the user could not tell whose run it is.
+#[test]
+fn a_jump_shows_the_run_under_its_task_header() {
+    use super::runs::RowId;
+    for size in [WIDE, (120, 32), SMALL] {
+        let mut s = Screen::samples(size);
+        let mut fitted = 0;
+        // Forward through every miss, then back up through them (`N`), where a run at the top
+        // edge of the view would leave its header above it.
+        for jump in 0..60 {
+            let m = &s.model;
+            let row = m.selected_row().expect("a run is selected");
+            let header = m.rows[..=row]
+                .iter()
+                .rposition(|r| matches!(r, RowId::Task(_)))
+                .expect("a run sits under its task");
+            let (top, height) = (m.runs_offset, m.runs_height());
+            // Where the two cannot both fit, the run is shown.
+            let first = if row - header < height { header } else { row };
+            assert!(
+                top <= first && row < top + height,
+                "{size:?}, jump {jump}: rows {top}..{} show run row {row} without its header at {header}",
+                top + height
+            );
+            fitted += usize::from(first == header);
+            s.keys(if jump < 30 { "n" } else { "N" });
+        }
+        assert!(
+            fitted >= 10,
+            "{size:?}: only {fitted} jumps could show the header"
+        );
+    }
+}
+
 #[test]
 fn compare_with_a_marked_run() {
     let mut s = Screen::samples(WIDE);
