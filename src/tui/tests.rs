@@ -444,6 +444,57 @@ fn a_walkthrough_step_selects_compares_and_captions() {
     insta::assert_snapshot!("walkthrough", text);
 }
 
+/// The status bar at every width from the smallest drawn to wider than every hint, with no
+/// message, a short one and one longer than half the bar: the hints are whole (a hint cut in the
+/// middle reads as another key), `? help` and `q quit` are there, and the message is apart.
+#[test]
+fn the_status_bar_shows_whole_hints_and_keeps_help_and_quit() {
+    let hints = super::action::hints(super::action::Pane::Runs, false);
+    let texts: Vec<String> = hints.iter().map(|(k, l)| format!("{k} {l}")).collect();
+    let long = "marked as A: clean 2026-11-24 20:31:28; select another run to compare (Esc clears)";
+    for width in 60..=170u16 {
+        for message in [None, Some("loaded 66 runs of 5 tasks in 0 ms"), Some(long)] {
+            let mut screen = Screen::samples((width, 24));
+            screen.model.message = message.map(str::to_string);
+            let text = screen.text();
+            let bar = text.lines().last().unwrap();
+            let shown = match message {
+                Some(m) => {
+                    let m_at = bar
+                        .find(&m[..10])
+                        .unwrap_or_else(|| panic!("{width}: no message in {bar:?}"));
+                    assert!(bar[..m_at].ends_with("  "), "{width}: {bar:?}");
+                    &bar[..m_at]
+                }
+                None => bar,
+            };
+            // Hints are separated by two spaces; each piece must be a whole hint.
+            let pieces: Vec<&str> = shown
+                .split("  ")
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            for piece in &pieces {
+                assert!(
+                    texts.iter().any(|t| t == piece),
+                    "{width}: cut hint {piece:?} in {bar:?}"
+                );
+            }
+            assert!(
+                pieces.contains(&"? help") && pieces.contains(&"q quit"),
+                "{width}: {bar:?}"
+            );
+            if width >= 160 && message.is_none() {
+                assert_eq!(
+                    pieces.len(),
+                    texts.len(),
+                    "{width}: every hint fits: {bar:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_tiny_terminal_gets_one_line() {
     let s = Screen::samples((40, 10));

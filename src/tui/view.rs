@@ -695,15 +695,6 @@ fn draw_status(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
         frame.set_cursor_position((area.x + 1 + input.cursor as u16, area.y));
         return;
     }
-    let mut spans = Vec::new();
-    for (k, label) in hints(model.focus, model.walk.is_some()) {
-        spans.push(Span::styled(
-            k,
-            Style::default().add_modifier(Modifier::BOLD),
-        ));
-        spans.push(Span::styled(format!(" {label}  "), theme.dim()));
-    }
-    let left = Line::from(spans);
     let message = match (&model.message, model.loading) {
         (Some(m), _) => safe(m),
         (None, Some((done, total))) => format!("loading {}…", progress(done, total)),
@@ -714,15 +705,53 @@ fn draw_status(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
         _ => String::new(),
     };
     let width = area.width as usize;
-    let msg_width = (message.chars().count() + 2).min(width / 2);
+    // The hints are whole (a hint cut in the middle reads as another key), the first ones in
+    // order, and `? help` and `q quit` whenever they fit: help lists every key. The message, the
+    // answer to what was just done, takes what it needs of the rest, two blank columns before
+    // it. Each hint is followed by two spaces, which the last one may do without.
+    let hints = hints(model.focus, model.walk.is_some());
+    let cost = |(k, label): &(String, &str)| k.chars().count() + 1 + label.chars().count() + 2;
+    let always = |label: &str| matches!(label, "help" | "quit");
+    let reserved: usize = hints.iter().filter(|h| always(h.1)).map(cost).sum();
+    let msg_width = if message.is_empty() {
+        0
+    } else {
+        (message.chars().count() + 2).min(width.saturating_sub(reserved).max(width / 2))
+    };
+    let mut room = width - msg_width + 2;
+    let keep_always = reserved <= room;
+    if keep_always {
+        room -= reserved;
+    }
+    let mut full = false;
+    let mut spans = Vec::new();
+    for hint in &hints {
+        if always(hint.1) {
+            if !keep_always {
+                continue;
+            }
+        } else if full || cost(hint) > room {
+            full = true;
+            continue;
+        } else {
+            room -= cost(hint);
+        }
+        spans.push(Span::styled(
+            hint.0.clone(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::styled(format!(" {}  ", hint.1), theme.dim()));
+    }
+    let left = Line::from(spans);
     let [l, r] = ratatui::layout::Layout::horizontal([
         ratatui::layout::Constraint::Min(1),
         ratatui::layout::Constraint::Length(msg_width as u16),
     ])
     .areas(area);
     frame.render_widget(Paragraph::new(left), l);
+    let shown = fit(&message, msg_width.saturating_sub(2));
     frame.render_widget(
-        Paragraph::new(fit(&message, msg_width))
+        Paragraph::new(shown.trim_end().to_string())
             .style(theme.fg(Color::Yellow))
             .alignment(Alignment::Right),
         r,
