@@ -261,6 +261,7 @@ fn compound(c: &mut Criterion) {
     let unit = || Unit::Lines {
         path: std::path::Path::new("r.jsonl").into(),
         first_line: 0,
+        first_byte: 0,
         bytes: text.clone().into_bytes(),
     };
     let mut g = c.benchmark_group("compound recompute");

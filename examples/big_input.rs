@@ -52,6 +52,7 @@ fn unit(path: &std::path::Path, bytes: &[u8]) -> Unit {
     Unit::Lines {
         path: path.into(),
         first_line: 0,
+        first_byte: 0,
         bytes: bytes.to_vec(),
     }
 }

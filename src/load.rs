@@ -91,6 +91,44 @@ impl std::error::Error for LoadError {}
 pub struct Loaded {
     pub source: RecordSource,
     pub record: Result<RunRecord, LoadError>,
+    /// Where the record's text lies in its file, when it was read: a reader that keeps only
+    /// this can read the record again ([`read_record_at`]).
+    pub at: Option<RecordAt>,
+}
+
+/// Where a record's text lies in its file: a whole `.json` file, or one line of a `.jsonl`
+/// file (without its line end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordAt {
+    pub offset: u64,
+    pub len: usize,
+}
+
+/// Reads a record's text again from where loading found it ([`Loaded::at`]). The file may have
+/// changed since: the caller checks what it gets against what it kept.
+pub fn read_record_at(path: &Path, at: RecordAt) -> Result<Vec<u8>, LoadError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let (mut file, _) = open_regular(path)?;
+    let mut bytes = vec![0; at.len];
+    file.seek(SeekFrom::Start(at.offset))
+        .and_then(|_| file.read_exact(&mut bytes))
+        .map_err(|e| io_error(path, "cannot read the record again", &e))?;
+    Ok(bytes)
+}
+
+/// Loads the record in `bytes`, the text of one record read again ([`read_record_at`]), lean:
+/// `first_line` is the number of lines before it in its file.
+pub fn visit_record_lean(
+    path: &Path,
+    first_line: usize,
+    bytes: &[u8],
+    mut visit: impl FnMut(Loaded, CanonicalTexts<'_>),
+) {
+    if is_jsonl(path) {
+        load_lines_bytes(bytes, path, first_line, 0, true, &mut visit);
+    } else {
+        load_bytes_with(path, bytes, true, &mut visit);
+    }
 }
 
 /// The record files under `paths`, sorted, plus errors for paths that cannot be read.
@@ -319,7 +357,8 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
 type Sink<'s> = dyn FnMut(Loaded, CanonicalTexts<'_>) + 's;
 
 fn slot(out: &mut Sink, source: RecordSource, record: Result<RunRecord, LoadError>) {
-    out(Loaded { source, record }, CanonicalTexts::default());
+    let at = None;
+    out(Loaded { source, record, at }, CanonicalTexts::default());
 }
 
 /// Loads every record in one file into `out`; `lean` as in [`load_unit_lean`].
@@ -332,7 +371,7 @@ fn load_file_with(path: &Path, lean: bool, out: &mut Sink) {
 
 fn load_bytes_with(path: &Path, bytes: &[u8], lean: bool, out: &mut Sink) {
     if is_jsonl(path) {
-        return load_lines_bytes(bytes, path, 0, lean, out);
+        return load_lines_bytes(bytes, path, 0, 0, lean, out);
     }
     let text = match utf8(bytes) {
         Ok(text) => text,
@@ -363,7 +402,11 @@ fn load_bytes_with(path: &Path, bytes: &[u8], lean: bool, out: &mut Sink) {
         };
         return slot(out, source, Err(error));
     }
-    load_text_into(text, path, 0, lean, source, out);
+    let at = RecordAt {
+        offset: 0,
+        len: bytes.len(),
+    };
+    load_text_into(text, path, 0, lean, source, Some(at), out);
 }
 
 /// UTF-8 validation, SIMD-accelerated (every byte of every record passes here); where the
@@ -376,8 +419,41 @@ fn is_jsonl(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()) == Some("jsonl")
 }
 
+/// Where the bytes being read begin in their file, to place each line in it.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    /// The address of the first byte read (only compared, never read through).
+    start: usize,
+    /// Its offset in the file.
+    first_byte: u64,
+}
+
+impl Origin {
+    fn of(bytes: &[u8], first_byte: u64) -> Origin {
+        Origin {
+            start: bytes.as_ptr() as usize,
+            first_byte,
+        }
+    }
+
+    /// Where `line`, a piece of the bytes read, lies in the file.
+    fn at(self, line: &[u8]) -> RecordAt {
+        RecordAt {
+            offset: self.first_byte + (line.as_ptr() as usize - self.start) as u64,
+            len: line.len(),
+        }
+    }
+}
+
 /// The records of whole lines of a `.jsonl` file; `first_line` is the number of lines before.
-fn load_lines_text(text: &str, path: &Path, first_line: usize, lean: bool, out: &mut Sink) {
+fn load_lines_text(
+    text: &str,
+    path: &Path,
+    first_line: usize,
+    origin: Origin,
+    lean: bool,
+    out: &mut Sink,
+) {
     for (i, line) in text.split('\n').enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -387,19 +463,28 @@ fn load_lines_text(text: &str, path: &Path, first_line: usize, lean: bool, out: 
             path: path.to_path_buf(),
             line: Some(at + 1),
         };
-        load_text_into(line, path, at, lean, source, out);
+        let place = origin.at(line.as_bytes());
+        load_text_into(line, path, at, lean, source, Some(place), out);
     }
 }
 
 /// Whole lines of a `.jsonl` file that may not be UTF-8: each line that is not is an error of
 /// its own, naming its line and column, and the other lines still load.
-fn load_lines_bytes(bytes: &[u8], path: &Path, first_line: usize, lean: bool, out: &mut Sink) {
+fn load_lines_bytes(
+    bytes: &[u8],
+    path: &Path,
+    first_line: usize,
+    first_byte: u64,
+    lean: bool,
+    out: &mut Sink,
+) {
+    let origin = Origin::of(bytes, first_byte);
     if let Ok(text) = utf8(bytes) {
-        return load_lines_text(text, path, first_line, lean, out);
+        return load_lines_text(text, path, first_line, origin, lean, out);
     }
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         match std::str::from_utf8(line) {
-            Ok(text) => load_lines_text(text, path, first_line + i, lean, out),
+            Ok(text) => load_lines_text(text, path, first_line + i, origin, lean, out),
             Err(e) => {
                 let (_, column) = line_col(line, e.valid_up_to());
                 let at = first_line + i + 1;
@@ -437,6 +522,8 @@ pub enum Unit {
         path: Arc<Path>,
         /// Lines of the file before these.
         first_line: usize,
+        /// Where these bytes begin in the file.
+        first_byte: u64,
         bytes: Vec<u8>,
     },
     /// A `.jsonl` file that failed while being read.
@@ -485,6 +572,8 @@ struct LineBlocks {
     /// The start of a line read past the end of the last unit.
     carry: Vec<u8>,
     next_line: usize,
+    /// Where the next unit's bytes (the carry first) begin in the file.
+    next_byte: u64,
     done: bool,
 }
 
@@ -496,6 +585,7 @@ impl LineBlocks {
             block: block.max(1),
             carry: Vec::new(),
             next_line: 0,
+            next_byte: 0,
             done: false,
         }
     }
@@ -550,9 +640,12 @@ impl Iterator for LineBlocks {
         }
         let first_line = self.next_line;
         self.next_line += memchr::memchr_iter(b'\n', &bytes).count();
+        let first_byte = self.next_byte;
+        self.next_byte += bytes.len() as u64;
         Some(Unit::Lines {
             path: self.path.clone(),
             first_line,
+            first_byte,
             bytes,
         })
     }
@@ -627,8 +720,9 @@ fn load_unit_with(unit: Unit, lean: bool, out: &mut Sink) {
         Unit::Lines {
             path,
             first_line,
+            first_byte,
             bytes,
-        } => load_lines_bytes(&bytes, &path, first_line, lean, out),
+        } => load_lines_bytes(&bytes, &path, first_line, first_byte, lean, out),
         Unit::Failed(error) => {
             let source = RecordSource {
                 path: error.path.clone(),
@@ -661,6 +755,7 @@ fn load_text_into(
     line_offset: usize,
     lean: bool,
     source: RecordSource,
+    at: Option<RecordAt>,
     out: &mut Sink,
 ) {
     let error_at = |line, column, message| LoadError {
@@ -683,7 +778,7 @@ fn load_text_into(
             flow_parameters: borrowed(text, &fast.flow_parameters),
         };
         let record = Ok(fast.record);
-        return out(Loaded { source, record }, texts);
+        return out(Loaded { source, record, at }, texts);
     }
     let mut spans = CanonicalSpans::default();
     let parsed = if lean {
@@ -711,6 +806,7 @@ fn load_text_into(
                 Loaded {
                     source,
                     record: Ok(record),
+                    at,
                 },
                 texts,
             );
@@ -755,6 +851,7 @@ fn load_text_with(
         line_offset,
         lean,
         source,
+        None,
         &mut |loaded, texts| {
             got = Some((loaded.record, CanonicalText::copied(&texts)));
         },
@@ -969,5 +1066,79 @@ mod tests {
         }
         assert_eq!(whole.len(), 52);
         assert_eq!(whole.last().unwrap().source.line, Some(68));
+    }
+
+    /// Every record loaded says where its text lies in its file, whatever the unit it came in
+    /// (blocks of one byte to a megabyte, a non-UTF-8 line among them, CRLF line ends, a
+    /// missing final line end, a whole `.json` file), and read again from there it loads as
+    /// the same record with the same canonical texts.
+    #[test]
+    fn a_record_read_again_from_where_it_lies_loads_the_same() {
+        let tmp = tempfile::tempdir().unwrap();
+        let jsonl = tmp.path().join("r.jsonl");
+        let mut bytes = Vec::new();
+        for i in 0..40 {
+            let line = record(
+                &format!(r#"{{"a": {i}, "b": [1.5, "caf\u00e9"]}}"#),
+                "null",
+                "",
+            );
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
+            if i % 7 == 0 {
+                bytes.extend_from_slice(b"\n  \n");
+            }
+            if i == 20 {
+                bytes.extend_from_slice(b"{\"not utf-8\": \"\xff\"}\n");
+            }
+        }
+        bytes.extend_from_slice(record(r#"{"last": true}"#, "null", "").as_bytes());
+        std::fs::write(&jsonl, &bytes).unwrap();
+        let json = tmp.path().join("r.json");
+        let pretty = record(
+            "{\n  \"a\": 1\n}",
+            r#"{"run_id": "r", "parameters": {"n": 3}}"#,
+            "",
+        );
+        std::fs::write(&json, format!("\n{pretty}\n")).unwrap();
+        let files = vec![jsonl.clone(), json.clone()];
+        for block in [1, 100, 1000, 1 << 20] {
+            let mut seen = 0;
+            let mut texts_seen = 0;
+            for unit in units(&files, block) {
+                super::visit_unit_lean(unit, |loaded, texts| {
+                    let Ok(record) = loaded.record else {
+                        assert!(loaded.at.is_none());
+                        return;
+                    };
+                    seen += 1;
+                    let path = &loaded.source.path;
+                    let at = loaded.at.expect("a loaded record says where it lies");
+                    let again = super::read_record_at(path, at).unwrap();
+                    let first_line = loaded.source.line.map_or(0, |l| l - 1);
+                    let kept = super::CanonicalText::copied(&texts);
+                    let mut got = None;
+                    super::visit_record_lean(path, first_line, &again, |l, t| {
+                        assert!(got.is_none(), "one record");
+                        got = Some((l, super::CanonicalText::copied(&t)));
+                    });
+                    let (l, t) = got.expect("the record again");
+                    assert_eq!(l.source, loaded.source, "{block}");
+                    assert_eq!(l.record.as_ref().ok(), Some(&record), "{block}");
+                    assert_eq!(t.inputs, kept.inputs, "{block}");
+                    assert_eq!(t.flow_parameters, kept.flow_parameters, "{block}");
+                    texts_seen += usize::from(kept.inputs.is_some());
+                });
+            }
+            assert_eq!(seen, 42, "{block}");
+            assert_eq!(texts_seen, 42, "{block}");
+        }
+        // A file gone or cut short since is an error naming it, not a panic.
+        std::fs::write(&jsonl, b"{}").unwrap();
+        let at = super::RecordAt { offset: 10, len: 5 };
+        let e = super::read_record_at(&jsonl, at).unwrap_err();
+        assert_eq!(e.path, jsonl);
+        std::fs::remove_file(&json).unwrap();
+        assert!(super::read_record_at(&json, at).is_err());
     }
 }

@@ -123,6 +123,16 @@ pub struct Comparison {
     pub edited: bool,
 }
 
+impl Comparison {
+    /// Adds a problem to say, after any already there.
+    fn note(&mut self, problem: String) {
+        self.problem = Some(match self.problem.take() {
+            Some(before) => format!("{before} · {problem}"),
+            None => problem,
+        });
+    }
+}
+
 /// A node's label: the class and what configures it.
 pub fn node_label(node: &PolicyNode) -> String {
     match &node.kind {
@@ -343,12 +353,18 @@ pub fn compare(job: &Job) -> Comparison {
         Against::Marked(m) => Some(&runs[*m].record.task.name),
         _ => None,
     };
+    // A run whose inputs cannot be read again (its file changed or went since the load) is
+    // compared without them, and the comparison says so.
+    let mut unreadable: Vec<String> = Vec::new();
     let records: Vec<Cow<RunRecord>> = runs
         .iter()
         .map(|r| {
             let name = &r.record.task.name;
             if name == selected_task || Some(name) == marked_task {
-                r.full_record()
+                r.full_record().unwrap_or_else(|e| {
+                    unreadable.push(e);
+                    Cow::Borrowed(&r.record)
+                })
             } else {
                 Cow::Borrowed(&r.record)
             }
@@ -372,13 +388,17 @@ pub fn compare(job: &Job) -> Comparison {
         lines: Vec::new(),
         nodes: Vec::new(),
         what_if_keys: None,
-        problem: None,
+        problem: match unreadable.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            [first, rest @ ..] => Some(format!("{first} (and {} more runs)", rest.len())),
+        },
         edited: job.edited_inputs.is_some(),
     };
     let what_if_tree = match job.what_if.as_deref().map(parse_policy) {
         Some(Ok(tree)) => Some(tree),
         Some(Err(e)) => {
-            out.problem = Some(format!("what-if: {e}"));
+            out.note(format!("what-if: {e}"));
             None
         }
         None => None,
@@ -457,7 +477,7 @@ pub fn compare(job: &Job) -> Comparison {
                     }
                     None => {
                         out.how = "nothing earlier to compare with".to_string();
-                        out.problem = Some(format!(
+                        out.note(format!(
                             "no earlier run of `{}` to compare with: it ran with a cold cache. \
                              Press l to compare with the next run, or c on another run to \
                              mark it as A.",

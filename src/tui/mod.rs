@@ -316,7 +316,7 @@ fn edit_inputs(
     paused: &AtomicBool,
     terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
 ) -> Result<cachescope::pyjson::Value, String> {
-    let record = model.runs[run].full_record();
+    let record = model.runs[run].full_record()?;
     let inputs = record
         .inputs
         .as_ref()

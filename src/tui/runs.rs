@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use cachescope::engine::{CanonicalTexts, NodeStatus, RecordEvaluation, recompute, recompute_lean};
-use cachescope::load::{CanonicalText, RecordSource};
-use cachescope::pyjson::parse;
+use cachescope::load::{CanonicalText, RecordAt, RecordSource, read_record_at, visit_record_lean};
+use cachescope::pyjson::{Value, parse};
 use cachescope::record::RunRecord;
 use cachescope::sanitize::sanitize_line;
 
@@ -63,32 +63,61 @@ pub struct Run {
     pub task: String,
     /// Lower-case words the filter matches against.
     haystack: String,
-    /// The inputs and flow parameters as the canonical text they were recorded as, where the
-    /// record was loaded lean (`record` then has `None` for them): a big folder's values are
-    /// built only for the runs a comparison reads, so memory stays near the records' size.
-    inputs_text: Option<Box<str>>,
-    parameters_text: Option<Box<str>>,
+    /// Where the inputs and flow parameters are, for a record loaded lean (`record` then has
+    /// `None` for them): values are built only for the runs a comparison reads.
+    kept: Kept,
+}
+
+/// Where a lean run's inputs and flow parameters are found again.
+#[derive(Debug)]
+enum Kept {
+    /// In `record`, as values (or the record has none).
+    Values,
+    /// Canonical texts kept in memory (a run whose place in its file is not known).
+    Texts(CanonicalText),
+    /// In the record's file, read again when needed: a run of a big folder keeps no copy of
+    /// its inputs (most of a record's bytes), so the load faults in no memory for them. The
+    /// texts' fingerprints (xxh3) tell whether the file still holds what was loaded.
+    InFile {
+        at: RecordAt,
+        inputs: Option<u64>,
+        parameters: Option<u64>,
+    },
 }
 
 impl Run {
     pub fn new(source: RecordSource, record: RunRecord) -> Run {
         let evaluation = recompute(&record);
-        Run::with(source, record, evaluation, CanonicalText::default())
+        Run::with(source, record, evaluation, Kept::Values)
     }
 
     /// A run loaded lean ([`cachescope::load::visit_unit_lean`]): recomputed from its canonical
-    /// texts where they lie in the bytes just read, and keeping a copy of them in place of the
-    /// values.
-    pub fn lean(source: RecordSource, record: RunRecord, texts: &CanonicalTexts) -> Run {
+    /// texts where they lie in the bytes just read. It keeps where they are in the record's
+    /// file (`at`), or a copy of them where that is not known.
+    pub fn lean(
+        source: RecordSource,
+        record: RunRecord,
+        texts: &CanonicalTexts,
+        at: Option<RecordAt>,
+    ) -> Run {
         let evaluation = recompute_lean(&record, texts);
-        Run::with(source, record, evaluation, CanonicalText::copied(texts))
+        let kept = match at {
+            _ if texts.inputs.is_none() && texts.flow_parameters.is_none() => Kept::Values,
+            Some(at) => Kept::InFile {
+                at,
+                inputs: texts.inputs.map(|c| fingerprint(c.text)),
+                parameters: texts.flow_parameters.map(|c| fingerprint(c.text)),
+            },
+            None => Kept::Texts(CanonicalText::copied(texts)),
+        };
+        Run::with(source, record, evaluation, kept)
     }
 
     fn with(
         source: RecordSource,
         record: RunRecord,
         evaluation: RecordEvaluation,
-        texts: CanonicalText,
+        kept: Kept,
     ) -> Run {
         let failed = matches!(
             record.outcome.state.as_deref(),
@@ -138,31 +167,79 @@ impl Run {
             badge,
             unverifiable,
             haystack,
-            inputs_text: texts.inputs.map(|(text, _)| text),
-            parameters_text: texts.flow_parameters.map(|(text, _)| text),
+            kept,
         }
     }
 
     /// The whole record, with its inputs and flow parameters as values (built from their texts
-    /// for a run loaded lean).
-    pub fn full_record(&self) -> Cow<'_, RunRecord> {
-        if self.inputs_text.is_none() && self.parameters_text.is_none() {
-            return Cow::Borrowed(&self.record);
-        }
+    /// for a run loaded lean, read again from its file where it keeps no copy of them). An
+    /// error says why they cannot be had: the file is gone, or changed since it was loaded.
+    pub fn full_record(&self) -> Result<Cow<'_, RunRecord>, String> {
+        let (inputs, parameters) = match &self.kept {
+            Kept::Values => return Ok(Cow::Borrowed(&self.record)),
+            Kept::Texts(texts) => (
+                texts.inputs.as_ref().map(|(t, _)| parse(t).ok()),
+                texts.flow_parameters.as_ref().map(|(t, _)| parse(t).ok()),
+            ),
+            Kept::InFile {
+                at,
+                inputs,
+                parameters,
+            } => self.read_again(*at, *inputs, *parameters)?,
+        };
         let mut record = self.record.clone();
         // The texts were checked canonical, so they parse.
-        if let Some(text) = &self.inputs_text {
-            record.inputs = parse(text).ok();
+        if let Some(value) = inputs {
+            record.inputs = value;
         }
-        if let (Some(text), Some(flow)) = (&self.parameters_text, record.flow.as_mut()) {
-            flow.parameters = parse(text).ok();
+        if let (Some(value), Some(flow)) = (parameters, record.flow.as_mut()) {
+            flow.parameters = value;
         }
-        Cow::Owned(record)
+        Ok(Cow::Owned(record))
+    }
+
+    /// The inputs and flow parameters read again from the record's file, as values, after
+    /// checking that their texts are the ones loaded.
+    #[allow(clippy::type_complexity)]
+    fn read_again(
+        &self,
+        at: RecordAt,
+        inputs: Option<u64>,
+        parameters: Option<u64>,
+    ) -> Result<(Option<Option<Value>>, Option<Option<Value>>), String> {
+        let changed = || {
+            format!(
+                "{} changed on disk since it was loaded: its inputs cannot be read again \
+                 (open the folder again, or press l to follow changes from now on)",
+                self.source
+            )
+        };
+        let bytes = read_record_at(&self.source.path, at).map_err(|e| e.to_string())?;
+        let first_line = self.source.line.map_or(0, |l| l.saturating_sub(1));
+        let mut found = None;
+        visit_record_lean(&self.source.path, first_line, &bytes, |_, texts| {
+            let same = |kept: Option<u64>, text: Option<&str>| kept == text.map(fingerprint);
+            let ok = found.is_none()
+                && same(inputs, texts.inputs.map(|c| c.text))
+                && same(parameters, texts.flow_parameters.map(|c| c.text));
+            found = Some(ok.then(|| {
+                (
+                    texts.inputs.map(|c| parse(c.text).ok()),
+                    texts.flow_parameters.map(|c| parse(c.text).ok()),
+                )
+            }));
+        });
+        found.flatten().ok_or_else(changed)
     }
 
     /// Whether the run recorded inputs.
     pub fn has_inputs(&self) -> bool {
-        self.record.inputs.is_some() || self.inputs_text.is_some()
+        self.record.inputs.is_some()
+            || match &self.kept {
+                Kept::Values => false,
+                Kept::Texts(texts) => texts.inputs.is_some(),
+                Kept::InFile { inputs, .. } => inputs.is_some(),
+            }
     }
 
     /// Whether every word of the filter occurs in the run's name, ids, flow run or outcome.
@@ -173,6 +250,11 @@ impl Run {
     fn sort_time(&self) -> &str {
         self.record.recorded_at.as_deref().unwrap_or("")
     }
+}
+
+/// A canonical text's fingerprint: whether a record's file still holds what was loaded.
+fn fingerprint(text: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
 
 /// A task and its runs, newest first (indexes into the run list).

@@ -868,8 +868,9 @@ fn hostile_records_are_listed_in_the_error_overlay() {
     }
 }
 
-/// The loader keeps a big folder's canonical inputs as text and builds values only for the
-/// tasks a comparison reads. Every comparison must come out as from runs loaded whole: the
+/// The loader keeps where a big folder's canonical inputs lie in their files, and reads them
+/// again, as values, only for the tasks a comparison reads. Every comparison must come out as
+/// from runs loaded whole: the
 /// sample runs, rewritten on one line as `json.dumps` writes them (so their inputs are
 /// canonical and really kept as text), and spread over lines as the recorder's `indent=2`
 /// spreads them (kept as text once respaced), compared with their earlier run both ways.
@@ -937,6 +938,81 @@ fn runs_loaded_lean_compare_as_runs_loaded_whole() {
     }
 }
 
+/// A run loaded lean reads its inputs again from its file when compared: when the file has
+/// changed since the load (rewritten in another order) or is gone, the comparison says so,
+/// naming the file, and nothing panics; the same bytes back make it whole again.
+#[test]
+fn a_comparison_says_when_a_record_changed_on_disk_since_the_load() {
+    use super::app::Request;
+    use super::compare::Against;
+    use cachescope::load::{BLOCK, units, visit_unit_lean};
+    use cachescope::pyjson::{SortKeys, dumps, parse};
+
+    let (files, _) = discover(&[sample_runs()]);
+    let mut lines = Vec::new();
+    for file in &files {
+        let value = parse(&std::fs::read_to_string(file).unwrap()).unwrap();
+        lines.push(dumps(&value, SortKeys::Preserve).unwrap());
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("runs.jsonl");
+    let original = lines.join("\n") + "\n";
+    std::fs::write(&path, &original).unwrap();
+    let mut runs = Vec::new();
+    for unit in units(std::slice::from_ref(&path), BLOCK) {
+        visit_unit_lean(unit, |l, t| {
+            runs.push(Arc::new(Run::lean(l.source, l.record.unwrap(), &t, l.at)));
+        });
+    }
+    let runs = Arc::new(runs);
+    let compared = |selected: usize| {
+        let request = Request {
+            generation: 1,
+            selected,
+            against: Against::Paired,
+            what_if: None,
+            edited_inputs: None,
+        };
+        compare(&job(request, runs.clone(), None, now()))
+    };
+    // A miss with inputs and an earlier run to compare with.
+    let selected = (0..runs.len())
+        .find(|&i| {
+            runs[i].has_inputs()
+                && runs[i].badge == super::runs::Badge::Miss
+                && compared(i).explanation.is_some()
+        })
+        .expect("a miss with inputs that has an earlier run");
+    let compared = || compared(selected);
+    let whole = compared();
+    let says = |c: &super::compare::Comparison, what: &str| {
+        c.problem
+            .as_deref()
+            .is_some_and(|p| p.contains(what) && p.contains("runs.jsonl"))
+    };
+    assert!(!says(&whole, "runs.jsonl"), "{:?}", whole.problem);
+    assert!(whole.explanation.is_some());
+
+    lines.reverse();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let changed = compared();
+    assert!(
+        says(&changed, "changed on disk since it was loaded"),
+        "{:?}",
+        changed.problem
+    );
+    assert!(runs[selected].full_record().is_err());
+
+    std::fs::remove_file(&path).unwrap();
+    let gone = compared();
+    assert!(says(&gone, "cannot read"), "{:?}", gone.problem);
+
+    std::fs::write(&path, &original).unwrap();
+    let back = compared();
+    assert_eq!(back.problem, whole.problem);
+    assert_eq!(format!("{:?}", back.lines), format!("{:?}", whole.lines));
+}
+
 /// `text` (JSON) with a line break and two spaces after every `{`, `[` and `,` outside strings.
 fn spread_out(text: &str) -> String {
     let mut out = String::new();
@@ -970,7 +1046,7 @@ fn compare_lean_and_whole(files: &[PathBuf], count: usize) {
     for unit in units(files, BLOCK) {
         visit_unit_lean(unit, |l, t| {
             kept_as_text += usize::from(t.inputs.is_some());
-            lean.push(Arc::new(Run::lean(l.source, l.record.unwrap(), &t)));
+            lean.push(Arc::new(Run::lean(l.source, l.record.unwrap(), &t, l.at)));
         });
     }
     assert!(

@@ -55,7 +55,12 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
                 // Each run is recomputed and built where its record was read, shared from the
                 // start: the UI thread adds it to its list without moving or copying it.
                 visit_unit_lean(unit, |loaded, texts| match loaded.record {
-                    Ok(record) => runs.push(Arc::new(Run::lean(loaded.source, record, &texts))),
+                    Ok(record) => runs.push(Arc::new(Run::lean(
+                        loaded.source,
+                        record,
+                        &texts,
+                        loaded.at,
+                    ))),
                     Err(e) => errors.push(e),
                 });
                 (runs, errors, bytes)
