@@ -190,6 +190,9 @@ pub struct Model {
     pub watching: bool,
     /// Nodes whose key just changed in live mode, and for how many more ticks they are marked.
     pub flash: Option<(Vec<String>, u8)>,
+    /// Record files loaded again because a comparison could not read their runs' inputs again
+    /// (each once: a file gone stays gone, and its error is listed).
+    pub reread: HashSet<PathBuf>,
     pub quit: bool,
 }
 
@@ -229,6 +232,7 @@ impl Model {
             project: None,
             watching: false,
             flash: None,
+            reread: HashSet::new(),
             quit: false,
         }
     }
@@ -1151,8 +1155,22 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         } => model.on_loaded(runs, errors, done, total),
         Msg::LoadFinished { ms } => model.on_finished(ms),
         Msg::Compared(c) => {
+            // A record file changed since the load: its runs are loaded again (replacing the
+            // ones that could not read their inputs), and the comparison is asked again.
+            let again: Vec<PathBuf> = c
+                .unreadable_files
+                .iter()
+                .filter(|p| model.reread.insert(p.to_path_buf()))
+                .cloned()
+                .collect();
             model.on_compared(*c);
-            Vec::new()
+            if let Some(first) = again.first() {
+                model.message = Some(format!(
+                    "{} changed on disk since it was loaded: loading it again",
+                    cachescope::sanitize::sanitize_line(&first.display().to_string())
+                ));
+            }
+            again.into_iter().map(Effect::Reload).collect()
         }
         Msg::Edited(Ok(inputs)) => {
             let Some(run) = model.selected_run() else {

@@ -119,6 +119,9 @@ pub struct Comparison {
     pub what_if_keys: Option<(usize, usize, usize)>,
     /// Why there is nothing to compare, or what went wrong.
     pub problem: Option<String>,
+    /// Record files whose runs' inputs could not be read again (changed or gone since the
+    /// load): the inspector loads them again.
+    pub unreadable_files: Vec<PathBuf>,
     /// The inputs were edited.
     pub edited: bool,
 }
@@ -356,6 +359,7 @@ pub fn compare(job: &Job) -> Comparison {
     // A run whose inputs cannot be read again (its file changed or went since the load) is
     // compared without them, and the comparison says so.
     let mut unreadable: Vec<String> = Vec::new();
+    let mut unreadable_files: Vec<PathBuf> = Vec::new();
     let records: Vec<Cow<RunRecord>> = runs
         .iter()
         .map(|r| {
@@ -363,6 +367,9 @@ pub fn compare(job: &Job) -> Comparison {
             if name == selected_task || Some(name) == marked_task {
                 r.full_record().unwrap_or_else(|e| {
                     unreadable.push(e);
+                    if !unreadable_files.contains(&r.source.path) {
+                        unreadable_files.push(r.source.path.clone());
+                    }
                     Cow::Borrowed(&r.record)
                 })
             } else {
@@ -394,6 +401,7 @@ pub fn compare(job: &Job) -> Comparison {
             [first, rest @ ..] => Some(format!("{first} (and {} more runs)", rest.len())),
         },
         edited: job.edited_inputs.is_some(),
+        unreadable_files,
     };
     let what_if_tree = match job.what_if.as_deref().map(parse_policy) {
         Some(Ok(tree)) => Some(tree),

@@ -209,8 +209,7 @@ impl Run {
     ) -> Result<(Option<Option<Value>>, Option<Option<Value>>), String> {
         let changed = || {
             format!(
-                "{} changed on disk since it was loaded: its inputs cannot be read again \
-                 (open the folder again, or press l to follow changes from now on)",
+                "{} changed on disk since it was loaded: its inputs cannot be read again",
                 self.source
             )
         };

@@ -1013,6 +1013,70 @@ fn a_comparison_says_when_a_record_changed_on_disk_since_the_load() {
     assert_eq!(format!("{:?}", back.lines), format!("{:?}", whole.lines));
 }
 
+/// The inspector, on a comparison that could not read a run's inputs again because its file
+/// changed since the load, loads that file again (once) and compares again: the runs of the
+/// file are whole again, the comparison has no problem left, and the status bar said why.
+#[test]
+fn a_file_changed_since_the_load_is_loaded_again_and_compared() {
+    use cachescope::load::{BLOCK, units, visit_unit_lean};
+    use cachescope::pyjson::{SortKeys, dumps, parse};
+
+    let (files, _) = discover(&[sample_runs()]);
+    let mut lines = Vec::new();
+    for file in &files {
+        let value = parse(&std::fs::read_to_string(file).unwrap()).unwrap();
+        lines.push(dumps(&value, SortKeys::Preserve).unwrap());
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("runs.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let mut runs = Vec::new();
+    for unit in units(std::slice::from_ref(&path), BLOCK) {
+        visit_unit_lean(unit, |l, t| {
+            runs.push(Arc::new(Run::lean(l.source, l.record.unwrap(), &t, l.at)));
+        });
+    }
+    let count = runs.len();
+    let mut screen = Screen {
+        model: Model::new("runs.jsonl".to_string(), WIDE, true),
+        project: None,
+        copied: Vec::new(),
+        edits: Vec::new(),
+        watch_started: false,
+    };
+    screen.send(Msg::Loaded {
+        runs,
+        errors: Vec::new(),
+        done: 1,
+        total: 1,
+    });
+    screen.send(Msg::LoadFinished { ms: 0 });
+    let first = screen
+        .model
+        .comparison
+        .clone()
+        .expect("the first look compares");
+    assert!(first.problem.is_none(), "{:?}", first.problem);
+    assert!(screen.model.runs.iter().all(|r| r.full_record().is_ok()));
+
+    // Rewritten in another order: every run's line now holds another record.
+    lines.reverse();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    assert!(screen.model.runs.iter().any(|r| r.full_record().is_err()));
+    screen.key(KeyCode::Char('n'));
+    let message = screen.model.message.clone().unwrap_or_default();
+    assert!(
+        message.contains("runs.jsonl changed on disk since it was loaded: loading it again"),
+        "{message}"
+    );
+    assert!(screen.model.reread.contains(&path));
+    assert_eq!(screen.model.runs.len(), count);
+    assert!(screen.model.runs.iter().all(|r| r.full_record().is_ok()));
+    let again = screen.model.comparison.clone().expect("compared again");
+    assert!(again.problem.is_none(), "{:?}", again.problem);
+    assert!(again.unreadable_files.is_empty());
+}
+
 /// `text` (JSON) with a line break and two spaces after every `{`, `[` and `,` outside strings.
 fn spread_out(text: &str) -> String {
     let mut out = String::new();
