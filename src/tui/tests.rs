@@ -959,11 +959,19 @@ fn a_comparison_says_when_a_record_changed_on_disk_since_the_load() {
     let original = lines.join("\n") + "\n";
     std::fs::write(&path, &original).unwrap();
     let mut runs = Vec::new();
+    // The same runs kept with a copy of their texts (as a run whose place is not known is).
+    let mut copies = Vec::new();
     for unit in units(std::slice::from_ref(&path), BLOCK) {
         visit_unit_lean(unit, |l, t| {
-            runs.push(Arc::new(Run::lean(l.source, l.record.unwrap(), &t, l.at)));
+            let record = l.record.unwrap();
+            copies.push(Run::lean(l.source.clone(), record.clone(), &t, None));
+            runs.push(Arc::new(Run::lean(l.source, record, &t, l.at)));
         });
     }
+    let whole_records: Vec<_> = runs
+        .iter()
+        .map(|r| r.full_record().unwrap().into_owned())
+        .collect();
     let runs = Arc::new(runs);
     let compared = |selected: usize| {
         let request = Request {
@@ -1002,6 +1010,9 @@ fn a_comparison_says_when_a_record_changed_on_disk_since_the_load() {
         changed.problem
     );
     assert!(runs[selected].full_record().is_err());
+    for (copy, whole) in copies.iter().zip(&whole_records) {
+        assert_eq!(copy.full_record().unwrap().as_ref(), whole);
+    }
 
     std::fs::remove_file(&path).unwrap();
     let gone = compared();
