@@ -12,7 +12,8 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 
-use cachescope::load::{discover, load_file};
+use cachescope::engine::CanonicalTexts;
+use cachescope::load::{Loaded, discover, load_file};
 
 use super::app::{Effect, Model, Msg, Walk, update};
 use super::compare::compare;
@@ -938,6 +939,38 @@ fn runs_loaded_lean_compare_as_runs_loaded_whole() {
     }
 }
 
+/// The sample runs as the compact lines `json.dumps` writes (their inputs canonical, so kept
+/// in the file by a lean load), in one `runs.jsonl` under `dir`.
+fn sample_runs_as_lines(dir: &Path) -> (PathBuf, Vec<String>) {
+    use cachescope::pyjson::{SortKeys, dumps, parse};
+
+    let (files, _) = discover(&[sample_runs()]);
+    let lines: Vec<String> = files
+        .iter()
+        .map(|f| {
+            let value = parse(&std::fs::read_to_string(f).unwrap()).unwrap();
+            dumps(&value, SortKeys::Preserve).unwrap()
+        })
+        .collect();
+    let path = dir.join("runs.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    (path, lines)
+}
+
+/// Every run in `path`, loaded lean as the loader thread loads them; `also` sees each too.
+fn lean_runs(path: &Path, mut also: impl FnMut(&Loaded, &CanonicalTexts)) -> Vec<Arc<Run>> {
+    use cachescope::load::{BLOCK, units, visit_unit_lean};
+
+    let mut runs = Vec::new();
+    for unit in units(&[path.to_path_buf()], BLOCK) {
+        visit_unit_lean(unit, |l, t| {
+            also(&l, &t);
+            runs.push(Arc::new(Run::lean(l.source, l.record.unwrap(), &t, l.at)));
+        });
+    }
+    runs
+}
+
 /// A run loaded lean reads its inputs again from its file when compared: when the file has
 /// changed since the load (rewritten in another order) or is gone, the comparison says so,
 /// naming the file, and nothing panics; the same bytes back make it whole again.
@@ -945,29 +978,16 @@ fn runs_loaded_lean_compare_as_runs_loaded_whole() {
 fn a_comparison_says_when_a_record_changed_on_disk_since_the_load() {
     use super::app::Request;
     use super::compare::Against;
-    use cachescope::load::{BLOCK, units, visit_unit_lean};
-    use cachescope::pyjson::{SortKeys, dumps, parse};
 
-    let (files, _) = discover(&[sample_runs()]);
-    let mut lines = Vec::new();
-    for file in &files {
-        let value = parse(&std::fs::read_to_string(file).unwrap()).unwrap();
-        lines.push(dumps(&value, SortKeys::Preserve).unwrap());
-    }
     let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("runs.jsonl");
-    let original = lines.join("\n") + "\n";
-    std::fs::write(&path, &original).unwrap();
-    let mut runs = Vec::new();
+    let (path, mut lines) = sample_runs_as_lines(tmp.path());
+    let original = std::fs::read(&path).unwrap();
     // The same runs kept with a copy of their texts (as a run whose place is not known is).
     let mut copies = Vec::new();
-    for unit in units(std::slice::from_ref(&path), BLOCK) {
-        visit_unit_lean(unit, |l, t| {
-            let record = l.record.unwrap();
-            copies.push(Run::lean(l.source.clone(), record.clone(), &t, None));
-            runs.push(Arc::new(Run::lean(l.source, record, &t, l.at)));
-        });
-    }
+    let runs = lean_runs(&path, |l, t| {
+        let record = l.record.clone().unwrap();
+        copies.push(Run::lean(l.source.clone(), record, t, None));
+    });
     let whole_records: Vec<_> = runs
         .iter()
         .map(|r| r.full_record().unwrap().into_owned())
@@ -1029,24 +1049,9 @@ fn a_comparison_says_when_a_record_changed_on_disk_since_the_load() {
 /// file are whole again, the comparison has no problem left, and the status bar said why.
 #[test]
 fn a_file_changed_since_the_load_is_loaded_again_and_compared() {
-    use cachescope::load::{BLOCK, units, visit_unit_lean};
-    use cachescope::pyjson::{SortKeys, dumps, parse};
-
-    let (files, _) = discover(&[sample_runs()]);
-    let mut lines = Vec::new();
-    for file in &files {
-        let value = parse(&std::fs::read_to_string(file).unwrap()).unwrap();
-        lines.push(dumps(&value, SortKeys::Preserve).unwrap());
-    }
     let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("runs.jsonl");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let mut runs = Vec::new();
-    for unit in units(std::slice::from_ref(&path), BLOCK) {
-        visit_unit_lean(unit, |l, t| {
-            runs.push(Arc::new(Run::lean(l.source, l.record.unwrap(), &t, l.at)));
-        });
-    }
+    let (path, mut lines) = sample_runs_as_lines(tmp.path());
+    let runs = lean_runs(&path, |_, _| {});
     let count = runs.len();
     let mut screen = Screen {
         model: Model::new("runs.jsonl".to_string(), WIDE, true),
