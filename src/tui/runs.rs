@@ -74,7 +74,7 @@ enum Kept {
     /// In `record`, as values (or the record has none).
     Values,
     /// Canonical texts kept in memory (a run whose place in its file is not known).
-    Texts(CanonicalText),
+    Texts(Box<CanonicalText>),
     /// In the record's file, read again when needed: a run of a big folder keeps no copy of
     /// its inputs (most of a record's bytes), so the load faults in no memory for them. The
     /// texts' fingerprints (xxh3) tell whether the file still holds what was loaded.
@@ -108,7 +108,7 @@ impl Run {
                 inputs: texts.inputs.map(|c| fingerprint(c.text)),
                 parameters: texts.flow_parameters.map(|c| fingerprint(c.text)),
             },
-            None => Kept::Texts(CanonicalText::copied(texts)),
+            None => Kept::Texts(Box::new(CanonicalText::copied(texts))),
         };
         Run::with(source, record, evaluation, kept)
     }
