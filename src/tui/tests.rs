@@ -61,6 +61,11 @@ struct Screen {
 
 impl Screen {
     fn new(paths: &[PathBuf], size: (u16, u16)) -> Screen {
+        Screen::loaded(load(paths), size)
+    }
+
+    /// A model that got `loaded` (a `Msg::Loaded`) and then the end of the load.
+    fn loaded(loaded: Msg, size: (u16, u16)) -> Screen {
         let mut s = Screen {
             model: Model::new("sample-runs".to_string(), size, true),
             project: None,
@@ -68,7 +73,7 @@ impl Screen {
             edits: Vec::new(),
             watch_started: false,
         };
-        s.send(load(paths));
+        s.send(loaded);
         s.send(Msg::LoadFinished { ms: 0 });
         s
     }
@@ -1053,20 +1058,13 @@ fn a_file_changed_since_the_load_is_loaded_again_and_compared() {
     let (path, mut lines) = sample_runs_as_lines(tmp.path());
     let runs = lean_runs(&path, |_, _| {});
     let count = runs.len();
-    let mut screen = Screen {
-        model: Model::new("runs.jsonl".to_string(), WIDE, true),
-        project: None,
-        copied: Vec::new(),
-        edits: Vec::new(),
-        watch_started: false,
-    };
-    screen.send(Msg::Loaded {
+    let loaded = Msg::Loaded {
         runs,
         errors: Vec::new(),
         done: 1,
         total: 1,
-    });
-    screen.send(Msg::LoadFinished { ms: 0 });
+    };
+    let mut screen = Screen::loaded(loaded, WIDE);
     let first = screen
         .model
         .comparison
