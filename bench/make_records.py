@@ -18,6 +18,7 @@ and small inputs (the tests rely on that). For benchmarks:
   --indent K     .json files written with indent=K (the recorder uses 2), 0 for one line.
 """
 import argparse
+import datetime
 import hashlib
 import json
 import os
@@ -129,6 +130,15 @@ def mixed_policy(rng, i, src_key, run_key, params_key, inputs, node):
     return None
 
 
+def recorded_at(i):
+    """A month of runs, about 26 s apart, each at its own millisecond (as real folders are:
+    sorting runs by time then rarely falls back to comparing paths)."""
+    ms = 1_000 * 26 * i + (i * 7919) % 1_000
+    start = datetime.datetime(2026, 11, 1, 2, 0, tzinfo=datetime.timezone.utc)
+    t = start + datetime.timedelta(milliseconds=ms)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000)
+
+
 def make_record(rng, i, mix=False, big_mb=None):
     flow_run = str(uuid.UUID(int=rng.getrandbits(128)))
     task_run = str(uuid.UUID(int=rng.getrandbits(128)))
@@ -165,7 +175,7 @@ def make_record(rng, i, mix=False, big_mb=None):
         )
     return {
         "format": "cachescope/run-record@1",
-        "recorded_at": "2026-11-24T18:14:56.451Z",
+        "recorded_at": recorded_at(i),
         "environment": {"prefect": "3.9.1", "python": "3.11.7"},
         "project_root": "project",
         "flow": {"name": "nightly", "run_id": flow_run, "run_name": "run-%d" % i, "parameters": params},
