@@ -142,9 +142,9 @@ pub struct Walk {
 
 /// The whole state of the inspector.
 pub struct Model {
-    pub runs: Vec<Arc<Run>>,
-    /// Shared with the worker; rebuilt when runs arrive.
-    pub shared: Arc<Vec<Arc<Run>>>,
+    /// Shared with the comparison worker as it is (a clone of the `Arc`): a batch of runs
+    /// copies the list only while a comparison still holds the old one.
+    pub runs: Arc<Vec<Arc<Run>>>,
     pub tasks: Vec<Task>,
     pub rows: Vec<RowId>,
     pub collapsed: HashSet<String>,
@@ -199,8 +199,7 @@ pub struct Model {
 impl Model {
     pub fn new(origin: String, size: (u16, u16), color: bool) -> Model {
         Model {
-            runs: Vec::new(),
-            shared: Arc::new(Vec::new()),
+            runs: Arc::new(Vec::new()),
             tasks: Vec::new(),
             rows: Vec::new(),
             collapsed: HashSet::new(),
@@ -907,8 +906,7 @@ impl Model {
     ) -> Vec<Effect> {
         let before = self.selected_run();
         let from = self.runs.len();
-        self.runs.extend(runs);
-        self.shared = Arc::new(self.runs.clone());
+        Arc::make_mut(&mut self.runs).extend(runs);
         add_to_groups(&mut self.tasks, &self.runs, from);
         self.errors.extend(errors);
         self.loading = Some((done, total));
@@ -1103,13 +1101,13 @@ impl Model {
         let mut added = Vec::new();
         for run in runs {
             match self.runs.iter().position(|r| r.source == run.source) {
-                Some(i) => self.runs[i] = Arc::new(run),
+                Some(i) => Arc::make_mut(&mut self.runs)[i] = Arc::new(run),
                 None => added.push(run),
             }
         }
         self.errors.extend(errors);
         // A rewritten record may have moved in time or to another task: regroup them all.
-        self.runs.extend(added.into_iter().map(Arc::new));
+        Arc::make_mut(&mut self.runs).extend(added.into_iter().map(Arc::new));
         self.tasks = group(&self.runs);
         let loading = self.loading;
         let effects = self.on_loaded(Vec::new(), Vec::new(), 0, 0);

@@ -166,7 +166,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             let tick = matches!(msg, Msg::Tick) && model.flash.is_none();
             for effect in update(&mut model, msg) {
                 match effect {
-                    Effect::Compare(request) => compare.submit(request, model.shared.clone()),
+                    Effect::Compare(request) => compare.submit(request, model.runs.clone()),
                     Effect::Copy(text) => copy(&text),
                     Effect::StartWatch => {
                         watcher = Some(start_watch(&options, tx.clone()));
@@ -183,7 +183,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
                         terminal.clear()?;
                         for e in update(&mut model, Msg::Edited(result)) {
                             if let Effect::Compare(request) = e {
-                                compare.submit(request, model.shared.clone());
+                                compare.submit(request, model.runs.clone());
                             }
                         }
                     }

@@ -91,7 +91,7 @@ impl Screen {
                     Effect::Compare(request) => {
                         let j = job(
                             request,
-                            self.model.shared.clone(),
+                            self.model.runs.clone(),
                             self.project.clone(),
                             now(),
                         );
@@ -138,7 +138,7 @@ impl Screen {
             if let Effect::Compare(request) = e {
                 let j = job(
                     request,
-                    self.model.shared.clone(),
+                    self.model.runs.clone(),
                     self.project.clone(),
                     now(),
                 );
@@ -440,7 +440,7 @@ fn a_walkthrough_step_selects_compares_and_captions() {
     let effects = s.model.play_step();
     for e in effects {
         if let Effect::Compare(r) = e {
-            let j = job(r, s.model.shared.clone(), None, now());
+            let j = job(r, s.model.runs.clone(), None, now());
             s.send(Msg::Compared(Box::new(compare(&j))));
         }
     }
