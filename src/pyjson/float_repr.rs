@@ -482,8 +482,26 @@ fn repr_is(x: f64, unsigned: &[u8], last: u8, n: usize, exp10: i32) -> bool {
         return false;
     }
     let mut buffer = zmij::Buffer::new();
-    buffer.format_finite(x).as_bytes() == unsigned
+    same_bytes(buffer.format_finite(x).as_bytes(), unsigned)
         && (last.is_multiple_of(2) || !tie_possible(x, n as u32, exp10))
+}
+
+/// `a == b` for the short texts of floats, inline: three overlapping eight-byte comparisons
+/// cover up to 24 bytes (a repr has at most 24), where `==` called `memcmp` once a float.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if !(8..=24).contains(&n) {
+        return a == b;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8"));
+    let middle = (n - 8).min(8);
+    word(a, 0) == word(b, 0)
+        && word(a, middle) == word(b, middle)
+        && word(a, n - 8) == word(b, n - 8)
 }
 
 /// False when `x` (positive, finite), whose shortest digits are `count` digits ending in an odd
@@ -562,7 +580,25 @@ fn round_tie_to_even(x: f64, shortest: &mut u64, count: u32, exp10: i32) {
 
 #[cfg(test)]
 mod tests {
-    use super::{digits_end, float_repr, fold_digits, is_json_float_repr, write_float_json};
+    use super::{
+        digits_end, float_repr, fold_digits, is_json_float_repr, same_bytes, write_float_json,
+    };
+
+    /// The inline comparison of short texts says what `==` says, at every length and with the
+    /// one differing byte anywhere.
+    #[test]
+    fn same_bytes_is_equality() {
+        for n in 0..=40 {
+            let a: Vec<u8> = (0..n).map(|i| b'0' + (i % 10) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()), "length {n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x10;
+                assert!(!same_bytes(&a, &b), "length {n}, byte {at}");
+            }
+            assert!(!same_bytes(&a, &a[..n.saturating_sub(1)]) || n == 0);
+        }
+    }
 
     /// The fast check agrees with the definition, `json.dumps(float(text)) == text`, on reprs
     /// of random doubles and on literals near them in every way a hand-edited record may be.
