@@ -16,8 +16,10 @@ fi
 target=$1
 seconds=$2
 shift 2
+# The cargo-fuzz `cargo test` installs where PATH has none, if it did.
+PATH="$PATH:$(pwd)/../target/tmp/tools/bin"
 command -v cargo-fuzz >/dev/null || {
-  echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2
+  echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked --version 0.13.2" >&2
   exit 2
 }
 mkdir -p "corpus/$target"
