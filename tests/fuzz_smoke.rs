@@ -6,9 +6,9 @@
 //!
 //! cargo-fuzz comes from PATH (.ci/run installs it there) or, on a machine without it, is
 //! installed once by this test, pinned, under `target/tmp/tools` (as the Python tests make their
-//! venvs under `target/`): a minute or more of compiling the first time, then cached. A failed install is a
-//! failure, not a skip. The stable toolchain takes cargo fuzz's nightly flags with
-//! RUSTC_BOOTSTRAP=1.
+//! venvs under `target/`): a minute or more of compiling the first time, then cached. A failed
+//! install is a failure, not a skip. The stable toolchain takes cargo fuzz's nightly flags
+//! with RUSTC_BOOTSTRAP=1.
 
 use std::ffi::OsString;
 use std::fs::File;
