@@ -54,6 +54,11 @@ pub struct CanonicalTexts<'a> {
 pub struct CanonicalJson<'a> {
     pub text: &'a str,
     pub hash: Option<&'a str>,
+    /// False for plain JSON with `json.dumps`' spacing not yet proved canonical
+    /// ([`crate::pyjson::SpanText::Unchecked`]): its md5 is taken as the key when it equals the
+    /// node's recorded key (the text is then what Prefect hashed), or when the text passes the
+    /// canonical check; otherwise the key comes from its value, written as `json.dumps` does.
+    pub checked: bool,
 }
 
 impl CanonicalJson<'_> {
@@ -239,7 +244,11 @@ fn eval_node(
                 Some(hash_strs(&keys))
             })
         }
-        other => compute_leaf(other, material),
+        other => compute_leaf(
+            other,
+            material,
+            node.recorded.as_ref().and_then(|r| r.key.as_deref()),
+        ),
     };
     let recorded = node.recorded.as_ref();
     let (key, status, note) = match recorded {
@@ -276,11 +285,16 @@ fn eval_node(
     index
 }
 
-fn compute_leaf(kind: &PolicyKind, m: &Mat) -> Computed {
+fn compute_leaf(kind: &PolicyKind, m: &Mat, recorded: Option<&str>) -> Computed {
     let material = m.material;
     match kind {
         PolicyKind::Inputs { exclude } => match (material.inputs, m.texts.inputs) {
-            (None, Some(text)) => inputs_from_text(exclude, text),
+            (None, Some(text)) if text.checked => inputs_from_text(exclude, text),
+            (None, Some(text)) => match proved_key(text, exclude.is_empty(), recorded) {
+                Some(key) => Computed::Key(key),
+                None if is_canonical(text.text) => inputs_from_text(exclude, text),
+                None => from_value(text, "inputs", |v| compute_inputs(exclude, Some(v))),
+            },
             (inputs, _) => compute_inputs(exclude, inputs),
         },
         PolicyKind::TaskSource => match material.source {
@@ -288,7 +302,12 @@ fn compute_leaf(kind: &PolicyKind, m: &Mat) -> Computed {
             None => Computed::Error("the record has no task source to hash".to_string()),
         },
         PolicyKind::FlowParameters => match (material.flow_parameters, m.texts.flow_parameters) {
-            (None, Some(json)) => Computed::Key(json.key()),
+            (None, Some(json)) if json.checked => Computed::Key(json.key()),
+            (None, Some(json)) => match proved_key(json, true, recorded) {
+                Some(key) => Computed::Key(key),
+                None if is_canonical(json.text) => Computed::Key(json.key()),
+                None => from_value(json, "flow parameters", |v| flow_parameters(Some(v))),
+            },
             (params, _) => flow_parameters(params),
         },
         PolicyKind::RunId => match material.run_id {
@@ -305,6 +324,31 @@ fn compute_leaf(kind: &PolicyKind, m: &Mat) -> Computed {
             "{class} is not a Prefect policy; its key is taken from the record"
         )),
         PolicyKind::Compound { .. } => unreachable!("compounds are evaluated by eval_node"),
+    }
+}
+
+/// The key of unchecked text hashed whole (`whole`: nothing is excluded) when its md5 is the
+/// node's recorded key: the text is then exactly what Prefect hashed, so it is canonical (two
+/// texts with one md5 do not happen by chance). None when that does not prove it.
+fn proved_key(json: CanonicalJson, whole: bool, recorded: Option<&str>) -> Option<Option<String>> {
+    if !whole {
+        return None;
+    }
+    let key = json.key();
+    (key.is_none() || key.as_deref() == recorded).then_some(key)
+}
+
+/// The canonical check of unchecked text.
+fn is_canonical(text: &str) -> bool {
+    crate::pyjson::canonical_len_within(text, crate::pyjson::MAX_DEPTH) == Some(text.len())
+}
+
+/// The key of unchecked text that is not canonical, from its value (the text is plain JSON,
+/// so it parses).
+fn from_value(json: CanonicalJson, what: &str, key: impl FnOnce(&Value) -> Computed) -> Computed {
+    match crate::pyjson::parse(json.text) {
+        Ok(value) => key(&value),
+        Err(e) => Computed::Error(format!("the {what} are not valid JSON: {e}")),
     }
 }
 

@@ -651,19 +651,20 @@ impl Iterator for LineBlocks {
     }
 }
 
-/// A record's inputs and flow parameters as the canonical JSON text they were recorded as (with
-/// `hash_objects` of a big one, worked out while it was checked), for
-/// [`crate::engine::recompute_lean`]; `None` where the record holds them as values.
+/// A record's inputs and flow parameters as the JSON text they were recorded as (with
+/// `hash_objects` of a big one, worked out while it was checked, and whether the text was
+/// proved canonical: see [`CanonicalJson::checked`]), for [`crate::engine::recompute_lean`];
+/// `None` where the record holds them as values.
 #[derive(Debug, Clone, Default)]
 pub struct CanonicalText {
-    pub inputs: Option<(Box<str>, Option<String>)>,
-    pub flow_parameters: Option<(Box<str>, Option<String>)>,
+    pub inputs: Option<(Box<str>, Option<String>, bool)>,
+    pub flow_parameters: Option<(Box<str>, Option<String>, bool)>,
 }
 
 impl CanonicalText {
     /// An owned copy of borrowed canonical texts.
     pub fn copied(texts: &CanonicalTexts) -> CanonicalText {
-        let own = |c: &CanonicalJson| (Box::from(c.text), c.hash.map(str::to_owned));
+        let own = |c: &CanonicalJson| (Box::from(c.text), c.hash.map(str::to_owned), c.checked);
         CanonicalText {
             inputs: texts.inputs.as_ref().map(own),
             flow_parameters: texts.flow_parameters.as_ref().map(own),
@@ -671,10 +672,11 @@ impl CanonicalText {
     }
 
     pub fn texts(&self) -> crate::engine::CanonicalTexts<'_> {
-        fn json(c: &(Box<str>, Option<String>)) -> crate::engine::CanonicalJson<'_> {
+        fn json(c: &(Box<str>, Option<String>, bool)) -> crate::engine::CanonicalJson<'_> {
             crate::engine::CanonicalJson {
                 text: &c.0,
                 hash: c.1.as_deref(),
+                checked: c.2,
             }
         }
         crate::engine::CanonicalTexts {
@@ -771,8 +773,14 @@ fn load_text_into(
         return slot(out, source, Err(error_at(line_offset + 1, 1, message)));
     }
     // The fast lane reads a well-formed record in one pass; anything it is not sure of (and
-    // every error) is the slow way's.
-    if let Some(fast) = crate::record_fast::read(text, lean) {
+    // every error) is the slow way's. Lean, it leaves plain inputs unchecked for the engine
+    // to prove canonical by their hash.
+    let fast = if lean {
+        crate::record_fast::read_unchecked(text)
+    } else {
+        crate::record_fast::read(text, false)
+    };
+    if let Some(fast) = fast {
         let texts = CanonicalTexts {
             inputs: borrowed(text, &fast.inputs),
             flow_parameters: borrowed(text, &fast.flow_parameters),
@@ -829,6 +837,7 @@ fn borrowed<'t>(text: &'t str, span: &'t Option<Span>) -> Option<CanonicalJson<'
     span.as_ref().map(|(at, hash)| CanonicalJson {
         text: at.text(text),
         hash: hash.as_deref(),
+        checked: at.checked(),
     })
 }
 

@@ -16,6 +16,7 @@ use crate::hash::{BIG_TEXT, check_and_hash};
 use crate::policy::{Configure, PolicyKind, PolicyNode, Recorded};
 use crate::pyjson::{
     MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, parse, plain_run,
+    respaced_object_len, spaced_object_len,
 };
 use crate::record::{
     Environment, FORMAT_V1, FailedRun, FlowInfo, Outcome, RunRecord, StorageKeyTemplate, TaskInfo,
@@ -33,14 +34,67 @@ pub struct FastRecord {
     pub flow_parameters: Option<Span>,
 }
 
+impl FastRecord {
+    /// What [`read_unchecked`] read, as [`read`] (lean) reads the same `text`: an unchecked span
+    /// that passes the canonical check stays text, one that does not becomes its value in the
+    /// record. This is what relates the two (the tests and a fuzz target hold them to it).
+    pub fn checked(mut self, text: &str) -> FastRecord {
+        fn check(text: &str, span: &mut Option<Span>) -> Option<Value> {
+            let json = match span {
+                Some((SpanText::Unchecked(range), _)) => &text[range.clone()],
+                Some((SpanText::UncheckedRespaced(respaced), _)) => respaced,
+                _ => return None,
+            };
+            if canonical_len_within(json, MAX_DEPTH) == Some(json.len()) {
+                let checked = match span.take() {
+                    Some((SpanText::Unchecked(range), _)) => SpanText::At(range),
+                    Some((SpanText::UncheckedRespaced(respaced), _)) => {
+                        SpanText::Respaced(respaced)
+                    }
+                    _ => unreachable!("an unchecked span"),
+                };
+                *span = Some((checked, None));
+                return None;
+            }
+            // Plain JSON, so it parses (respacing changed no token).
+            let value = parse(json).ok();
+            *span = None;
+            value
+        }
+        if let Some(value) = check(text, &mut self.inputs) {
+            self.record.inputs = Some(value);
+        }
+        if let Some(value) = check(text, &mut self.flow_parameters)
+            && let Some(flow) = self.record.flow.as_mut()
+        {
+            flow.parameters = Some(value);
+        }
+        self
+    }
+}
+
 /// Reads a record in one pass, or `None` when the slow way must decide. With `lean`, a
 /// canonical `inputs` or `flow.parameters` object is left as a span (its field in the record
 /// is `None`), as [`crate::pyjson::parse_record_lean`] leaves it.
 pub fn read(text: &str, lean: bool) -> Option<FastRecord> {
+    read_with(text, lean, false)
+}
+
+/// [`read`] lean, but an `inputs` or `flow.parameters` object written with `json.dumps`'
+/// spacing in plain JSON is left as [`SpanText::Unchecked`] without checking it canonical:
+/// most often it is the text Prefect hashed, and the engine proves that by its md5 (the
+/// recorded key) far more cheaply than the check does. Where the check would have found it
+/// not canonical, [`read`] gives its value instead; the engine then builds that value itself.
+pub fn read_unchecked(text: &str) -> Option<FastRecord> {
+    read_with(text, true, true)
+}
+
+fn read_with(text: &str, lean: bool, unchecked: bool) -> Option<FastRecord> {
     let mut s = Scanner {
         text,
         b: text.as_bytes(),
         i: 0,
+        unchecked,
     };
     s.ws();
     let record = s.record(lean)?;
@@ -55,6 +109,8 @@ struct Scanner<'a> {
     text: &'a str,
     b: &'a [u8],
     i: usize,
+    /// Leave plain, dumps-spaced encoded objects unchecked ([`read_unchecked`]).
+    unchecked: bool,
 }
 
 /// Marks a known field as seen, refusing a repeat (the slow way merges repeats).
@@ -377,6 +433,19 @@ impl<'a> Scanner<'a> {
         if lean {
             let rest = &self.text[start..];
             let within = MAX_DEPTH.saturating_sub(depth);
+            // A big object is checked while it is hashed, on two cores (check_and_hash).
+            if self.unchecked && rest.len() < BIG_TEXT {
+                if let Some(len) = spaced_object_len(rest, within) {
+                    self.i += len;
+                    return Some((None, Some((SpanText::Unchecked(start..start + len), None))));
+                }
+                // Written with other whitespace (`indent=2`): its tokens, respaced.
+                let mut respaced = String::with_capacity(rest.len().min(1 << 16));
+                if let Some(len) = respaced_object_len(rest, within, &mut respaced) {
+                    self.i += len;
+                    return Some((None, Some((SpanText::UncheckedRespaced(respaced), None))));
+                }
+            }
             let check = |text: &str| canonical_len_within(text, within);
             let found = if rest.len() >= BIG_TEXT {
                 check_and_hash(rest, check).map(|(len, hash)| (len, Some(hash)))

@@ -1,6 +1,8 @@
 //! The fast lane of record loading against the slow parser: on any text, where the fast lane
 //! answers, the slow way must accept the record too and read exactly the same record and the
-//! same canonical spans (plain and lean). The fast lane may decline anything.
+//! same canonical spans (plain and lean). The fast lane may decline anything. Reading lean with
+//! plain inputs left unchecked answers exactly when lean reading does, with the same record
+//! and, once checked, the same spans.
 #![no_main]
 
 use cachescope::pyjson::{CanonicalSpans, parse, parse_record_lean};
@@ -28,5 +30,14 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(fast.record, record);
         assert_eq!(fast.inputs, spans.inputs);
         assert_eq!(fast.flow_parameters, spans.flow_parameters);
+    }
+    // Leaving plain inputs unchecked reads the same record, and the same spans once checked.
+    let unchecked = cachescope::record_fast::read_unchecked(text).map(|f| f.checked(text));
+    let lean = cachescope::record_fast::read(text, true);
+    assert_eq!(unchecked.is_some(), lean.is_some());
+    if let (Some(unchecked), Some(lean)) = (unchecked, lean) {
+        assert_eq!(unchecked.record, lean.record);
+        assert_eq!(unchecked.inputs, lean.inputs);
+        assert_eq!(unchecked.flow_parameters, lean.flow_parameters);
     }
 });

@@ -8,6 +8,7 @@ mod canonical;
 mod float_repr;
 mod locate;
 mod parse;
+mod spaced;
 mod value;
 mod write;
 
@@ -18,6 +19,7 @@ pub use canonical::{
 pub use float_repr::{float_repr, write_float_repr};
 pub use locate::{Located, Step, locate, path_name};
 pub use parse::{CanonicalSpans, MAX_DEPTH, ParseError, Span, SpanText, parse, parse_record_lean};
+pub(crate) use spaced::{respaced_object_len, spaced_object_len};
 pub use value::{Float, Key, Value};
 pub use write::{
     DumpError, JsonOut, SortKeys, dumps, out_of_record_order, record_str_order, write_key,

@@ -59,15 +59,27 @@ pub enum SpanText {
     /// record written with `indent=2`, as the recorder writes `.json` files): every token was
     /// canonical ([`super::canonical_respaced_within`]).
     Respaced(String),
+    /// In the record text, as it is: plain JSON with `json.dumps`' spacing, not proved
+    /// canonical ([`crate::record_fast::read_unchecked`]). The engine proves it by its md5
+    /// matching the recorded key, or checks it, before it hashes it as it is.
+    Unchecked(Range<usize>),
+    /// Made from the record text by taking out other whitespace than `json.dumps` writes, its
+    /// tokens as they are: plain JSON not proved canonical, as [`SpanText::Unchecked`].
+    UncheckedRespaced(String),
 }
 
 impl SpanText {
-    /// The canonical text, from the record `text` it was found in.
+    /// The text, from the record `text` it was found in.
     pub fn text<'t>(&'t self, text: &'t str) -> &'t str {
         match self {
-            SpanText::At(range) => &text[range.clone()],
-            SpanText::Respaced(canonical) => canonical,
+            SpanText::At(range) | SpanText::Unchecked(range) => &text[range.clone()],
+            SpanText::Respaced(respaced) | SpanText::UncheckedRespaced(respaced) => respaced,
         }
+    }
+
+    /// Whether the text was proved canonical.
+    pub fn checked(&self) -> bool {
+        matches!(self, SpanText::At(_) | SpanText::Respaced(_))
     }
 }
 

@@ -178,8 +178,8 @@ impl Run {
         let (inputs, parameters) = match &self.kept {
             Kept::Values => return Ok(Cow::Borrowed(&self.record)),
             Kept::Texts(texts) => (
-                texts.inputs.as_ref().map(|(t, _)| parse(t).ok()),
-                texts.flow_parameters.as_ref().map(|(t, _)| parse(t).ok()),
+                texts.inputs.as_ref().map(|(t, ..)| parse(t).ok()),
+                texts.flow_parameters.as_ref().map(|(t, ..)| parse(t).ok()),
             ),
             Kept::InFile {
                 at,
