@@ -52,14 +52,25 @@ fn inputs_text(rng: &mut Rng, rows: usize) -> String {
     )
 }
 
-fn record_text(rng: &mut Rng, rows: usize) -> String {
+/// A record whose `Inputs` key is either the one Prefect computed from its inputs (`matching`,
+/// as in a healthy runs folder) or another (the inputs changed since: the engine then checks
+/// their text). The other keys are whatever: the recompute runs in full whatever it finds.
+fn record_with(rng: &mut Rng, rows: usize, matching: bool) -> String {
     let inputs = inputs_text(rng, rows);
-    // Keys are whatever: the recompute runs in full whatever it finds.
+    let inputs_key = if matching {
+        cachescope::hash::hash_json_text(&inputs)
+    } else {
+        "d".to_string()
+    };
     format!(
-        r#"{{"format": "cachescope/run-record@1", "flow": {{"run_id": "{:032x}", "parameters": {{"day": "2026-11-01", "limit": {}}}}}, "task": {{"name": "clean", "source": "@task\ndef clean(rows, threshold=0.5):\n    return [r for r in rows if r['score'] >= threshold]\n"}}, "task_run": {{"id": "tr"}}, "inputs": {inputs}, "policy": {{"policy": "CompoundCachePolicy", "key": "k", "policies": [{{"policy": "TaskSource", "key": "a"}}, {{"policy": "RunId", "key": "b"}}, {{"policy": "FlowParameters", "key": "c"}}, {{"policy": "Inputs", "key": "d", "exclude": []}}]}}, "key": "k"}}"#,
+        r#"{{"format": "cachescope/run-record@1", "flow": {{"run_id": "{:032x}", "parameters": {{"day": "2026-11-01", "limit": {}}}}}, "task": {{"name": "clean", "source": "@task\ndef clean(rows, threshold=0.5):\n    return [r for r in rows if r['score'] >= threshold]\n"}}, "task_run": {{"id": "tr"}}, "inputs": {inputs}, "policy": {{"policy": "CompoundCachePolicy", "key": "k", "policies": [{{"policy": "TaskSource", "key": "a"}}, {{"policy": "RunId", "key": "b"}}, {{"policy": "FlowParameters", "key": "c"}}, {{"policy": "Inputs", "key": "{inputs_key}", "exclude": []}}]}}, "key": "k"}}"#,
         rng.next(),
         rng.next() % 1000
     )
+}
+
+fn record_text(rng: &mut Rng, rows: usize) -> String {
+    record_with(rng, rows, true)
 }
 
 fn scanner(c: &mut Criterion) {
@@ -85,12 +96,23 @@ fn scanner(c: &mut Criterion) {
         })
     });
     g.bench_function(
-        "fast lane, lean (straight to a RunRecord, as keys loads)",
+        "fast lane, lean, inputs checked (straight to a RunRecord)",
         |b| {
             b.iter(|| {
                 records
                     .iter()
                     .filter(|r| cachescope::record_fast::read(black_box(r), true).is_some())
+                    .count()
+            })
+        },
+    );
+    g.bench_function(
+        "fast lane, lean, inputs unchecked (as keys loads; the engine proves them)",
+        |b| {
+            b.iter(|| {
+                records
+                    .iter()
+                    .filter(|r| cachescope::record_fast::read_unchecked(black_box(r)).is_some())
                     .count()
             })
         },
@@ -258,12 +280,16 @@ fn source(c: &mut Criterion) {
 fn compound(c: &mut Criterion) {
     let mut rng = Rng(17);
     let text: String = (0..100).map(|_| record_text(&mut rng, 20) + "\n").collect();
-    let unit = || Unit::Lines {
+    let changed: String = (0..100)
+        .map(|_| record_with(&mut rng, 20, false) + "\n")
+        .collect();
+    let unit_of = |text: &String| Unit::Lines {
         path: std::path::Path::new("r.jsonl").into(),
         first_line: 0,
         first_byte: 0,
         bytes: text.clone().into_bytes(),
     };
+    let unit = || unit_of(&text);
     let mut g = c.benchmark_group("compound recompute");
     g.throughput(Throughput::Elements(100));
     g.bench_function("load and recompute, full records", |b| {
@@ -285,6 +311,19 @@ fn compound(c: &mut Criterion) {
                 .count()
         })
     });
+    g.bench_function(
+        "load and recompute, lean records whose inputs changed (each text checked)",
+        |b| {
+            b.iter(|| {
+                let (loaded, texts) = load_unit_lean(unit_of(&changed));
+                loaded
+                    .iter()
+                    .zip(&texts)
+                    .filter_map(|(l, t)| recompute_lean(l.record.as_ref().ok()?, &t.texts()).key)
+                    .count()
+            })
+        },
+    );
     g.finish();
 }
 

@@ -290,11 +290,12 @@ fn compute_leaf(kind: &PolicyKind, m: &Mat, recorded: Option<&str>) -> Computed 
     match kind {
         PolicyKind::Inputs { exclude } => match (material.inputs, m.texts.inputs) {
             (None, Some(text)) if text.checked => inputs_from_text(exclude, text),
-            (None, Some(text)) => match proved_key(text, exclude.is_empty(), recorded) {
+            (None, Some(text)) if exclude.is_empty() => match unchecked_key(text, recorded) {
                 Some(key) => Computed::Key(key),
-                None if is_canonical(text.text) => inputs_from_text(exclude, text),
                 None => from_value(text, "inputs", |v| compute_inputs(exclude, Some(v))),
             },
+            (None, Some(text)) if is_canonical(text.text) => inputs_from_text(exclude, text),
+            (None, Some(text)) => from_value(text, "inputs", |v| compute_inputs(exclude, Some(v))),
             (inputs, _) => compute_inputs(exclude, inputs),
         },
         PolicyKind::TaskSource => match material.source {
@@ -303,9 +304,8 @@ fn compute_leaf(kind: &PolicyKind, m: &Mat, recorded: Option<&str>) -> Computed 
         },
         PolicyKind::FlowParameters => match (material.flow_parameters, m.texts.flow_parameters) {
             (None, Some(json)) if json.checked => Computed::Key(json.key()),
-            (None, Some(json)) => match proved_key(json, true, recorded) {
+            (None, Some(json)) => match unchecked_key(json, recorded) {
                 Some(key) => Computed::Key(key),
-                None if is_canonical(json.text) => Computed::Key(json.key()),
                 None => from_value(json, "flow parameters", |v| flow_parameters(Some(v))),
             },
             (params, _) => flow_parameters(params),
@@ -327,15 +327,12 @@ fn compute_leaf(kind: &PolicyKind, m: &Mat, recorded: Option<&str>) -> Computed 
     }
 }
 
-/// The key of unchecked text hashed whole (`whole`: nothing is excluded) when its md5 is the
-/// node's recorded key: the text is then exactly what Prefect hashed, so it is canonical (two
-/// texts with one md5 do not happen by chance). None when that does not prove it.
-fn proved_key(json: CanonicalJson, whole: bool, recorded: Option<&str>) -> Option<Option<String>> {
-    if !whole {
-        return None;
-    }
+/// The key of unchecked text hashed whole, when the text is canonical: proved by its md5 being
+/// the node's recorded key (the text is then exactly what Prefect hashed; two texts with one
+/// md5 do not happen by chance), or else by the canonical check. None when it is not canonical.
+fn unchecked_key(json: CanonicalJson, recorded: Option<&str>) -> Option<Option<String>> {
     let key = json.key();
-    (key.is_none() || key.as_deref() == recorded).then_some(key)
+    (key.is_none() || key.as_deref() == recorded || is_canonical(json.text)).then_some(key)
 }
 
 /// The canonical check of unchecked text.
