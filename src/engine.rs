@@ -294,8 +294,14 @@ fn compute_leaf(kind: &PolicyKind, m: &Mat, recorded: Option<&str>) -> Computed 
                 Some(key) => Computed::Key(key),
                 None => from_value(text, "inputs", |v| compute_inputs(exclude, Some(v))),
             },
-            (None, Some(text)) if is_canonical(text.text) => inputs_from_text(exclude, text),
-            (None, Some(text)) => from_value(text, "inputs", |v| compute_inputs(exclude, Some(v))),
+            // The kept entries, hashed as they are, are proved by the recorded key as the whole
+            // text is (the excluded ones are hashed by no node; their keys' order was checked).
+            (None, Some(text)) => match inputs_from_text(exclude, text) {
+                Computed::Key(key) if key.as_deref() == recorded || is_canonical(text.text) => {
+                    Computed::Key(key)
+                }
+                _ => from_value(text, "inputs", |v| compute_inputs(exclude, Some(v))),
+            },
             (inputs, _) => compute_inputs(exclude, inputs),
         },
         PolicyKind::TaskSource => match material.source {
@@ -359,8 +365,9 @@ fn flow_parameters(params: Option<&Value>) -> Computed {
 }
 
 /// Inputs from their canonical text: with nothing excluded, `hash_objects(inputs)` is md5 over
-/// the text itself. Exclusion needs the entries: the text is then read into a value (it is
-/// valid JSON, the check made sure).
+/// the text itself. With exclusions, md5 over the kept entries as they are (split by
+/// `canonical_entries`, which needs `json.dumps`' separators and keys without escapes: so does
+/// unchecked text).
 fn inputs_from_text(exclude: &[String], json: CanonicalJson) -> Computed {
     if exclude.is_empty() || json.text == "{}" {
         return Computed::Key(json.key());
