@@ -193,7 +193,9 @@ pub fn changes_with(a: &PolicyNode, b: &PolicyNode, alignment: &Alignment) -> Ve
             ));
             continue;
         }
-        if reordered(alignment, a_path, b_path) {
+        // A node whose siblings moved around it but that kept its own place is not said to
+        // move ("moved RunId from 1 to 1"): of two nodes that swapped order, one changed place.
+        if a_path != b_path && reordered(alignment, a_path, b_path) {
             out.push(format!(
                 "moved {} from {} to {}",
                 bn.class_name(),
@@ -346,6 +348,18 @@ mod tests {
         assert_eq!(
             tree_changes(&ts_run, &run_ts),
             ["moved RunId from 1 to 0", "moved TaskSource from 0 to 1"]
+        );
+        // Siblings added around a node and another moved past it: only that one moved.
+        assert_eq!(
+            tree_changes(
+                &parse_policy("FLOW_PARAMETERS + RUN_ID").unwrap(),
+                &parse_policy("TASK_SOURCE + RUN_ID + FLOW_PARAMETERS + INPUTS").unwrap()
+            ),
+            [
+                "added TaskSource at 0",
+                "added Inputs at 3",
+                "moved FlowParameters from 0 to 2"
+            ]
         );
         let c = parse_policy("(INPUTS + TASK_SOURCE).configure(key_storage='/k')").unwrap();
         assert_eq!(
