@@ -2,7 +2,7 @@
 //! policy expression where one exists, checked with the policy engine: the fix is rendered as
 //! text, evaluated back with [`parse_policy`] (so what the user pastes is what was checked),
 //! and applied to A, B and every recorded run of the task. A fix keeps what `.configure()` set
-//! ([`fix_text`]), and a node the fix leaves alone keeps the key the run recorded for it when
+//! ([`fix_text()`]), and a node the fix leaves alone keeps the key the run recorded for it when
 //! cachescope cannot recompute it ([`recorded_keys`]).
 
 use crate::engine::{Material, NodeStatus};
