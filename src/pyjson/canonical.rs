@@ -52,7 +52,7 @@ pub fn canonical_len_within(text: &str, depth: usize) -> Option<usize> {
                     continue;
                 }
             }
-            b'"' => i = string_end(text, i)?,
+            b'"' => i = string_end::<true>(text, i)?,
             b'-' | b'0'..=b'9' => i = number_end(source, i)?,
             b't' => i = word_end(text, i, b"true")?,
             b'f' => i = word_end(text, i, b"false")?,
@@ -171,7 +171,7 @@ pub fn canonical_respaced_within(text: &str, depth: usize, out: &mut String) -> 
                 }
             }
             b'"' => {
-                let end = string_end(text, i)?;
+                let end = string_end::<true>(text, i)?;
                 out.push_str(&source[i..end]);
                 i = end;
             }
@@ -256,9 +256,10 @@ enum Open {
     },
 }
 
-/// `a < b`, byte by byte: keys are short, a loop beats a call to `memcmp`.
+/// `a < b`, byte by byte: keys are short, a loop beats a call to `memcmp`. For keys without
+/// escapes this is the order of Python's strings (UTF-8's byte order is its code points').
 #[inline]
-fn less(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn less(a: &[u8], b: &[u8]) -> bool {
     for (x, y) in a.iter().zip(b) {
         if x != y {
             return x < y;
@@ -310,29 +311,34 @@ fn key_at(text: &[u8], at: usize) -> Option<(usize, usize)> {
         .then_some((start, end))
 }
 
-/// The end of a string at `at` written as `ensure_ascii=True` writes it.
-fn string_end(text: &[u8], at: usize) -> Option<usize> {
+/// The end of a string at `at`. With `CANONICAL`, written as `ensure_ascii=True` writes it;
+/// without, any JSON string the parser reads but one with a lone surrogate escape (raw
+/// non-ASCII, `\/`, upper-case hex, escapes Python would not write).
+pub(super) fn string_end<const CANONICAL: bool>(text: &[u8], at: usize) -> Option<usize> {
     let mut i = at + 1;
     loop {
-        i += plain_run::<true>(&text[i..]);
-        let b = *text.get(i)?;
-        match b {
+        i += plain_run::<CANONICAL>(&text[i..]);
+        match *text.get(i)? {
             b'"' => return Some(i + 1),
             b'\\' => {
                 i += 1;
                 match *text.get(i)? {
                     b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f' => i += 1,
+                    b'/' if !CANONICAL => i += 1,
                     b'u' => {
-                        let unit = hex4(text, i + 1)?;
+                        let unit = hex4::<CANONICAL>(text, i + 1)?;
                         i += 5;
                         match unit {
                             // Written with their short escapes, or as themselves.
-                            0x08 | 0x09 | 0x0a | 0x0c | 0x0d | 0x20..=0x7e => return None,
+                            0x08 | 0x09 | 0x0a | 0x0c | 0x0d | 0x20..=0x7e if CANONICAL => {
+                                return None;
+                            }
                             0xd800..=0xdbff => {
+                                // Only a low surrogate right after completes the pair.
                                 if text.get(i..i + 2) != Some(b"\\u") {
                                     return None;
                                 }
-                                if !(0xdc00..=0xdfff).contains(&hex4(text, i + 2)?) {
+                                if !(0xdc00..=0xdfff).contains(&hex4::<CANONICAL>(text, i + 2)?) {
                                     return None;
                                 }
                                 i += 6;
@@ -344,19 +350,20 @@ fn string_end(text: &[u8], at: usize) -> Option<usize> {
                     _ => return None,
                 }
             }
-            0x20..=0x7e => i += 1,
-            // Raw controls are invalid; raw non-ASCII is not what ensure_ascii writes.
+            // Raw controls are invalid; raw non-ASCII is not what ensure_ascii writes (and
+            // plain_run stops at nothing else).
             _ => return None,
         }
     }
 }
 
-/// Four lowercase hex digits, as Python writes `\u` escapes.
-fn hex4(text: &[u8], at: usize) -> Option<u32> {
+/// Four hex digits; with `LOWER`, lower-case only, as Python writes `\u` escapes.
+fn hex4<const LOWER: bool>(text: &[u8], at: usize) -> Option<u32> {
     text.get(at..at + 4)?.iter().try_fold(0u32, |acc, &b| {
         let d = match b {
             b'0'..=b'9' => b - b'0',
             b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' if !LOWER => b - b'A' + 10,
             _ => return None,
         };
         Some(acc * 16 + u32::from(d))

@@ -5,6 +5,7 @@
 //! every token does ([`crate::engine`] does that, and checks the text only when the keys
 //! differ).
 
+use super::canonical::{less, string_end};
 use super::float_repr::digits_end;
 
 /// Nesting this pass follows (a bit per open container); deeper text takes the checked way.
@@ -94,7 +95,7 @@ fn walk<const RESPACE: bool>(text: &str, within: usize, out: &mut String) -> Opt
                     continue;
                 }
             }
-            b'"' => i = string_end(b, i)?,
+            b'"' => i = string_end::<false>(b, i)?,
             b'-' | b'0'..=b'9' => i = number_end(b, i)?,
             b't' if b[i..].starts_with(b"true") => i += 4,
             b'f' if b[i..].starts_with(b"false") => i += 5,
@@ -158,62 +159,6 @@ fn key_span(b: &[u8], i: usize) -> Option<(usize, usize)> {
     (b.get(end) == Some(&b'"')).then_some((start, end))
 }
 
-/// `a < b`, byte by byte: for keys without escapes, the order of Python's strings (UTF-8's
-/// byte order is its code points' order).
-#[inline]
-fn less(a: &[u8], b: &[u8]) -> bool {
-    for (x, y) in a.iter().zip(b) {
-        if x != y {
-            return x < y;
-        }
-    }
-    a.len() < b.len()
-}
-
-/// The end of the string whose opening quote is at `i`.
-fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
-    i += 1;
-    loop {
-        i += super::plain_run::<false>(&b[i..]);
-        match *b.get(i)? {
-            b'"' => return Some(i + 1),
-            b'\\' => {
-                i += 1;
-                match *b.get(i)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 1,
-                    b'u' => {
-                        let unit = hex4(b, i + 1)?;
-                        i += 5;
-                        match unit {
-                            0xd800..=0xdbff => {
-                                // Only a low surrogate right after completes the pair.
-                                if b.get(i..i + 2) != Some(b"\\u") {
-                                    return None;
-                                }
-                                if !(0xdc00..=0xdfff).contains(&hex4(b, i + 2)?) {
-                                    return None;
-                                }
-                                i += 6;
-                            }
-                            0xdc00..=0xdfff => return None,
-                            _ => {}
-                        }
-                    }
-                    _ => return None,
-                }
-            }
-            // A control character (plain_run stops at nothing else).
-            _ => return None,
-        }
-    }
-}
-
-fn hex4(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)?
-        .iter()
-        .try_fold(0u32, |acc, &d| Some(acc * 16 + char::from(d).to_digit(16)?))
-}
-
 /// The end of the number at `i`, in JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
 fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
     if b[i] == b'-' {
@@ -252,6 +197,16 @@ mod tests {
 
     fn len(text: &str) -> Option<usize> {
         spaced_object_len(text, MAX_DEPTH)
+    }
+
+    /// A small deterministic generator for the random texts.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
     }
 
     #[test]
@@ -325,13 +280,7 @@ mod tests {
     /// cutting and corrupting them.
     #[test]
     fn what_it_accepts_parses_and_ends_where_the_check_says() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let pieces = [
             "1",
             "-0",
@@ -362,7 +311,7 @@ mod tests {
             text.push('}');
             // Corrupt one byte half of the time.
             let mut bytes = text.into_bytes();
-            if next() % 2 == 0 {
+            if next().is_multiple_of(2) {
                 let at = (next() % bytes.len() as u64) as usize;
                 bytes[at] = b"{}[]\",: \\0a-.eE\n"[(next() % 16) as usize];
             }
@@ -433,13 +382,7 @@ mod tests {
     /// same value, in `json.dumps`' spacing; where the checked respacing accepts, both agree.
     #[test]
     fn respacing_agrees_with_the_checked_respacing() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let pieces = [
             "1", "-0.25", "1e+300", "\"a b\"", "true", "null", "[]", "{}", "[1, [2]]",
         ];
