@@ -421,7 +421,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// An object (or null) that stands for inputs or flow parameters, `depth` containers deep:
-    /// left as a span when `lean` and its text is canonical, else read into a value.
+    /// left as a span when `lean` and its text is canonical (or, reading unchecked, plain JSON
+    /// with keys in order, for the engine to prove by its hash), else read into a value.
     fn encoded(&mut self, lean: bool, depth: usize) -> Option<(Option<Value>, Option<Span>)> {
         if self.null() {
             return Some((None, None));
@@ -440,10 +441,9 @@ impl<'a> Scanner<'a> {
                     return Some((None, Some((SpanText::Unchecked(start..start + len), None))));
                 }
                 // Written with other whitespace (`indent=2`): its tokens, respaced.
-                let mut respaced = String::with_capacity(rest.len().min(1 << 16));
-                if let Some(len) = respaced_object_len(rest, within, &mut respaced) {
-                    self.i += len;
-                    return Some((None, Some((SpanText::UncheckedRespaced(respaced), None))));
+                let respace = |text: &str, out: &mut String| respaced_object_len(text, within, out);
+                if let Some(span) = self.respaced(rest, respace, SpanText::UncheckedRespaced) {
+                    return Some((None, Some(span)));
                 }
             }
             let check = |text: &str| canonical_len_within(text, within);
@@ -457,15 +457,29 @@ impl<'a> Scanner<'a> {
                 return Some((None, Some((SpanText::At(start..start + len), hash))));
             }
             // Written with other whitespace (`indent=2`): canonical tokens are respaced.
-            let mut respaced = String::with_capacity(rest.len().min(1 << 16));
-            if let Some(len) = canonical_respaced_within(rest, within, &mut respaced) {
-                self.i += len;
-                return Some((None, Some((SpanText::Respaced(respaced), None))));
+            let respace =
+                |text: &str, out: &mut String| canonical_respaced_within(text, within, out);
+            if let Some(span) = self.respaced(rest, respace, SpanText::Respaced) {
+                return Some((None, Some(span)));
             }
         }
         self.skip(MAX_DEPTH.saturating_sub(depth))?;
         let value = parse(&self.text[start..self.i]).ok()?;
         Some((Some(value), None))
+    }
+
+    /// The object at the start of `rest` respaced by `respace` (as `json.dumps` spaces it,
+    /// returning how much of `rest` it took), as the span `kind` makes; the position moves past it.
+    fn respaced(
+        &mut self,
+        rest: &str,
+        respace: impl FnOnce(&str, &mut String) -> Option<usize>,
+        kind: fn(String) -> SpanText,
+    ) -> Option<Span> {
+        let mut out = String::with_capacity(rest.len().min(1 << 16));
+        let len = respace(rest, &mut out)?;
+        self.i += len;
+        Some((kind(out), None))
     }
 
     fn record(&mut self, lean: bool) -> Option<FastRecord> {
