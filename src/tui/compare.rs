@@ -7,6 +7,7 @@
 //! everything else is a function of the loaded runs.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -360,29 +361,33 @@ pub fn compare(job: &Job) -> Comparison {
     // compared without them, and the comparison says so.
     let mut unreadable: Vec<String> = Vec::new();
     let mut unreadable_files: Vec<PathBuf> = Vec::new();
-    let records: Vec<Cow<RunRecord>> = runs
-        .iter()
-        .map(|r| {
-            let name = &r.record.task.name;
-            if name == selected_task || Some(name) == marked_task {
-                r.full_record().unwrap_or_else(|e| {
-                    unreadable.push(e);
-                    if !unreadable_files.contains(&r.source.path) {
-                        unreadable_files.push(r.source.path.clone());
-                    }
-                    Cow::Borrowed(&r.record)
-                })
-            } else {
-                Cow::Borrowed(&r.record)
+    // Only the runs whose values were built are held here (a whole record each): the others
+    // are borrowed where they lie, with no per-run copy of a record-sized slot.
+    let mut built: HashMap<usize, RunRecord> = HashMap::new();
+    for (i, r) in runs.iter().enumerate() {
+        let name = &r.record.task.name;
+        if name != selected_task && Some(name) != marked_task {
+            continue;
+        }
+        match r.full_record() {
+            Ok(Cow::Owned(record)) => {
+                built.insert(i, record);
             }
-        })
-        .collect();
+            Ok(Cow::Borrowed(_)) => {}
+            Err(e) => {
+                unreadable.push(e);
+                if !unreadable_files.contains(&r.source.path) {
+                    unreadable_files.push(r.source.path.clone());
+                }
+            }
+        }
+    }
     let refs: Vec<RunRef> = runs
         .iter()
-        .zip(&records)
-        .map(|(r, record)| RunRef {
+        .enumerate()
+        .map(|(i, r)| RunRef {
             source: &r.source,
-            record,
+            record: built.get(&i).unwrap_or(&r.record),
         })
         .collect();
     let mut out = Comparison {
@@ -416,7 +421,7 @@ pub fn compare(job: &Job) -> Comparison {
     let edited_record = job
         .edited_inputs
         .clone()
-        .map(|inputs| with_inputs(&records[job.selected], inputs));
+        .map(|inputs| with_inputs(refs[job.selected].record, inputs));
     let edited_ref = edited_record.as_ref().map(|record| RunRef {
         source: &selected.source,
         record,
