@@ -47,9 +47,14 @@ impl<'a> Material<'a> {
 pub struct CanonicalTexts<'a> {
     pub inputs: Option<CanonicalJson<'a>>,
     pub flow_parameters: Option<CanonicalJson<'a>>,
+    /// `TaskSource`'s key (`hash_strs` of the record's task source) when the loader already
+    /// worked it out, with many others at once.
+    pub task_source: Option<&'a str>,
 }
 
-/// A value's canonical JSON text, and `hash_objects` of it when it is already known.
+/// A value's canonical JSON text, and `hash_objects` of it when it is already known (a big
+/// one hashed while it was read, or many hashed at once by the loader): md5 of the text as
+/// [`crate::hash::hash_json_text`] takes it, whether the text is canonical or not.
 #[derive(Debug, Clone, Copy)]
 pub struct CanonicalJson<'a> {
     pub text: &'a str,
@@ -305,7 +310,11 @@ fn compute_leaf(kind: &PolicyKind, m: &Mat, recorded: Option<&str>) -> Computed 
             (inputs, _) => compute_inputs(exclude, inputs),
         },
         PolicyKind::TaskSource => match material.source {
-            Some(source) => Computed::Key(Some(hash_strs(&[source]))),
+            Some(source) => Computed::Key(Some(
+                m.texts
+                    .task_source
+                    .map_or_else(|| hash_strs(&[source]), str::to_string),
+            )),
             None => Computed::Error("the record has no task source to hash".to_string()),
         },
         PolicyKind::FlowParameters => match (material.flow_parameters, m.texts.flow_parameters) {
@@ -330,6 +339,29 @@ fn compute_leaf(kind: &PolicyKind, m: &Mat, recorded: Option<&str>) -> Computed 
             "{class} is not a Prefect policy; its key is taken from the record"
         )),
         PolicyKind::Compound { .. } => unreachable!("compounds are evaluated by eval_node"),
+    }
+}
+
+/// Whether recomputing `policy` hashes a record's inputs whole (an `Inputs` node that excludes
+/// nothing): a loader can then hash many records' inputs at once and hand the keys over as
+/// [`CanonicalJson::hash`].
+pub fn hashes_inputs_whole(policy: &PolicyNode) -> bool {
+    has_node(
+        policy,
+        &|kind| matches!(kind, PolicyKind::Inputs { exclude } if exclude.is_empty()),
+    )
+}
+
+/// Whether recomputing `policy` hashes the task source (a `TaskSource` node): see
+/// [`CanonicalTexts::task_source`].
+pub fn hashes_task_source(policy: &PolicyNode) -> bool {
+    has_node(policy, &|kind| matches!(kind, PolicyKind::TaskSource))
+}
+
+fn has_node(policy: &PolicyNode, is: &dyn Fn(&PolicyKind) -> bool) -> bool {
+    match &policy.kind {
+        PolicyKind::Compound { policies } => policies.iter().any(|p| has_node(p, is)),
+        kind => is(kind),
     }
 }
 
@@ -484,6 +516,7 @@ pub fn recompute_lean(record: &RunRecord, texts: &CanonicalTexts) -> RecordEvalu
         flow_parameters: texts
             .flow_parameters
             .filter(|_| record.flow.as_ref().is_some_and(|f| f.parameters.is_none())),
+        task_source: texts.task_source.filter(|_| record.task.source.is_some()),
     };
     if record.policy.is_none() && record.task.result_storage_key.is_some() {
         // A `result_storage_key` template reads values out of the inputs and parameters: build

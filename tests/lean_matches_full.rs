@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use cachescope::engine::{recompute, recompute_lean};
-use cachescope::load::{BLOCK, load_file, load_unit_lean, units};
+use cachescope::load::{BLOCK, CanonicalText, load_file, units, visit_unit_lean};
 use cachescope::pyjson::{CanonicalSpans, SortKeys, dumps, parse, parse_record_lean};
 use cachescope::record::RunRecord;
 use cachescope::record_fast::{Span, read, read_unchecked};
@@ -46,28 +46,37 @@ fn record_texts() -> Vec<String> {
 
 /// Loads `file` both ways and compares every record's recomputation.
 fn compare(file: &Path) -> (usize, usize) {
-    let full = load_file(file);
-    let files = vec![file.to_path_buf()];
+    compare_all(&[file.to_path_buf()])
+}
+
+/// Loads `files` both ways, the lean way in units of many records (whose inputs and sources
+/// are hashed side by side), and compares every record's recomputation: from the texts as
+/// loading hands them over (with the keys it worked out, as `keys` and the inspector take
+/// them), and from owned copies of the texts (as a run that keeps them recomputes later).
+fn compare_all(files: &[PathBuf]) -> (usize, usize) {
+    let full: Vec<_> = files.iter().flat_map(|f| load_file(f)).collect();
+    let file = &files[0];
     let mut lean = Vec::new();
-    let mut texts = Vec::new();
-    for unit in units(&files, BLOCK) {
-        let (l, t) = load_unit_lean(unit);
-        lean.extend(l);
-        texts.extend(t);
+    for unit in units(files, BLOCK) {
+        visit_unit_lean(unit, |loaded, texts| {
+            let at_once = loaded
+                .record
+                .as_ref()
+                .ok()
+                .map(|r| recompute_lean(r, &texts));
+            lean.push((loaded, CanonicalText::copied(&texts), at_once));
+        });
     }
     assert_eq!(full.len(), lean.len(), "{}", file.display());
     let (mut records, mut canonical) = (0, 0);
-    for ((f, l), t) in full.iter().zip(&lean).zip(&texts) {
+    for (f, (l, t, at_once)) in full.iter().zip(&lean) {
         match (&f.record, &l.record) {
             (Ok(f), Ok(l)) => {
                 records += 1;
                 canonical += usize::from(t.inputs.is_some());
-                assert_eq!(
-                    recompute(f),
-                    recompute_lean(l, &t.texts()),
-                    "{}",
-                    file.display()
-                );
+                let whole = recompute(f);
+                assert_eq!(Some(&whole), at_once.as_ref(), "{}", file.display());
+                assert_eq!(whole, recompute_lean(l, &t.texts()), "{}", file.display());
             }
             (Err(f), Err(l)) => assert_eq!(f.to_string(), l.to_string()),
             (f, l) => panic!("{}: full {f:?}, lean {l:?}", file.display()),
@@ -101,6 +110,7 @@ fn every_repository_record_recomputes_the_same_lean_and_whole() {
     let mut canonical = 0;
     let mut all = record_texts();
     all.extend(CRAFTED.iter().map(|t| t.to_string()));
+    let (mut json_files, mut lines) = (Vec::new(), String::new());
     for (i, text) in all.iter().enumerate() {
         let mut variants = vec![(format!("r{i}.json"), text.clone())];
         if let Ok(value) = parse(text) {
@@ -115,13 +125,27 @@ fn every_repository_record_recomputes_the_same_lean_and_whole() {
             }
         }
         for (name, text) in variants {
-            let path: PathBuf = tmp.path().join(name);
-            std::fs::write(&path, text).unwrap();
+            let path: PathBuf = tmp.path().join(&name);
+            std::fs::write(&path, &text).unwrap();
             let (r, c) = compare(&path);
             records += r;
             canonical += c;
+            if name.ends_with(".jsonl") {
+                lines.push_str(&text);
+                lines.push('\n');
+            } else {
+                json_files.push(path);
+            }
         }
     }
+    // All together: units of many records, each with its own inputs and source.
+    let jsonl = tmp.path().join("all.jsonl");
+    std::fs::write(&jsonl, &lines).unwrap();
+    let (r, _) = compare(&jsonl);
+    assert!(r > 100, "{r} records in one file");
+    json_files.sort();
+    let (r, _) = compare_all(&json_files);
+    assert!(r > 50, "{r} records in separate files");
     assert!(records > 150, "{records} records");
     assert!(
         canonical > 50,
