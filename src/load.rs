@@ -546,7 +546,13 @@ fn load_lines_text<'t>(
     lean: bool,
     out: &mut dyn Collect<'t>,
 ) {
-    for (i, line) in text.split('\n').enumerate() {
+    // Line ends found with SIMD (memchr): every byte of a `.jsonl` file passes here.
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len()));
+    for (i, end) in ends.enumerate() {
+        // A line end is ASCII, so both ends of a line are character boundaries.
+        let line = &text[start..end];
+        start = end + 1;
         if line.trim().is_empty() {
             continue;
         }
