@@ -405,7 +405,15 @@ impl<'t> Collect<'t> for Batch<'t> {
 }
 
 impl Batch<'_> {
-    fn hand_over(mut self, out: &mut Sink) {
+    /// Hands the slots over; `lean`, with the keys of their bulk (a whole record read as
+    /// values hands over no texts, so nothing of it is hashed here).
+    fn hand_over(mut self, lean: bool, out: &mut Sink) {
+        if !lean {
+            for (loaded, text, spans) in self.slots {
+                out(loaded, texts(text, &spans));
+            }
+            return;
+        }
         let mut hashes = HashBatch::default();
         // Per slot: where its inputs' and its task source's keys will be among the hashes.
         let mut wanted: Vec<(Option<usize>, Option<usize>)> = Vec::new();
@@ -831,7 +839,7 @@ fn load_unit_with(unit: Unit, lean: bool, out: &mut Sink) {
                     Err(e) => file_error(&mut batch, path, e.clone()),
                 }
             }
-            batch.hand_over(out);
+            batch.hand_over(lean, out);
         }
         Unit::Lines {
             path,
@@ -841,7 +849,7 @@ fn load_unit_with(unit: Unit, lean: bool, out: &mut Sink) {
         } => {
             let mut batch = Batch::default();
             load_lines_bytes(&bytes, &path, first_line, first_byte, lean, &mut batch);
-            batch.hand_over(out);
+            batch.hand_over(lean, out);
         }
         Unit::Failed(error) => {
             let source = RecordSource {
