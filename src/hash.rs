@@ -328,13 +328,7 @@ mod tests {
         // Every length around md5's block and padding boundaries (a message is the text plus
         // eight bytes of brackets), mixed in one batch, with batches of every size up to and
         // past a lane group, so that lanes refill with messages of other lengths.
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut lengths: Vec<usize> = (0..300).collect();
         lengths.extend((0..200).map(|_| (next() % 5000) as usize));
         lengths.push(100_000);

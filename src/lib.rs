@@ -22,3 +22,5 @@ pub mod sanitize;
 pub mod source;
 pub mod storage;
 pub mod storage_key;
+#[cfg(test)]
+mod test_rng;

@@ -614,13 +614,7 @@ mod tests {
     fn random_values_written_by_the_writer_are_canonical() {
         // Whatever the writer produces from a parsed value with plain keys is canonical, and
         // whatever is canonical is what the writer produces: both ways, over many values.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
         let mut yes = 0;
         for _ in 0..3000 {
             let mut text = String::new();

@@ -604,13 +604,7 @@ mod tests {
     /// of random doubles and on literals near them in every way a hand-edited record may be.
     #[test]
     fn the_repr_check_agrees_with_writing_the_value() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
         let truth = |text: &str| match text.parse::<f64>() {
             Ok(v) if v.is_finite() => json(v) == text,
             _ => false,

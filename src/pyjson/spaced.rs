@@ -199,16 +199,6 @@ mod tests {
         spaced_object_len(text, MAX_DEPTH)
     }
 
-    /// A small deterministic generator for the random texts.
-    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
-        move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        }
-    }
-
     #[test]
     fn finds_the_end_of_dumps_spaced_objects() {
         for text in [
@@ -280,7 +270,7 @@ mod tests {
     /// cutting and corrupting them.
     #[test]
     fn what_it_accepts_parses_and_ends_where_the_check_says() {
-        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
         let pieces = [
             "1",
             "-0",
@@ -382,7 +372,7 @@ mod tests {
     /// same value, in `json.dumps`' spacing; where the checked respacing accepts, both agree.
     #[test]
     fn respacing_agrees_with_the_checked_respacing() {
-        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
         let pieces = [
             "1", "-0.25", "1e+300", "\"a b\"", "true", "null", "[]", "{}", "[1, [2]]",
         ];
