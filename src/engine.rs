@@ -50,6 +50,10 @@ pub struct CanonicalTexts<'a> {
     /// `TaskSource`'s key (`hash_strs` of the record's task source) when the loader already
     /// worked it out, with many others at once.
     pub task_source: Option<&'a str>,
+    /// The key of the policy's only `Inputs` node that excludes entries, of the kept entries
+    /// of `inputs` ([`crate::hash::hash_kept_entries`]), when the loader already worked it out;
+    /// never set for a policy with no such node or several ([`inputs_exclusion`]).
+    pub inputs_kept: Option<&'a str>,
 }
 
 /// A value's canonical JSON text, and `hash_objects` of it when it is already known (a big
@@ -293,22 +297,27 @@ fn eval_node(
 fn compute_leaf(kind: &PolicyKind, m: &Mat, recorded: Option<&str>) -> Computed {
     let material = m.material;
     match kind {
-        PolicyKind::Inputs { exclude } => match (material.inputs, m.texts.inputs) {
-            (None, Some(text)) if text.checked => inputs_from_text(exclude, text),
-            (None, Some(text)) if exclude.is_empty() => match unchecked_key(text, recorded) {
-                Some(key) => Computed::Key(key),
-                None => from_value(text, "inputs", |v| compute_inputs(exclude, Some(v))),
-            },
-            // The kept entries, hashed as they are, are proved by the recorded key as the whole
-            // text is (the excluded ones are hashed by no node; their keys' order was checked).
-            (None, Some(text)) => match inputs_from_text(exclude, text) {
-                Computed::Key(key) if key.as_deref() == recorded || is_canonical(text.text) => {
-                    Computed::Key(key)
-                }
-                _ => from_value(text, "inputs", |v| compute_inputs(exclude, Some(v))),
-            },
-            (inputs, _) => compute_inputs(exclude, inputs),
-        },
+        PolicyKind::Inputs { exclude } => {
+            // The kept entries' key, when the loader worked it out (for a policy's only node
+            // that excludes entries, so for this one).
+            let kept = m.texts.inputs_kept;
+            match (material.inputs, m.texts.inputs) {
+                (None, Some(text)) if text.checked => inputs_from_text(exclude, text, kept),
+                (None, Some(text)) if exclude.is_empty() => match unchecked_key(text, recorded) {
+                    Some(key) => Computed::Key(key),
+                    None => from_value(text, "inputs", |v| compute_inputs(exclude, Some(v))),
+                },
+                // The kept entries, hashed as they are, are proved by the recorded key as the whole
+                // text is (the excluded ones are hashed by no node; their keys' order was checked).
+                (None, Some(text)) => match inputs_from_text(exclude, text, kept) {
+                    Computed::Key(key) if key.as_deref() == recorded || is_canonical(text.text) => {
+                        Computed::Key(key)
+                    }
+                    _ => from_value(text, "inputs", |v| compute_inputs(exclude, Some(v))),
+                },
+                (inputs, _) => compute_inputs(exclude, inputs),
+            }
+        }
         PolicyKind::TaskSource => match material.source {
             Some(source) => Computed::Key(Some(
                 m.texts
@@ -350,6 +359,29 @@ pub fn hashes_inputs_whole(policy: &PolicyNode) -> bool {
         policy,
         &|kind| matches!(kind, PolicyKind::Inputs { exclude } if exclude.is_empty()),
     )
+}
+
+/// The entries excluded by the policy's only `Inputs` node that excludes any, or None when it
+/// has no such node or several: see [`CanonicalTexts::inputs_kept`].
+pub fn inputs_exclusion(policy: &PolicyNode) -> Option<&[String]> {
+    fn visit<'p>(policy: &'p PolicyNode, found: &mut Vec<&'p [String]>) {
+        match &policy.kind {
+            PolicyKind::Compound { policies } => policies.iter().for_each(|p| visit(p, found)),
+            PolicyKind::Inputs { exclude } if !exclude.is_empty() => found.push(exclude),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    visit(policy, &mut found);
+    match found[..] {
+        [only] => Some(only),
+        _ => None,
+    }
+}
+
+/// Whether recomputing `policy` hashes the flow parameters (a `FlowParameters` node).
+pub fn hashes_flow_parameters(policy: &PolicyNode) -> bool {
+    has_node(policy, &|kind| matches!(kind, PolicyKind::FlowParameters))
 }
 
 /// Whether recomputing `policy` hashes the task source (a `TaskSource` node): see
@@ -400,26 +432,15 @@ fn flow_parameters(params: Option<&Value>) -> Computed {
 /// the text itself. With exclusions, md5 over the kept entries as they are (split by
 /// `canonical_entries`, which needs `json.dumps`' separators and keys without escapes: so does
 /// unchecked text).
-fn inputs_from_text(exclude: &[String], json: CanonicalJson) -> Computed {
+fn inputs_from_text(exclude: &[String], json: CanonicalJson, kept: Option<&str>) -> Computed {
     if exclude.is_empty() || json.text == "{}" {
         return Computed::Key(json.key());
     }
     // Canonical text stays canonical with entries left out: hash the kept entries as they are.
-    let mut out = Md5Out::new();
-    out.push_str("[[{");
-    let mut kept = 0;
-    for (name, entry) in crate::pyjson::canonical_entries(json.text) {
-        if exclude.iter().any(|e| e == name) {
-            continue;
-        }
-        if kept > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(entry);
-        kept += 1;
-    }
-    out.push_str("}], {}]");
-    Computed::Key(Some(out.hex()))
+    Computed::Key(Some(kept.map_or_else(
+        || crate::hash::hash_kept_entries(json.text, exclude),
+        str::to_string,
+    )))
 }
 
 fn compute_inputs(exclude: &[String], inputs: Option<&Value>) -> Computed {
@@ -517,6 +538,7 @@ pub fn recompute_lean(record: &RunRecord, texts: &CanonicalTexts) -> RecordEvalu
             .flow_parameters
             .filter(|_| record.flow.as_ref().is_some_and(|f| f.parameters.is_none())),
         task_source: texts.task_source.filter(|_| record.task.source.is_some()),
+        inputs_kept: texts.inputs_kept.filter(|_| record.inputs.is_none()),
     };
     if record.policy.is_none() && record.task.result_storage_key.is_some() {
         // A `result_storage_key` template reads values out of the inputs and parameters: build

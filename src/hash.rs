@@ -131,6 +131,33 @@ pub fn hash_json_text(text: &str) -> String {
     out.hex()
 }
 
+/// Writes what `Inputs` with `exclude` hashes of canonical inputs `text` (an object written by
+/// `json.dumps`, keys without escapes): `hash_objects` of the object without the excluded
+/// entries, whose text is the kept entries as they are (leaving entries out of a canonical
+/// object keeps it canonical).
+fn write_kept_entries(text: &str, exclude: &[String], out: &mut impl JsonOut) {
+    out.push_str("[[{");
+    let mut kept = 0;
+    for (name, entry) in crate::pyjson::canonical_entries(text) {
+        if exclude.iter().any(|e| e == name) {
+            continue;
+        }
+        if kept > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(entry);
+        kept += 1;
+    }
+    out.push_str("}], {}]");
+}
+
+/// [`write_kept_entries`]' message hashed: `Inputs(exclude)`'s key of canonical inputs `text`.
+pub fn hash_kept_entries(text: &str, exclude: &[String]) -> String {
+    let mut out = Md5Out::new();
+    write_kept_entries(text, exclude, &mut out);
+    out.hex()
+}
+
 /// Messages gathered for md5 and hashed side by side: md5 is serial within one message, so
 /// many messages go through SIMD lanes together (eight or sixteen at a time where the CPU has
 /// AVX2 or AVX-512), several times the throughput of hashing them one by one. A record
@@ -153,6 +180,12 @@ impl HashBatch {
     /// Adds [`hash_strs`]' message for `args`; its hash will be at the index returned.
     pub fn strs(&mut self, args: &[&str]) -> usize {
         write_strs(args, &mut self.text);
+        self.end()
+    }
+
+    /// Adds [`hash_kept_entries`]' message; its hash will be at the index returned.
+    pub fn kept_entries(&mut self, text: &str, exclude: &[String]) -> usize {
+        write_kept_entries(text, exclude, &mut self.text);
         self.end()
     }
 
@@ -363,6 +396,49 @@ mod tests {
         }
         let alone: Vec<String> = sources.iter().map(|s| hash_strs(&[s])).collect();
         assert_eq!(batch.hex(), alone);
+    }
+
+    #[test]
+    fn kept_entries_are_the_hash_of_the_inputs_without_the_excluded() {
+        // Inputs with nested values holding commas, braces and quotes, as json.dumps writes
+        // them; each exclusion hashed alone, in a batch, and as hash_objects of the value left.
+        let text = r#"{"a": [1, {"b": "x, }"}], "debug": true, "m": {"k": "\"q\""}, "z": null}"#;
+        let value = crate::pyjson::parse(text).expect("JSON");
+        let excludes: Vec<Vec<String>> = [
+            &["debug"][..],
+            &["a"],
+            &["z"],
+            &["a", "z"],
+            &["a", "debug", "m", "z"],
+            &["absent"],
+        ]
+        .iter()
+        .map(|names| names.iter().map(|n| n.to_string()).collect())
+        .collect();
+        let mut batch = HashBatch::default();
+        let mut expected = Vec::new();
+        for exclude in &excludes {
+            let Value::Object(entries) = &value else {
+                panic!("an object")
+            };
+            let left = Value::Object(
+                entries
+                    .iter()
+                    .filter(|(k, _)| !matches!(k, Key::Str(n) if exclude.contains(n)))
+                    .cloned()
+                    .collect(),
+            );
+            let want = hash_objects(&[&left], SortKeys::Python).expect("hashable");
+            assert_eq!(
+                hash_kept_entries(text, exclude),
+                want,
+                "excluding {exclude:?}"
+            );
+            batch.json_text("{}");
+            batch.kept_entries(text, exclude);
+            expected.extend([hash_json_text("{}"), want]);
+        }
+        assert_eq!(batch.hex(), expected);
     }
 
     #[test]

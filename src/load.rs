@@ -377,6 +377,7 @@ fn texts<'a>(text: &'a str, spans: &'a Spans) -> CanonicalTexts<'a> {
         inputs: borrowed(text, &spans[0]),
         flow_parameters: borrowed(text, &spans[1]),
         task_source: None,
+        inputs_kept: None,
     }
 }
 
@@ -415,10 +416,10 @@ impl Batch<'_> {
             return;
         }
         let mut hashes = HashBatch::default();
-        // Per slot: where its inputs' and its task source's keys will be among the hashes.
-        let mut wanted: Vec<(Option<usize>, Option<usize>)> = Vec::new();
+        // Per slot: where the keys of its bulk will be among the hashes.
+        let mut wanted: Vec<Wanted> = Vec::with_capacity(self.slots.len());
         for (loaded, text, spans) in &self.slots {
-            let mut want = (None, None);
+            let mut want = Wanted::default();
             if let Ok(RunRecord {
                 policy: Some(policy),
                 task,
@@ -426,34 +427,61 @@ impl Batch<'_> {
             }) = &loaded.record
             {
                 // Inputs not hashed yet (a big one was hashed while it was read).
-                if let Some((at, None)) = &spans[0]
-                    && crate::engine::hashes_inputs_whole(policy)
+                if let Some((at, None)) = &spans[0] {
+                    let json = at.text(text);
+                    if json != "{}" {
+                        if crate::engine::hashes_inputs_whole(policy) {
+                            want.inputs = Some(hashes.json_text(json));
+                        }
+                        if let Some(exclude) = crate::engine::inputs_exclusion(policy) {
+                            want.kept = Some(hashes.kept_entries(json, exclude));
+                        }
+                    }
+                }
+                if let Some((at, None)) = &spans[1]
+                    && crate::engine::hashes_flow_parameters(policy)
                 {
                     let json = at.text(text);
                     if json != "{}" {
-                        want.0 = Some(hashes.json_text(json));
+                        want.parameters = Some(hashes.json_text(json));
                     }
                 }
                 if let Some(source) = &task.source
                     && crate::engine::hashes_task_source(policy)
                 {
-                    want.1 = Some(hashes.strs(&[source]));
+                    want.source = Some(hashes.strs(&[source]));
                 }
             }
             wanted.push(want);
         }
         let mut keys: Vec<Option<String>> = hashes.hex().into_iter().map(Some).collect();
-        for ((_, _, spans), (inputs, _)) in self.slots.iter_mut().zip(&wanted) {
-            if let (Some(k), Some((_, hash))) = (inputs, &mut spans[0]) {
-                *hash = keys[*k].take();
+        for ((_, _, spans), want) in self.slots.iter_mut().zip(&wanted) {
+            for (k, span) in [want.inputs, want.parameters]
+                .into_iter()
+                .zip(spans.iter_mut())
+            {
+                if let (Some(k), Some((_, hash))) = (k, span) {
+                    *hash = keys[k].take();
+                }
             }
         }
-        for ((loaded, text, spans), (_, source)) in self.slots.into_iter().zip(wanted) {
+        for ((loaded, text, spans), want) in self.slots.into_iter().zip(wanted) {
             let mut texts = texts(text, &spans);
-            texts.task_source = source.and_then(|k| keys[k].as_deref());
+            texts.task_source = want.source.and_then(|k| keys[k].as_deref());
+            texts.inputs_kept = want.kept.and_then(|k| keys[k].as_deref());
             out(loaded, texts);
         }
     }
+}
+
+/// Where a slot's keys are among a batch's hashes: its inputs and flow parameters hashed whole,
+/// its task source, and its inputs' kept entries ([`CanonicalTexts::inputs_kept`]).
+#[derive(Default)]
+struct Wanted {
+    inputs: Option<usize>,
+    parameters: Option<usize>,
+    source: Option<usize>,
+    kept: Option<usize>,
 }
 
 fn slot<'t>(out: &mut dyn Collect<'t>, source: RecordSource, record: Result<RunRecord, LoadError>) {
@@ -789,6 +817,7 @@ impl CanonicalText {
             inputs: self.inputs.as_ref().map(json),
             flow_parameters: self.flow_parameters.as_ref().map(json),
             task_source: None,
+            inputs_kept: None,
         }
     }
 }
