@@ -91,7 +91,7 @@ impl std::error::Error for LoadError {}
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub source: RecordSource,
-    pub record: Result<RunRecord, LoadError>,
+    pub record: Result<Box<RunRecord>, LoadError>,
     /// Where the record's text lies in its file, when it was read: a reader that keeps only
     /// this can read the record again ([`read_record_at`]).
     pub at: Option<RecordAt>,
@@ -420,11 +420,12 @@ impl Batch<'_> {
         let mut wanted: Vec<Wanted> = Vec::with_capacity(self.slots.len());
         for (loaded, text, spans) in &self.slots {
             let mut want = Wanted::default();
-            if let Ok(RunRecord {
-                policy: Some(policy),
-                task,
-                ..
-            }) = &loaded.record
+            if let Ok(record) = &loaded.record
+                && let RunRecord {
+                    policy: Some(policy),
+                    task,
+                    ..
+                } = &**record
             {
                 // Inputs not hashed yet (a big one was hashed while it was read).
                 if let Some((at, None)) = &spans[0] {
@@ -484,8 +485,8 @@ struct Wanted {
     kept: Option<usize>,
 }
 
-fn slot<'t>(out: &mut dyn Collect<'t>, source: RecordSource, record: Result<RunRecord, LoadError>) {
-    let at = None;
+fn slot<'t>(out: &mut dyn Collect<'t>, source: RecordSource, error: LoadError) {
+    let (record, at) = (Err(error), None);
     out.put(Loaded { source, record, at }, "", [None, None]);
 }
 
@@ -528,7 +529,7 @@ fn load_bytes_with<'t>(path: &Path, bytes: &'t [u8], lean: bool, out: &mut dyn C
             column: None,
             message: "empty file (a record still being written?)".to_string(),
         };
-        return slot(out, source, Err(error));
+        return slot(out, source, error);
     }
     let at = RecordAt {
         offset: 0,
@@ -635,7 +636,7 @@ fn load_lines_bytes<'t>(
                     path: path.to_path_buf(),
                     line: Some(at),
                 };
-                slot(out, source, Err(error));
+                slot(out, source, error);
             }
         }
     }
@@ -885,7 +886,7 @@ fn load_unit_with(unit: Unit, lean: bool, out: &mut Sink) {
                 path: error.path.clone(),
                 line: error.line,
             };
-            slot(&mut Direct(out), source, Err(error));
+            slot(&mut Direct(out), source, error);
         }
     }
 }
@@ -900,7 +901,7 @@ fn file_error<'t>(out: &mut dyn Collect<'t>, path: &Path, error: LoadError) {
         path: path.to_path_buf(),
         line: None,
     };
-    slot(out, source, Err(error));
+    slot(out, source, error);
 }
 
 /// Parses and reads one record into `out`; `line_offset` is the number of lines before `text`
@@ -925,7 +926,7 @@ fn load_text_into<'t>(
     if text.starts_with('\u{feff}') {
         let message =
             "starts with a byte-order mark (U+FEFF): records are UTF-8 without a BOM".to_string();
-        return slot(out, source, Err(error_at(line_offset + 1, 1, message)));
+        return slot(out, source, error_at(line_offset + 1, 1, message));
     }
     // The fast lane reads a well-formed record in one pass; anything it is not sure of (and
     // every error) is the slow way's. Lean, it leaves plain inputs unchecked for the engine
@@ -936,7 +937,7 @@ fn load_text_into<'t>(
         crate::record_fast::read(text, false)
     };
     if let Some(fast) = fast {
-        let record = Ok(fast.record);
+        let record = Ok(Box::new(fast.record));
         let spans = [fast.inputs, fast.flow_parameters];
         return out.put(Loaded { source, record, at }, text, spans);
     }
@@ -953,14 +954,14 @@ fn load_text_into<'t>(
         Ok(value) => value,
         Err(e) => {
             let error = error_at(e.line + line_offset, e.column, e.message);
-            return slot(out, source, Err(error));
+            return slot(out, source, error);
         }
     };
     match RunRecord::from_value(value) {
         Ok(record) => {
             let loaded = Loaded {
                 source,
-                record: Ok(record),
+                record: Ok(Box::new(record)),
                 at,
             };
             out.put(loaded, text, [spans.inputs, spans.flow_parameters]);
@@ -969,11 +970,7 @@ fn load_text_into<'t>(
             // The tree has no positions: the fault is placed by scanning the text again.
             let (offset, message) = e.locate(text);
             let (line, column) = line_col(text.as_bytes(), offset);
-            slot(
-                out,
-                source,
-                Err(error_at(line_offset + line, column, message)),
-            );
+            slot(out, source, error_at(line_offset + line, column, message));
         }
     }
 }
@@ -1008,7 +1005,7 @@ fn load_text_with(
         source,
         None,
         &mut Direct(&mut |loaded: Loaded, texts: CanonicalTexts| {
-            got = Some((loaded.record, CanonicalText::copied(&texts)));
+            got = Some((loaded.record.map(|r| *r), CanonicalText::copied(&texts)));
         }),
     );
     got.expect("one slot per record")

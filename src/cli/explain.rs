@@ -81,7 +81,7 @@ pub fn load_named(spec: &Path) -> Result<(RecordSource, RunRecord), String> {
         }
     };
     let record = slot.record.map_err(|e| e.to_string())?;
-    Ok((slot.source, record))
+    Ok((slot.source, *record))
 }
 
 /// `runs.jsonl:3` is line 3 of `runs.jsonl`, unless a file is named that.
@@ -115,7 +115,7 @@ fn load_runs(
     let (loaded, _) = load_paths(&[root.to_path_buf()]);
     let mut runs: Vec<(RecordSource, RunRecord)> = loaded
         .into_iter()
-        .filter_map(|l| l.record.ok().map(|r| (l.source, r)))
+        .filter_map(|l| l.record.ok().map(|r| (l.source, *r)))
         .collect();
     let canonical = |s: &RecordSource| (fs::canonicalize(&s.path).ok(), s.line);
     let mut indexes = Vec::new();

@@ -296,7 +296,7 @@ impl Session {
                 for l in loaded {
                     match l.record {
                         Ok(record) => {
-                            session.records.insert(l.source.clone(), record);
+                            session.records.insert(l.source.clone(), *record);
                             slots.push(l.source);
                         }
                         Err(e) => events.push(error_event(&file, load_error_text(&e))),
@@ -603,7 +603,7 @@ impl Session {
                                     trigger: file.to_path_buf(),
                                 })));
                                 changed.insert(l.source.clone(), file.to_path_buf());
-                                self.records.insert(l.source.clone(), record);
+                                self.records.insert(l.source.clone(), *record);
                             }
                             slots.push(l.source);
                         }

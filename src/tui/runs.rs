@@ -51,7 +51,8 @@ impl Badge {
 #[derive(Debug)]
 pub struct Run {
     pub source: RecordSource,
-    pub record: RunRecord,
+    /// Boxed: a run is moved into its list whole, and the record is most of its size.
+    pub record: Box<RunRecord>,
     pub badge: Badge,
     /// Some node could not be recomputed (user code, cloudpickle).
     pub unverifiable: bool,
@@ -86,7 +87,7 @@ enum Kept {
 }
 
 impl Run {
-    pub fn new(source: RecordSource, record: RunRecord) -> Run {
+    pub fn new(source: RecordSource, record: Box<RunRecord>) -> Run {
         let evaluation = recompute(&record);
         Run::with(source, record, evaluation, Kept::Values)
     }
@@ -96,7 +97,7 @@ impl Run {
     /// file (`at`), or a copy of them where that is not known.
     pub fn lean(
         source: RecordSource,
-        record: RunRecord,
+        record: Box<RunRecord>,
         texts: &CanonicalTexts,
         at: Option<RecordAt>,
     ) -> Run {
@@ -115,7 +116,7 @@ impl Run {
 
     fn with(
         source: RecordSource,
-        record: RunRecord,
+        record: Box<RunRecord>,
         evaluation: RecordEvaluation,
         kept: Kept,
     ) -> Run {
@@ -176,7 +177,7 @@ impl Run {
     /// error says why they cannot be had: the file is gone, or changed since it was loaded.
     pub fn full_record(&self) -> Result<Cow<'_, RunRecord>, String> {
         let (inputs, parameters) = match &self.kept {
-            Kept::Values => return Ok(Cow::Borrowed(&self.record)),
+            Kept::Values => return Ok(Cow::Borrowed(&*self.record)),
             Kept::Texts(texts) => (
                 texts.inputs.as_ref().map(|(t, ..)| parse(t).ok()),
                 texts.flow_parameters.as_ref().map(|(t, ..)| parse(t).ok()),
@@ -187,7 +188,7 @@ impl Run {
                 parameters,
             } => self.read_again(*at, *inputs, *parameters)?,
         };
-        let mut record = self.record.clone();
+        let mut record = RunRecord::clone(&self.record);
         // The texts were checked canonical, so they parse.
         if let Some(value) = inputs {
             record.inputs = value;
