@@ -287,7 +287,7 @@ fn compound(c: &mut Criterion) {
         path: std::path::Path::new("r.jsonl").into(),
         first_line: 0,
         first_byte: 0,
-        bytes: text.clone().into_bytes(),
+        bytes: text.clone().into_bytes().into(),
     };
     let unit = || unit_of(&text);
     let mut g = c.benchmark_group("compound recompute");

@@ -53,7 +53,7 @@ fn unit(path: &std::path::Path, bytes: &[u8]) -> Unit {
         path: path.into(),
         first_line: 0,
         first_byte: 0,
-        bytes: bytes.to_vec(),
+        bytes: bytes.to_vec().into(),
     }
 }
 
