@@ -29,7 +29,7 @@ pub struct RunRecord {
     pub key: Option<String>,
     pub outcome: Outcome,
     /// The transaction the task ran inside, when it ran inside one (an addition to v1).
-    pub transaction: Option<TransactionInfo>,
+    pub transaction: Option<Box<TransactionInfo>>,
 }
 
 /// The enclosing transaction of a task run (a user's `with transaction():`, or the task that
@@ -96,7 +96,7 @@ pub struct TaskInfo {
     /// Exactly the text TaskSource hashed; None if there was none.
     pub source: Option<String>,
     /// The task's `result_storage_key`, when it has one.
-    pub result_storage_key: Option<StorageKeyTemplate>,
+    pub result_storage_key: Option<Box<StorageKeyTemplate>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -367,7 +367,7 @@ impl RunRecord {
             file: task.opt_str("file")?,
             line,
             source: task.opt_str("source")?,
-            result_storage_key: read_storage_key(&task)?,
+            result_storage_key: read_storage_key(&task)?.map(Box::new),
         };
         let task_run = match top.opt_object("task_run")? {
             Some(tr) => {
@@ -414,7 +414,7 @@ impl RunRecord {
             policy,
             key,
             outcome,
-            transaction: read_transaction(&top)?,
+            transaction: read_transaction(&top)?.map(Box::new),
         })
     }
 

@@ -217,6 +217,11 @@ impl<'a> Scanner<'a> {
             out.push_str(&self.text[run..self.i]);
             if self.b[self.i] == b'"' {
                 self.i += 1;
+                // Grown by doubling: a string kept with its record (a task source) should not
+                // keep up to as much again unused.
+                if out.capacity() - out.len() > out.len() / 8 {
+                    out.shrink_to_fit();
+                }
                 return Some(Cow::Owned(out));
             }
             self.i += 1;
@@ -582,7 +587,7 @@ impl<'a> Scanner<'a> {
             policy,
             key,
             outcome,
-            transaction,
+            transaction: transaction.map(Box::new),
         };
         Some(FastRecord {
             record,
@@ -686,7 +691,7 @@ impl<'a> Scanner<'a> {
                 "result_storage_key" => {
                     first(&mut seen, 64)?;
                     if !s.null() {
-                        task.result_storage_key = Some(s.storage_key()?);
+                        task.result_storage_key = Some(Box::new(s.storage_key()?));
                     }
                 }
                 _ => s.skip(MAX_DEPTH - 2)?,
@@ -895,6 +900,8 @@ impl<'a> Scanner<'a> {
                             }
                         }
                     }
+                    // Kept with its record: no room for children that never come.
+                    children.shrink_to_fit();
                     policies = Some(children);
                 }
                 "key" => {

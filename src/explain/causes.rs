@@ -202,7 +202,7 @@ fn rolled_back(a: &RunRef) -> Option<NonKeyCause> {
                 .storage()
                 .zip(a.record.key.as_ref())
                 .map(|(s, k)| s.join(k)),
-            transaction: transaction.clone(),
+            transaction: crate::record::TransactionInfo::clone(transaction),
         },
         summary,
     ))
