@@ -530,7 +530,8 @@ fn read_node(value: &Value, at: Vec<Step>) -> Result<PolicyNode, RecordError> {
             key_storage: f.opt_str("key_storage")?,
             isolation_level: f.opt_str("isolation_level")?,
             lock_manager: f.opt_str("lock_manager")?,
-        },
+        }
+        .into(),
         recorded: Some(Recorded {
             key,
             reproducible,

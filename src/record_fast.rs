@@ -950,7 +950,7 @@ impl<'a> Scanner<'a> {
         };
         Some(PolicyNode {
             kind,
-            configure,
+            configure: configure.into(),
             recorded: Some(Recorded {
                 key,
                 reproducible: reproducible.unwrap_or(true),

@@ -115,7 +115,8 @@ fn written(node: &PolicyNode, decorator: Option<&str>) -> Result<PolicyNode, Str
             // A name (`"SERIALIZABLE"`): Prefect reads it with `IsolationLevel(...)`.
             isolation_level: c.isolation_level.clone(),
             lock_manager,
-        },
+        }
+        .into(),
         recorded: None,
     })
 }
@@ -155,7 +156,7 @@ fn path_field(path: &str) -> Result<String, String> {
     let expr = format!("TASK_SOURCE.configure(key_storage=Path({}))", quote(path));
     parse_policy(&expr)
         .ok()
-        .and_then(|p| p.configure.key_storage)
+        .and_then(|p| p.configure.key_storage.clone())
         .ok_or_else(|| format!("its key storage path {path:?} cannot be written"))
 }
 
@@ -235,7 +236,7 @@ mod tests {
             }
         }
         let mut tree = parse_policy(expr).unwrap();
-        tree.configure = set;
+        tree.configure = set.into();
         mark(&mut tree);
         tree
     }

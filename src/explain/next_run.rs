@@ -91,7 +91,8 @@ fn shape(node: &PolicyNode) -> PolicyNode {
                 .map(|k| storage_path(k).unwrap_or_else(|| k.to_string())),
             isolation_level: set(&c.isolation_level),
             lock_manager: set(&c.lock_manager),
-        },
+        }
+        .into(),
         recorded: None,
     }
 }
@@ -485,7 +486,7 @@ mod tests {
         // `Path(...)`. The key is the same.
         let mut r = record_with(TASK, "INPUTS");
         let recorded = r.policy.as_mut().unwrap();
-        recorded.configure = Configure {
+        *recorded.configure = Configure {
             key_storage: Some("/keys".into()),
             isolation_level: None,
             lock_manager: Some("prefect.locking.memory.MemoryLockManager".into()),

@@ -45,7 +45,7 @@
 
 use std::collections::BTreeSet;
 
-use super::tree::{Configure, PolicyKind, PolicyNode};
+use super::tree::{Configure, NodeConfigure, PolicyKind, PolicyNode};
 
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -274,10 +274,14 @@ pub fn sub(policy: &PolicyNode, name: &str) -> PolicyNode {
 /// itself changes; a compound's children keep their own fields.
 pub fn configure(policy: &PolicyNode, set: &Configure) -> PolicyNode {
     let mut new = policy.clone();
+    if set.is_empty() {
+        return new;
+    }
+    let mine: &mut Configure = &mut new.configure;
     let fields = [
-        (&mut new.configure.key_storage, &set.key_storage),
-        (&mut new.configure.isolation_level, &set.isolation_level),
-        (&mut new.configure.lock_manager, &set.lock_manager),
+        (&mut mine.key_storage, &set.key_storage),
+        (&mut mine.isolation_level, &set.isolation_level),
+        (&mut mine.lock_manager, &set.lock_manager),
     ];
     for (field, value) in fields {
         if value.is_some() {
@@ -291,7 +295,10 @@ pub fn configure(policy: &PolicyNode, set: &Configure) -> PolicyNode {
 /// compounds are flattened (one level, which is all there is since theirs ran too), every Inputs
 /// is removed, and if there was any, one fresh `Inputs(exclude=sorted(union of excludes))` is
 /// appended at the end.
-pub fn compound_cache_policy(policies: Vec<PolicyNode>, configure: Configure) -> PolicyNode {
+pub fn compound_cache_policy(
+    policies: Vec<PolicyNode>,
+    configure: impl Into<NodeConfigure>,
+) -> PolicyNode {
     let mut flat = Vec::new();
     for policy in policies {
         match policy.kind {
@@ -316,7 +323,7 @@ pub fn compound_cache_policy(policies: Vec<PolicyNode>, configure: Configure) ->
     }
     PolicyNode {
         kind: PolicyKind::Compound { policies: flat },
-        configure,
+        configure: configure.into(),
         recorded: None,
     }
 }
@@ -1306,7 +1313,7 @@ impl Evaluator<'_> {
         };
         Ok(Value::Policy(PolicyNode {
             kind,
-            configure,
+            configure: configure.into(),
             recorded: None,
         }))
     }
@@ -1580,7 +1587,10 @@ mod tests {
 
     #[test]
     fn configure_fields_keep_python_values_apart() {
-        let ks = |expr: &str| parse_policy(expr).unwrap().configure.key_storage.unwrap();
+        let ks = |expr: &str| {
+            let tree = parse_policy(expr).unwrap();
+            tree.configure.key_storage.clone().unwrap()
+        };
         assert_eq!(ks("RUN_ID.configure(key_storage='/tmp')"), "/tmp");
         assert_eq!(
             ks("RUN_ID.configure(key_storage=Path('/tmp//x/./'))"),

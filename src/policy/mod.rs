@@ -8,4 +8,4 @@ pub use expr::{
     ExprError, ModuleName, REPR_PREFIX, add, compound_cache_policy, configure, constant,
     module_names, parse_policy, parse_policy_in, storage_path, sub,
 };
-pub use tree::{Configure, PolicyKind, PolicyNode, Recorded};
+pub use tree::{Configure, NodeConfigure, PolicyKind, PolicyNode, Recorded};
