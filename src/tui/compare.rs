@@ -351,7 +351,8 @@ fn run_label(run: &Run) -> String {
 pub fn compare(job: &Job) -> Comparison {
     let runs = &job.runs;
     // Values are built only for the runs of the tasks compared (a lean run keeps its inputs
-    // as text): pairing, the explanation and the what-if keys read no other task's inputs.
+    // in its file) and for the runs of other tasks with a key the explanation looks up:
+    // pairing, the explanation and the what-if keys read no other run's inputs.
     let selected_task = &runs[job.selected].record.task.name;
     let marked_task = match &job.against {
         Against::Marked(m) => Some(&runs[*m].record.task.name),
@@ -364,11 +365,8 @@ pub fn compare(job: &Job) -> Comparison {
     // Only the runs whose values were built are held here (a whole record each): the others
     // are borrowed where they lie, with no per-run copy of a record-sized slot.
     let mut built: HashMap<usize, RunRecord> = HashMap::new();
-    for (i, r) in runs.iter().enumerate() {
-        let name = &r.record.task.name;
-        if name != selected_task && Some(name) != marked_task {
-            continue;
-        }
+    let mut build = |i: usize, built: &mut HashMap<usize, RunRecord>| {
+        let r = &runs[i];
         match r.full_record() {
             Ok(Cow::Owned(record)) => {
                 built.insert(i, record);
@@ -380,6 +378,65 @@ pub fn compare(job: &Job) -> Comparison {
                     unreadable_files.push(r.source.path.clone());
                 }
             }
+        }
+    };
+    let compared = |r: &Run| {
+        let name = &r.record.task.name;
+        name == selected_task || Some(name) == marked_task
+    };
+    for (i, r) in runs.iter().enumerate() {
+        if compared(r) {
+            build(i, &mut built);
+        }
+    }
+    let mut cache = SourceCache::new();
+    let options = LiveOptions {
+        project: job.project.clone(),
+    };
+    // B as edited, or the next run, made from the selected run as it was read whole.
+    let selected_record = built
+        .get(&job.selected)
+        .unwrap_or(&runs[job.selected].record);
+    let edited_record = job
+        .edited_inputs
+        .clone()
+        .map(|inputs| with_inputs(selected_record, inputs));
+    let next: Option<NextRun> = match (&edited_record, &job.against) {
+        (None, Against::Live) => Some(next_run(
+            selected_record,
+            runs[job.selected].source.dir(),
+            &options,
+            &mut cache,
+            job.now,
+        )),
+        _ => None,
+    };
+    // A run of another task is read whole too when it has a key the explanation looks up
+    // (the run that wrote the entry B was served, tasks that collide on one key): its inputs
+    // are the evidence that the two got the same key from the same values.
+    let mut wanted: Vec<String> = [
+        runs[job.selected].record.key.clone(),
+        match &job.against {
+            Against::Marked(m) => runs[*m].record.key.clone(),
+            _ => None,
+        },
+        edited_record.as_ref().and_then(|e| e.key.clone()),
+        next.as_ref()
+            .and_then(|n| n.evaluation.evaluation.key.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    wanted.sort();
+    wanted.dedup();
+    for (i, r) in runs.iter().enumerate() {
+        if !compared(r)
+            && r.record
+                .key
+                .as_ref()
+                .is_some_and(|k| wanted.binary_search(k).is_ok())
+        {
+            build(i, &mut built);
         }
     }
     let refs: Vec<RunRef> = runs
@@ -418,19 +475,10 @@ pub fn compare(job: &Job) -> Comparison {
     };
     let what_if = job.what_if.as_deref().zip(what_if_tree.as_ref());
     let selected = &runs[job.selected];
-    let edited_record = job
-        .edited_inputs
-        .clone()
-        .map(|inputs| with_inputs(refs[job.selected].record, inputs));
     let edited_ref = edited_record.as_ref().map(|record| RunRef {
         source: &selected.source,
         record,
     });
-    let mut cache = SourceCache::new();
-    let options = LiveOptions {
-        project: job.project.clone(),
-    };
-    let next: NextRun;
     let (a, b, pairing) = if let Some(edited) = edited_ref {
         out.a = Some(job.selected);
         out.how = format!(
@@ -442,10 +490,12 @@ pub fn compare(job: &Job) -> Comparison {
         match &job.against {
             Against::Live => {
                 let a = refs[job.selected];
-                next = next_run(a.record, a.source.dir(), &options, &mut cache, job.now);
+                let next = next
+                    .as_ref()
+                    .expect("the next run is made for a live comparison");
                 out.a = Some(job.selected);
                 out.how = "the next run: source, policy and storage as they are now".to_string();
-                (a, Other::Live(&next), Pairing::Explicit)
+                (a, Other::Live(next), Pairing::Explicit)
             }
             Against::Marked(m) => {
                 out.a = Some(*m);

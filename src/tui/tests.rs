@@ -1323,3 +1323,90 @@ fn comparisons_wait_for_the_end_of_a_load_unless_asked_for() {
     assert!(!model.compare_after_load);
     assert!(errors.is_empty());
 }
+
+/// Two tasks keyed on INPUTS only that got the same inputs share one cache entry: the hit of
+/// one was served the other's result. Loaded lean, a run of the other task keeps no inputs in
+/// memory; the comparison reads it whole because it has B's key, so the inspector says what
+/// `explain` says (served by `double`, the same inputs), not that B was served a result of
+/// other inputs.
+#[test]
+fn a_run_of_another_task_with_bs_key_is_read_whole_for_the_comparison() {
+    use super::app::Request;
+    use super::compare::Against;
+    use cachescope::hash::hash_json_text;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = tmp.path().join("storage");
+    std::fs::create_dir(&storage).unwrap();
+    let record = |task: &str, flow_run: &str, at: &str, x: u32, hit: bool| {
+        let inputs = format!("{{\"x\": {x}}}");
+        let key = hash_json_text(&inputs);
+        format!(
+            "{{\"format\": \"cachescope/run-record@1\", \"recorded_at\": \"2026-11-24T20:{at}.000Z\", \
+             \"flow\": {{\"name\": \"nightly\", \"run_id\": \"{flow_run}-0000-0000-0000-000000000000\", \
+             \"run_name\": \"{flow_run}\", \"parameters\": {{}}}}, \
+             \"task\": {{\"name\": \"{task}\", \"source\": \"@task\\ndef {task}(x): ...\\n\"}}, \
+             \"task_run\": {{\"id\": \"{task}-{at}\", \"name\": \"{task}-0\"}}, \"inputs\": {inputs}, \
+             \"policy\": {{\"policy\": \"Inputs\", \"key\": \"{key}\", \"exclude\": [], \"reproducible\": true}}, \
+             \"key\": \"{key}\", \"outcome\": {{\"state\": \"{state}\", \"cache_hit\": {hit}, \
+             \"result_storage\": \"{storage}\"}}}}",
+            state = if hit { "Cached" } else { "Completed" },
+            storage = storage.display(),
+        )
+    };
+    let lines = [
+        record("square", "aaaaaaaa", "30:00", 1, false),
+        record("double", "bbbbbbbb", "31:00", 2, false),
+        record("square", "bbbbbbbb", "31:05", 2, true),
+    ];
+    let path = tmp.path().join("runs.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let mut kept_as_text = 0;
+    let lean = Arc::new(lean_runs(&path, |_, t| {
+        kept_as_text += usize::from(t.inputs.is_some());
+    }));
+    assert_eq!(
+        kept_as_text, 3,
+        "the inputs are kept in the file, not in memory"
+    );
+    let whole: Vec<Arc<Run>> = load_file(&path)
+        .into_iter()
+        .map(|l| Arc::new(Run::new(l.source, l.record.unwrap())))
+        .collect();
+    let whole = Arc::new(whole);
+    let explained = |runs: &Arc<Vec<Arc<Run>>>, against: Against| {
+        let request = Request {
+            generation: 1,
+            selected: 2,
+            against,
+            what_if: None,
+            edited_inputs: None,
+        };
+        compare(&job(request, runs.clone(), None, now()))
+            .explanation
+            .expect("an explanation")
+    };
+    // The next run collides as the recorded one did: the advice reads `double`'s inputs too.
+    let (next_lean, next_whole) = (
+        explained(&lean, Against::Live),
+        explained(&whole, Against::Live),
+    );
+    assert_eq!(next_lean.headline, next_whole.headline);
+    assert_eq!(
+        format!("{:?}", next_lean.advice),
+        format!("{:?}", next_whole.advice)
+    );
+    let (lean, whole) = (
+        explained(&lean, Against::Paired),
+        explained(&whole, Against::Paired),
+    );
+    assert!(
+        whole.headline.contains("served the result `double` stored")
+            && whole.headline.contains("got the same inputs"),
+        "{}",
+        whole.headline
+    );
+    assert_eq!(lean.headline, whole.headline);
+    assert_eq!(format!("{:?}", lean.advice), format!("{:?}", whole.advice));
+    assert_eq!(lean.notes, whole.notes);
+}
