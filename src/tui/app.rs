@@ -307,7 +307,7 @@ impl Model {
             // The selected run is filtered out or collapsed: fall back to its task's row.
             let task_row = self
                 .selected_run()
-                .map(|i| RowId::Task(self.runs[i].record.task.name.clone()));
+                .map(|i| RowId::Task(self.runs[i].task_name().to_string()));
             self.selected = task_row
                 .filter(|t| self.rows.contains(t))
                 .or_else(|| self.rows.first().cloned());
@@ -450,7 +450,7 @@ impl Model {
     /// Selects a run, expanding its task: a jump (the first look, the next miss, a step of the
     /// walkthrough). A run that was out of view is shown under its task's header.
     pub fn select_run(&mut self, run: usize) -> Vec<Effect> {
-        let task = self.runs[run].record.task.name.clone();
+        let task = self.runs[run].task_name().to_string();
         if self.collapsed.remove(&task) {
             self.rebuild_rows();
         }
@@ -623,11 +623,25 @@ impl Model {
                 effects
             }
             Action::WhatIf => {
+                // The selected run's policy, as its comparison read it (else read here: one
+                // record, when no comparison of it has come yet).
                 let text = self.what_if.clone().unwrap_or_else(|| {
-                    self.selected_run()
-                        .and_then(|r| self.runs[r].record.policy.as_ref())
-                        .map(cachescope::explain::tree_text::render)
-                        .unwrap_or_default()
+                    let selected = self.selected_run();
+                    let compared = self
+                        .comparison
+                        .as_ref()
+                        .filter(|c| Some(c.selected) == selected);
+                    match compared {
+                        Some(c) => c.policy.clone(),
+                        None => selected
+                            .and_then(|r| self.runs[r].full_record().ok())
+                            .and_then(|r| {
+                                r.policy
+                                    .as_ref()
+                                    .map(cachescope::explain::tree_text::render)
+                            }),
+                    }
+                    .unwrap_or_default()
                 });
                 let error = validate(&text);
                 self.overlay = Some(Overlay::WhatIf {
@@ -976,12 +990,7 @@ impl Model {
                     .find(|(k, i)| self.runs[**i].badge == Badge::Miss && k + 1 < t.runs.len())
                     .map(|(_, &i)| i)
             })
-            .max_by(|&a, &b| {
-                self.runs[a]
-                    .record
-                    .recorded_at
-                    .cmp(&self.runs[b].record.recorded_at)
-            })
+            .max_by(|&a, &b| self.runs[a].recorded_at().cmp(&self.runs[b].recorded_at()))
     }
 
     fn on_compared(&mut self, c: Comparison) {
@@ -1068,7 +1077,7 @@ impl Model {
             WatchEvent::Verdict(v) => {
                 let selected_task = self
                     .selected_run()
-                    .map(|i| self.runs[i].record.task.name.clone());
+                    .map(|i| self.runs[i].task_name().to_string());
                 let verdict = v.prediction.verdict.as_str().to_uppercase();
                 self.message = Some(format!(
                     "{at} {} changed: next run of `{}` will {verdict}",

@@ -7,7 +7,7 @@
 //! everything else is a function of the loaded runs.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -125,6 +125,9 @@ pub struct Comparison {
     pub unreadable_files: Vec<PathBuf>,
     /// The inputs were edited.
     pub edited: bool,
+    /// The selected run's recorded policy as an expression, for the what-if editor to start
+    /// from.
+    pub policy: Option<String>,
 }
 
 impl Comparison {
@@ -350,60 +353,56 @@ fn run_label(run: &Run) -> String {
 /// Computes one comparison.
 pub fn compare(job: &Job) -> Comparison {
     let runs = &job.runs;
-    // Values are built only for the runs of the tasks compared (a lean run keeps its inputs
-    // in its file) and for the runs of other tasks with a key the explanation looks up:
-    // pairing, the explanation and the what-if keys read no other run's inputs.
-    let selected_task = &runs[job.selected].record.task.name;
-    let marked_task = match &job.against {
-        Against::Marked(m) => Some(&runs[*m].record.task.name),
+    let marked = match &job.against {
+        Against::Marked(m) => Some(*m),
         _ => None,
     };
-    // A run whose inputs cannot be read again (its file changed or went since the load) is
-    // compared without them, and the comparison says so.
+    // The runs a comparison reads are read whole (a run loaded lean keeps its record, or its
+    // inputs, in its file): the runs of the tasks compared, then the runs of other tasks that
+    // have a key the explanation looks up. Pairing, the explanation and the what-if keys read
+    // no other run: each looks at the runs of A's and B's task, or at the runs with B's key.
+    let compared = |r: &Run| {
+        r.may_share_task(&runs[job.selected]) || marked.is_some_and(|m| r.may_share_task(&runs[m]))
+    };
+    // A run that cannot be read again (its file changed or went since the load) is left out,
+    // and the comparison says so.
     let mut unreadable: Vec<String> = Vec::new();
     let mut unreadable_files: Vec<PathBuf> = Vec::new();
-    // Only the runs whose values were built are held here (a whole record each): the others
-    // are borrowed where they lie, with no per-run copy of a record-sized slot.
-    let mut built: HashMap<usize, RunRecord> = HashMap::new();
-    let mut build = |i: usize, built: &mut HashMap<usize, RunRecord>| {
+    // The runs read, by their place in the list.
+    let mut read: BTreeMap<usize, Cow<RunRecord>> = BTreeMap::new();
+    let mut read_whole = |i: usize| {
         let r = &runs[i];
-        match r.full_record() {
-            Ok(Cow::Owned(record)) => {
-                built.insert(i, record);
-            }
-            Ok(Cow::Borrowed(_)) => {}
-            Err(e) => {
+        r.full_record()
+            .map_err(|e| {
                 unreadable.push(e);
                 if !unreadable_files.contains(&r.source.path) {
                     unreadable_files.push(r.source.path.clone());
                 }
-            }
-        }
-    };
-    let compared = |r: &Run| {
-        let name = &r.record.task.name;
-        name == selected_task || Some(name) == marked_task
+            })
+            .ok()
     };
     for (i, r) in runs.iter().enumerate() {
-        if compared(r) {
-            build(i, &mut built);
+        if compared(r)
+            && let Some(record) = read_whole(i)
+        {
+            read.insert(i, record);
         }
     }
     let mut cache = SourceCache::new();
     let options = LiveOptions {
         project: job.project.clone(),
     };
-    // B as edited, or the next run, made from the selected run as it was read whole.
-    let selected_record = built
-        .get(&job.selected)
-        .unwrap_or(&runs[job.selected].record);
-    let edited_record = job
-        .edited_inputs
-        .clone()
-        .map(|inputs| with_inputs(selected_record, inputs));
-    let next: Option<NextRun> = match (&edited_record, &job.against) {
-        (None, Against::Live) => Some(next_run(
-            selected_record,
+    // B as edited, or the next run, made from the selected run as it was read.
+    let selected_record = read.get(&job.selected).map(|r| &**r);
+    let policy = selected_record
+        .and_then(|r| r.policy.as_ref())
+        .map(cachescope::explain::tree_text::render);
+    let edited_record = selected_record
+        .zip(job.edited_inputs.clone())
+        .map(|(record, inputs)| with_inputs(record, inputs));
+    let next: Option<NextRun> = match (selected_record, &edited_record, &job.against) {
+        (Some(record), None, Against::Live) => Some(next_run(
+            record,
             runs[job.selected].source.dir(),
             &options,
             &mut cache,
@@ -411,42 +410,39 @@ pub fn compare(job: &Job) -> Comparison {
         )),
         _ => None,
     };
-    // A run of another task is read whole too when it has a key the explanation looks up
-    // (the run that wrote the entry B was served, tasks that collide on one key): its inputs
-    // are the evidence that the two got the same key from the same values.
-    let mut wanted: Vec<String> = [
-        runs[job.selected].record.key.clone(),
-        match &job.against {
-            Against::Marked(m) => runs[*m].record.key.clone(),
-            _ => None,
-        },
-        edited_record.as_ref().and_then(|e| e.key.clone()),
+    // A run of another task is read too when it has a key the explanation looks up (the run
+    // that wrote the entry B was served, tasks that collide on one key): its inputs are the
+    // evidence that the two got the same key from the same values.
+    let mut wanted: Vec<&str> = [
+        runs[job.selected].key(),
+        marked.and_then(|m| runs[m].key()),
+        edited_record.as_ref().and_then(|e| e.key.as_deref()),
         next.as_ref()
-            .and_then(|n| n.evaluation.evaluation.key.clone()),
+            .and_then(|n| n.evaluation.evaluation.key.as_deref()),
     ]
     .into_iter()
     .flatten()
     .collect();
-    wanted.sort();
+    wanted.sort_unstable();
     wanted.dedup();
     for (i, r) in runs.iter().enumerate() {
         if !compared(r)
-            && r.record
-                .key
-                .as_ref()
-                .is_some_and(|k| wanted.binary_search(k).is_ok())
+            && r.key().is_some_and(|k| wanted.binary_search(&k).is_ok())
+            && let Some(record) = read_whole(i)
         {
-            build(i, &mut built);
+            read.insert(i, record);
         }
     }
-    let refs: Vec<RunRef> = runs
+    // The runs read, in list order; `at(i)` is where the list's run i is among them.
+    let indexes: Vec<usize> = read.keys().copied().collect();
+    let refs: Vec<RunRef> = read
         .iter()
-        .enumerate()
-        .map(|(i, r)| RunRef {
-            source: &r.source,
-            record: built.get(&i).unwrap_or(&r.record),
+        .map(|(&i, record)| RunRef {
+            source: &runs[i].source,
+            record,
         })
         .collect();
+    let at = |i: usize| indexes.binary_search(&i).ok();
     let mut out = Comparison {
         generation: job.generation,
         selected: job.selected,
@@ -464,6 +460,12 @@ pub fn compare(job: &Job) -> Comparison {
         },
         edited: job.edited_inputs.is_some(),
         unreadable_files,
+        policy,
+    };
+    // The selected run (or the marked one) could not be read: the problem says why.
+    let (Some(selected_at), true) = (at(job.selected), marked.is_none_or(|m| at(m).is_some()))
+    else {
+        return out;
     };
     let what_if_tree = match job.what_if.as_deref().map(parse_policy) {
         Some(Ok(tree)) => Some(tree),
@@ -485,11 +487,11 @@ pub fn compare(job: &Job) -> Comparison {
             "this run as recorded, B with your edited inputs · {}",
             run_label(selected)
         );
-        (refs[job.selected], Other::Run(edited), Pairing::Explicit)
+        (refs[selected_at], Other::Run(edited), Pairing::Explicit)
     } else {
         match &job.against {
             Against::Live => {
-                let a = refs[job.selected];
+                let a = refs[selected_at];
                 let next = next
                     .as_ref()
                     .expect("the next run is made for a live comparison");
@@ -500,16 +502,21 @@ pub fn compare(job: &Job) -> Comparison {
             Against::Marked(m) => {
                 out.a = Some(*m);
                 out.how = format!("the run you marked · {}", run_label(&runs[*m]));
-                (refs[*m], Other::Run(refs[job.selected]), Pairing::Explicit)
+                let marked_at = at(*m).expect("the marked run was read");
+                (
+                    refs[marked_at],
+                    Other::Run(refs[selected_at]),
+                    Pairing::Explicit,
+                )
             }
             Against::Paired => {
-                let b = refs[job.selected];
+                let b = refs[selected_at];
                 match pair_earlier(&b, &refs) {
                     Some((a, pairing)) => {
-                        let index = refs
+                        let index = indexes[refs
                             .iter()
                             .position(|r| r.source == a.source)
-                            .expect("A is one of the runs");
+                            .expect("A is one of the runs")];
                         out.a = Some(index);
                         out.how = match pairing {
                             Pairing::SameInputs => format!(
@@ -563,7 +570,7 @@ pub fn compare(job: &Job) -> Comparison {
     });
     if out.edited {
         // A run with edited inputs never ran: what matters is the key it would get.
-        explanation.headline = edited_headline(&explanation, &selected.record.task.name);
+        explanation.headline = edited_headline(&explanation, selected.task_name());
     }
     let a_side = Side::recorded(a);
     let b_side = match b {
@@ -572,7 +579,7 @@ pub fn compare(job: &Job) -> Comparison {
     };
     out.nodes = tree_rows(&b_side, Some(&a_side), Some(&explanation));
     if let Some(tree) = what_if_tree.as_ref() {
-        out.what_if_keys = Some(keys_under(&refs, &selected.record.task.name, tree));
+        out.what_if_keys = Some(keys_under(&refs, selected.task_name(), tree));
     }
     out.lines = lines(&explanation);
     out.explanation = Some(explanation);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use cachescope::engine::{CanonicalTexts, NodeStatus, RecordEvaluation, recompute, recompute_lean};
 use cachescope::load::{CanonicalText, RecordAt, RecordSource, read_record_at, visit_record_lean};
-use cachescope::pyjson::{Value, parse};
+use cachescope::pyjson::parse;
 use cachescope::record::RunRecord;
 use cachescope::sanitize::sanitize_line;
 
@@ -51,8 +51,18 @@ impl Badge {
 #[derive(Debug)]
 pub struct Run {
     pub source: RecordSource,
-    /// Boxed: a run is moved into its list whole, and the record is most of its size.
-    pub record: Box<RunRecord>,
+    /// The record, when the run keeps it in memory: a run loaded lean from a place it can be
+    /// read again from keeps none ([`Run::full_record`] reads it), only what its row, its task
+    /// group, its sort and the choice of a comparison's runs read (below). At 100,000 runs the
+    /// records were most of the inspector's memory, and faulting it in most of what its load
+    /// took beyond `keys`'.
+    record: Option<Box<RunRecord>>,
+    /// The task's name as recorded (what groups runs), its `task_key`, the cache key, and
+    /// `recorded_at`.
+    task_name: String,
+    task_key: Option<String>,
+    key: Option<String>,
+    recorded_at: Option<String>,
     pub badge: Badge,
     /// Some node could not be recomputed (user code, cloudpickle).
     pub unverifiable: bool,
@@ -76,9 +86,10 @@ enum Kept {
     Values,
     /// Canonical texts kept in memory (a run whose place in its file is not known).
     Texts(Box<CanonicalText>),
-    /// In the record's file, read again when needed: a run of a big folder keeps no copy of
-    /// its inputs (most of a record's bytes), so the load faults in no memory for them. The
-    /// texts' fingerprints (xxh3) tell whether the file still holds what was loaded.
+    /// In the record's file, read again whole when needed: a run of a big folder keeps no
+    /// record in memory, so the load faults in no memory for it. The texts' fingerprints
+    /// (xxh3), and the task, key and time it keeps, tell whether the file still holds what was
+    /// loaded.
     InFile {
         at: RecordAt,
         inputs: Option<u64>,
@@ -148,6 +159,10 @@ impl Run {
             .unwrap_or_else(|| "-".to_string());
         let task = record.task.name.clone();
         let unverifiable = evaluation.status == NodeStatus::Unverifiable;
+        let task_name = record.task.name.clone();
+        let task_key = record.task.task_key.clone();
+        let key = record.key.clone();
+        let recorded_at = record.recorded_at.clone();
         let haystack = format!(
             "{} {} {} {} {} {}{}",
             task,
@@ -159,12 +174,20 @@ impl Run {
             if unverifiable { " unverifiable" } else { "" }
         )
         .to_lowercase();
+        let record = match kept {
+            Kept::InFile { .. } => None,
+            _ => Some(record),
+        };
         Run {
             time: sanitize_line(&time).into_owned(),
             flow_run: sanitize_line(&flow_run).into_owned(),
             task: sanitize_line(&task).into_owned(),
             source,
             record,
+            task_name,
+            task_key,
+            key,
+            recorded_at,
             badge,
             unverifiable,
             haystack,
@@ -173,68 +196,66 @@ impl Run {
     }
 
     /// The whole record, with its inputs and flow parameters as values (built from their texts
-    /// for a run loaded lean, read again from its file where it keeps no copy of them). An
-    /// error says why they cannot be had: the file is gone, or changed since it was loaded.
+    /// for a run loaded lean, the record read again from its file where it keeps none). An
+    /// error says why it cannot be had: the file is gone, or changed since it was loaded.
     pub fn full_record(&self) -> Result<Cow<'_, RunRecord>, String> {
-        let (inputs, parameters) = match &self.kept {
-            Kept::Values => return Ok(Cow::Borrowed(&*self.record)),
-            Kept::Texts(texts) => (
-                texts.inputs.as_ref().map(|(t, ..)| parse(t).ok()),
-                texts.flow_parameters.as_ref().map(|(t, ..)| parse(t).ok()),
-            ),
-            Kept::InFile {
-                at,
-                inputs,
-                parameters,
-            } => self.read_again(*at, *inputs, *parameters)?,
+        let (record, texts) = match (&self.kept, &self.record) {
+            (Kept::Values, Some(record)) => return Ok(Cow::Borrowed(&**record)),
+            (Kept::Texts(texts), Some(record)) => (RunRecord::clone(record), texts.texts()),
+            (
+                Kept::InFile {
+                    at,
+                    inputs,
+                    parameters,
+                },
+                _,
+            ) => return self.read_again(*at, *inputs, *parameters).map(Cow::Owned),
+            (_, None) => unreachable!("only a run kept in its file keeps no record"),
         };
-        let mut record = RunRecord::clone(&self.record);
-        // The texts were checked canonical, so they parse.
-        if let Some(value) = inputs {
-            record.inputs = value;
-        }
-        if let (Some(value), Some(flow)) = (parameters, record.flow.as_mut()) {
-            flow.parameters = value;
-        }
-        Ok(Cow::Owned(record))
+        Ok(Cow::Owned(with_values(record, &texts)))
     }
 
-    /// The inputs and flow parameters read again from the record's file, as values, after
-    /// checking that their texts are the ones loaded.
-    #[allow(clippy::type_complexity)]
+    /// The record read again from its file, with its inputs and flow parameters as values,
+    /// after checking that it is the one loaded (the same texts, task, key and time).
     fn read_again(
         &self,
         at: RecordAt,
         inputs: Option<u64>,
         parameters: Option<u64>,
-    ) -> Result<(Option<Option<Value>>, Option<Option<Value>>), String> {
+    ) -> Result<RunRecord, String> {
         let changed = || {
             format!(
-                "{} changed on disk since it was loaded: its inputs cannot be read again",
+                "{} changed on disk since it was loaded: it cannot be read again",
                 self.source
             )
         };
         let bytes = read_record_at(&self.source.path, at).map_err(|e| e.to_string())?;
         let first_line = self.source.line.map_or(0, |l| l.saturating_sub(1));
         let mut found = None;
-        visit_record_lean(&self.source.path, first_line, &bytes, |_, texts| {
+        visit_record_lean(&self.source.path, first_line, &bytes, |loaded, texts| {
             let same = |kept: Option<u64>, text: Option<&str>| kept == text.map(fingerprint);
-            let ok = found.is_none()
-                && same(inputs, texts.inputs.map(|c| c.text))
-                && same(parameters, texts.flow_parameters.map(|c| c.text));
-            found = Some(ok.then(|| {
-                (
-                    texts.inputs.map(|c| parse(c.text).ok()),
-                    texts.flow_parameters.map(|c| parse(c.text).ok()),
-                )
-            }));
+            let record = match loaded.record {
+                Ok(record)
+                    if found.is_none()
+                        && same(inputs, texts.inputs.map(|c| c.text))
+                        && same(parameters, texts.flow_parameters.map(|c| c.text))
+                        && record.task.name == self.task_name
+                        && record.task.task_key == self.task_key
+                        && record.key == self.key
+                        && record.recorded_at == self.recorded_at =>
+                {
+                    Some(with_values(*record, &texts))
+                }
+                _ => None,
+            };
+            found = Some(record);
         });
         found.flatten().ok_or_else(changed)
     }
 
     /// Whether the run recorded inputs.
     pub fn has_inputs(&self) -> bool {
-        self.record.inputs.is_some()
+        self.record.as_ref().is_some_and(|r| r.inputs.is_some())
             || match &self.kept {
                 Kept::Values => false,
                 Kept::Texts(texts) => texts.inputs.is_some(),
@@ -248,8 +269,47 @@ impl Run {
     }
 
     fn sort_time(&self) -> &str {
-        self.record.recorded_at.as_deref().unwrap_or("")
+        self.recorded_at.as_deref().unwrap_or("")
     }
+
+    /// The task's name as recorded.
+    pub fn task_name(&self) -> &str {
+        &self.task_name
+    }
+
+    /// The cache key the run used.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// `recorded_at`, as recorded.
+    pub fn recorded_at(&self) -> Option<&str> {
+        self.recorded_at.as_deref()
+    }
+
+    /// Whether `other` may be a run of this run's task (the explanation's `same_task` asks
+    /// for more: one of its runs is always one of these).
+    pub fn may_share_task(&self, other: &Run) -> bool {
+        self.task_name == other.task_name
+            || (self.task_key.is_some() && self.task_key == other.task_key)
+    }
+}
+
+/// `record` with its inputs and flow parameters built from their canonical `texts` (which
+/// parse: they were checked canonical, or proved so by their hash) where it has none.
+fn with_values(mut record: RunRecord, texts: &CanonicalTexts) -> RunRecord {
+    if record.inputs.is_none()
+        && let Some(text) = texts.inputs
+    {
+        record.inputs = parse(text.text).ok();
+    }
+    if let Some(flow) = record.flow.as_mut()
+        && flow.parameters.is_none()
+        && let Some(text) = texts.flow_parameters
+    {
+        flow.parameters = parse(text.text).ok();
+    }
+    record
 }
 
 /// A canonical text's fingerprint: whether a record's file still holds what was loaded.
@@ -306,7 +366,7 @@ pub fn add_to_groups(tasks: &mut Vec<Task>, runs: &[Arc<Run>], from: usize) {
     let known = tasks.len();
     let mut touched = HashSet::new();
     for (i, run) in runs.iter().enumerate().skip(from) {
-        let name = &run.record.task.name;
+        let name = &run.task_name;
         let t = match index.get(name) {
             Some(&t) => t,
             None => {

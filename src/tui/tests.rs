@@ -373,7 +373,12 @@ fn edited_inputs_are_recomputed_and_compared() {
     s.keys("e");
     assert_eq!(s.edits.len(), 1, "e asks the loop for the editor");
     let run = s.edits[0];
-    let mut inputs = s.model.runs[run].record.inputs.clone().unwrap();
+    let mut inputs = s.model.runs[run]
+        .full_record()
+        .unwrap()
+        .inputs
+        .clone()
+        .unwrap();
     if let cachescope::pyjson::Value::Object(entries) = &mut inputs {
         for (_, v) in entries.iter_mut() {
             if let cachescope::pyjson::Value::Str(text) = v {
