@@ -603,7 +603,8 @@ impl Model {
                     self.live = false;
                     self.message = Some(format!(
                         "marked as A: {} {}; select another run to compare (Esc clears)",
-                        self.runs[run].task, self.runs[run].time
+                        self.runs[run].task(),
+                        self.runs[run].time()
                     ));
                 }
                 self.request()

@@ -347,7 +347,7 @@ fn edited_headline(e: &Explanation, task: &str) -> String {
 }
 
 fn run_label(run: &Run) -> String {
-    format!("{} · flow run {}", run.time, run.flow_run)
+    format!("{} · flow run {}", run.time(), run.flow_run)
 }
 
 /// Computes one comparison.
@@ -551,7 +551,7 @@ pub fn compare(job: &Job) -> Comparison {
                             "no earlier run of `{}` to compare with: it ran with a cold cache. \
                              Press l to compare with the next run, or c on another run to \
                              mark it as A.",
-                            selected.task
+                            selected.task()
                         ));
                         let side = Side::recorded(b);
                         out.nodes = tree_rows(&side, None, None);

@@ -7,7 +7,10 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use cachescope::engine::{CanonicalTexts, NodeStatus, RecordEvaluation, recompute, recompute_lean};
+use cachescope::engine::{
+    CanonicalJson, CanonicalTexts, NodeStatus, RecordEvaluation, recompute, recompute_lean,
+};
+use cachescope::hash::hash_json_text;
 use cachescope::load::{CanonicalText, RecordAt, RecordSource, read_record_at, visit_record_lean};
 use cachescope::pyjson::parse;
 use cachescope::record::RunRecord;
@@ -66,12 +69,8 @@ pub struct Run {
     pub badge: Badge,
     /// Some node could not be recomputed (user code, cloudpickle).
     pub unverifiable: bool,
-    /// `recorded_at` as `2026-11-24 20:31:37`, sanitised.
-    pub time: String,
     /// The flow run's name, sanitised; "-" outside a flow.
     pub flow_run: String,
-    /// The task's name, sanitised for display.
-    pub task: String,
     /// Lower-case words the filter matches against.
     haystack: String,
     /// Where the inputs and flow parameters are, for a record loaded lean (`record` then has
@@ -87,14 +86,39 @@ enum Kept {
     /// Canonical texts kept in memory (a run whose place in its file is not known).
     Texts(Box<CanonicalText>),
     /// In the record's file, read again whole when needed: a run of a big folder keeps no
-    /// record in memory, so the load faults in no memory for it. The texts' fingerprints
-    /// (xxh3), and the task, key and time it keeps, tell whether the file still holds what was
-    /// loaded.
+    /// record in memory, so the load faults in no memory for it. The texts' fingerprints,
+    /// and the task, key and time it keeps, tell whether the file still holds what was loaded.
     InFile {
         at: RecordAt,
-        inputs: Option<u64>,
-        parameters: Option<u64>,
+        inputs: Option<Fingerprint>,
+        parameters: Option<Fingerprint>,
     },
+}
+
+/// A canonical text's fingerprint, to tell whether a record's file still holds what was
+/// loaded: its md5 as `hash_objects` takes it where loading worked that out already (with many
+/// others at once, so it costs nothing more), else xxh3 of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fingerprint {
+    Md5(u128),
+    Xxh3(u64),
+}
+
+impl Fingerprint {
+    fn of(json: CanonicalJson) -> Fingerprint {
+        match json.hash.and_then(|h| u128::from_str_radix(h, 16).ok()) {
+            Some(md5) => Fingerprint::Md5(md5),
+            None => Fingerprint::Xxh3(xxhash_rust::xxh3::xxh3_64(json.text.as_bytes())),
+        }
+    }
+
+    /// Whether `text` is the text this is the fingerprint of.
+    fn is_of(self, text: &str) -> bool {
+        match self {
+            Fingerprint::Md5(md5) => u128::from_str_radix(&hash_json_text(text), 16) == Ok(md5),
+            Fingerprint::Xxh3(xxh3) => xxhash_rust::xxh3::xxh3_64(text.as_bytes()) == xxh3,
+        }
+    }
 }
 
 impl Run {
@@ -117,8 +141,8 @@ impl Run {
             _ if texts.inputs.is_none() && texts.flow_parameters.is_none() => Kept::Values,
             Some(at) => Kept::InFile {
                 at,
-                inputs: texts.inputs.map(|c| fingerprint(c.text)),
-                parameters: texts.flow_parameters.map(|c| fingerprint(c.text)),
+                inputs: texts.inputs.map(Fingerprint::of),
+                parameters: texts.flow_parameters.map(Fingerprint::of),
             },
             None => Kept::Texts(Box::new(CanonicalText::copied(texts))),
         };
@@ -127,7 +151,7 @@ impl Run {
 
     fn with(
         source: RecordSource,
-        record: Box<RunRecord>,
+        mut record: Box<RunRecord>,
         evaluation: RecordEvaluation,
         kept: Kept,
     ) -> Run {
@@ -144,28 +168,15 @@ impl Run {
         } else {
             Badge::Miss
         };
-        let time = record
-            .recorded_at
-            .as_deref()
-            .map(|t| {
-                let t = t.replace('T', " ");
-                t.get(..19).unwrap_or(&t).to_string()
-            })
-            .unwrap_or_else(|| "-".to_string());
         let flow_run = record
             .flow
             .as_ref()
-            .and_then(|f| f.run_name.clone())
-            .unwrap_or_else(|| "-".to_string());
-        let task = record.task.name.clone();
+            .and_then(|f| f.run_name.as_deref())
+            .unwrap_or("-");
         let unverifiable = evaluation.status == NodeStatus::Unverifiable;
-        let task_name = record.task.name.clone();
-        let task_key = record.task.task_key.clone();
-        let key = record.key.clone();
-        let recorded_at = record.recorded_at.clone();
         let haystack = format!(
             "{} {} {} {} {} {}{}",
-            task,
+            record.task.name,
             record.task_run.id.as_deref().unwrap_or(""),
             record.task_run.name.as_deref().unwrap_or(""),
             flow_run,
@@ -174,14 +185,26 @@ impl Run {
             if unverifiable { " unverifiable" } else { "" }
         )
         .to_lowercase();
-        let record = match kept {
-            Kept::InFile { .. } => None,
-            _ => Some(record),
+        let flow_run = sanitize_line(flow_run).into_owned();
+        // What the run keeps of a record it does not keep is moved out of it.
+        let (task_name, task_key, key, recorded_at, record) = match kept {
+            Kept::InFile { .. } => (
+                std::mem::take(&mut record.task.name),
+                record.task.task_key.take(),
+                record.key.take(),
+                record.recorded_at.take(),
+                None,
+            ),
+            _ => (
+                record.task.name.clone(),
+                record.task.task_key.clone(),
+                record.key.clone(),
+                record.recorded_at.clone(),
+                Some(record),
+            ),
         };
         Run {
-            time: sanitize_line(&time).into_owned(),
-            flow_run: sanitize_line(&flow_run).into_owned(),
-            task: sanitize_line(&task).into_owned(),
+            flow_run,
             source,
             record,
             task_name,
@@ -220,8 +243,8 @@ impl Run {
     fn read_again(
         &self,
         at: RecordAt,
-        inputs: Option<u64>,
-        parameters: Option<u64>,
+        inputs: Option<Fingerprint>,
+        parameters: Option<Fingerprint>,
     ) -> Result<RunRecord, String> {
         let changed = || {
             format!(
@@ -233,12 +256,15 @@ impl Run {
         let first_line = self.source.line.map_or(0, |l| l.saturating_sub(1));
         let mut found = None;
         visit_record_lean(&self.source.path, first_line, &bytes, |loaded, texts| {
-            let same = |kept: Option<u64>, text: Option<&str>| kept == text.map(fingerprint);
+            let same = |kept: Option<Fingerprint>, text: Option<CanonicalJson>| match (kept, text) {
+                (Some(kept), Some(text)) => kept.is_of(text.text),
+                (kept, text) => kept.is_none() && text.is_none(),
+            };
             let record = match loaded.record {
                 Ok(record)
                     if found.is_none()
-                        && same(inputs, texts.inputs.map(|c| c.text))
-                        && same(parameters, texts.flow_parameters.map(|c| c.text))
+                        && same(inputs, texts.inputs)
+                        && same(parameters, texts.flow_parameters)
                         && record.task.name == self.task_name
                         && record.task.task_key == self.task_key
                         && record.key == self.key
@@ -270,6 +296,23 @@ impl Run {
 
     fn sort_time(&self) -> &str {
         self.recorded_at.as_deref().unwrap_or("")
+    }
+
+    /// `recorded_at` as `2026-11-24 20:31:37`, sanitised ("-" when there is none): made when
+    /// a row is drawn, so that a run keeps no copy.
+    pub fn time(&self) -> String {
+        match self.recorded_at.as_deref() {
+            Some(t) => {
+                let t = t.replace('T', " ");
+                sanitize_line(t.get(..19).unwrap_or(&t)).into_owned()
+            }
+            None => "-".to_string(),
+        }
+    }
+
+    /// The task's name, sanitised for display.
+    pub fn task(&self) -> Cow<'_, str> {
+        sanitize_line(&self.task_name)
     }
 
     /// The task's name as recorded.
@@ -310,11 +353,6 @@ fn with_values(mut record: RunRecord, texts: &CanonicalTexts) -> RunRecord {
         flow.parameters = parse(text.text).ok();
     }
     record
-}
-
-/// A canonical text's fingerprint: whether a record's file still holds what was loaded.
-fn fingerprint(text: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
 
 /// A task and its runs, newest first (indexes into the run list).
@@ -461,4 +499,34 @@ pub fn hit_count(runs: &[Arc<Run>], task: &Task) -> (usize, usize) {
         .filter(|&&i| runs[i].badge == Badge::Hit)
         .count();
     (hits, looked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fingerprint;
+    use cachescope::engine::CanonicalJson;
+    use cachescope::hash::hash_json_text;
+
+    #[test]
+    fn a_fingerprint_tells_the_text_loaded_from_any_other() {
+        let text = r#"{"a": [1, 2.5], "b": "x"}"#;
+        let other = r#"{"a": [1, 2.5], "b": "y"}"#;
+        let md5 = hash_json_text(text);
+        let with_hash = CanonicalJson {
+            text,
+            hash: Some(&md5),
+            checked: false,
+        };
+        let without = CanonicalJson {
+            hash: None,
+            ..with_hash
+        };
+        let (a, b) = (Fingerprint::of(with_hash), Fingerprint::of(without));
+        assert!(matches!(a, Fingerprint::Md5(_)) && matches!(b, Fingerprint::Xxh3(_)));
+        for print in [a, b] {
+            assert!(print.is_of(text));
+            assert!(!print.is_of(other));
+            assert!(!print.is_of(""));
+        }
+    }
 }

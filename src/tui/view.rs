@@ -277,7 +277,7 @@ fn draw_runs(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
                     Span::styled(marker, theme.fg(Color::Blue).add_modifier(Modifier::BOLD)),
                     Span::styled(format!("{:<6}", run.badge.label()), theme.badge(run.badge)),
                     Span::raw(if run.unverifiable { "~" } else { " " }),
-                    Span::raw(format!("{} ", run.time)),
+                    Span::raw(format!("{} ", run.time())),
                     Span::styled(flow, theme.dim()),
                 ];
                 if model.live && model.selected_run() == Some(*i) {
@@ -352,7 +352,12 @@ fn draw_header(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
             lines.push(side(
                 "B",
                 Some(run.badge),
-                format!("{} · {} · flow run {}", run.task, run.time, run.flow_run),
+                format!(
+                    "{} · {} · flow run {}",
+                    run.task(),
+                    run.time(),
+                    run.flow_run
+                ),
             ));
         }
         Some(c) => {
@@ -397,7 +402,12 @@ fn draw_header(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
             if let Some(p) = &c.problem {
                 lines.push(Line::styled(safe(p), theme.sem(Sem::Warning)));
             }
-            let run_text = format!("{} · {} · flow run {}", run.task, run.time, run.flow_run);
+            let run_text = format!(
+                "{} · {} · flow run {}",
+                run.task(),
+                run.time(),
+                run.flow_run
+            );
             if c.against == Against::Live {
                 lines.push(side("A", Some(run.badge), run_text));
                 lines.push(side("B", None, safe(&c.how)));
