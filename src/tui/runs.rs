@@ -96,17 +96,22 @@ enum Kept {
 }
 
 /// A canonical text's fingerprint, to tell whether a record's file still holds what was
-/// loaded: its md5 as `hash_objects` takes it where loading worked that out already (with many
-/// others at once, so it costs nothing more), else xxh3 of it.
+/// loaded: the first 64 bits of its md5 as `hash_objects` takes it where loading worked that
+/// out already (with many others at once, so it costs nothing more), else xxh3 of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fingerprint {
-    Md5(u128),
+    Md5(u64),
     Xxh3(u64),
+}
+
+/// The first 64 bits of an md5 in hex.
+fn md5_prefix(hex: &str) -> Option<u64> {
+    u64::from_str_radix(hex.get(..16)?, 16).ok()
 }
 
 impl Fingerprint {
     fn of(json: CanonicalJson) -> Fingerprint {
-        match json.hash.and_then(|h| u128::from_str_radix(h, 16).ok()) {
+        match json.hash.and_then(md5_prefix) {
             Some(md5) => Fingerprint::Md5(md5),
             None => Fingerprint::Xxh3(xxhash_rust::xxh3::xxh3_64(json.text.as_bytes())),
         }
@@ -115,7 +120,7 @@ impl Fingerprint {
     /// Whether `text` is the text this is the fingerprint of.
     fn is_of(self, text: &str) -> bool {
         match self {
-            Fingerprint::Md5(md5) => u128::from_str_radix(&hash_json_text(text), 16) == Ok(md5),
+            Fingerprint::Md5(md5) => md5_prefix(&hash_json_text(text)) == Some(md5),
             Fingerprint::Xxh3(xxh3) => xxhash_rust::xxh3::xxh3_64(text.as_bytes()) == xxh3,
         }
     }
@@ -174,7 +179,7 @@ impl Run {
             .and_then(|f| f.run_name.as_deref())
             .unwrap_or("-");
         let unverifiable = evaluation.status == NodeStatus::Unverifiable;
-        let haystack = format!(
+        let mut haystack = format!(
             "{} {} {} {} {} {}{}",
             record.task.name,
             record.task_run.id.as_deref().unwrap_or(""),
@@ -183,8 +188,13 @@ impl Run {
             badge.label(),
             source,
             if unverifiable { " unverifiable" } else { "" }
-        )
-        .to_lowercase();
+        );
+        // Lower-cased where it lies when it is ASCII (nearly always).
+        if haystack.is_ascii() {
+            haystack.make_ascii_lowercase();
+        } else {
+            haystack = haystack.to_lowercase();
+        }
         let flow_run = sanitize_line(flow_run).into_owned();
         // What the run keeps of a record it does not keep is moved out of it.
         let (task_name, task_key, key, recorded_at, record) = match kept {
