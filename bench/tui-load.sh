@@ -2,8 +2,11 @@
 # The terminal UI on a big runs folder: time to the first frame (the inspector's frame on the
 # screen, measured by polling a tmux pane every 5 ms from the moment the command starts; then
 # every 100 ms, so that polling does not slow the load it waits for) and to
-# the full load (the UI's own "loaded N runs of M tasks in X ms" message, timed by the loader),
-# and the peak memory of the whole session (GNU time). Needs tmux and GNU time; release build.
+# the full load (the UI's own "loaded N runs of M tasks in X ms" message: from the start of the
+# load until the UI holds every run, grouped and listed), and the peak memory of the whole
+# session (GNU time). Each round then times `cachescope keys DIR --json` (the whole process,
+# output to /dev/null) on the same records, so that the two are compared in the same minutes,
+# and the last line gives the medians and their ratio. Needs tmux and GNU time; release build.
 # Usage: bench/tui-load.sh DIR [ROUNDS]     (DIR: records, e.g. made by bench/make_records.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +21,7 @@ out=$(mktemp -d)
 trap 'tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$out"' EXIT
 for i in $(seq "$rounds"); do
   tmux -L "$sock" kill-server 2>/dev/null || true
+  rm -f "$out/rss"
   tmux -L "$sock" new-session -d -x 160 -y 45 "bash --norc --noprofile"
   tmux -L "$sock" send-keys "/usr/bin/time -f '%M' -o $out/rss $bin $dir; exit" Enter
   start=$(date +%s%N)
@@ -39,5 +43,16 @@ for i in $(seq "$rounds"); do
   done
   tmux -L "$sock" send-keys q
   for _ in $(seq 200); do [ -s "$out/rss" ] && break; sleep 0.05; done
-  echo "round $i: first frame ${first} ms; $loaded; peak memory $(( $(cat "$out/rss") / 1024 )) MB"
+  ms=$(grep -o "in [0-9]* ms" <<<"$loaded" | grep -o "[0-9]*")
+  k0=$(date +%s%N)
+  "$bin" keys "$dir" --json >/dev/null
+  keys=$(( ($(date +%s%N) - k0) / 1000000 ))
+  echo "$ms $keys" >>"$out/pairs"
+  echo "round $i: first frame ${first} ms; $loaded; peak memory $(( $(cat "$out/rss") / 1024 )) MB; keys --json ${keys} ms"
 done
+python3 - "$out/pairs" <<'PY'
+import statistics, sys
+pairs = [tuple(map(int, line.split())) for line in open(sys.argv[1])]
+tui, keys = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+print(f"median: full load {tui:.0f} ms, keys --json {keys:.0f} ms: the load takes {tui / keys:.2f}x keys' time")
+PY

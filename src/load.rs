@@ -23,7 +23,9 @@ use crate::record::RunRecord;
 /// Where a record came from: a file, and for `.jsonl` the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordSource {
-    pub path: PathBuf,
+    /// Shared by the records of one `.jsonl` unit: a path per record was an allocation per
+    /// record, and the inspector keeps every run's source.
+    pub path: Arc<Path>,
     pub line: Option<usize>,
 }
 
@@ -127,7 +129,7 @@ pub fn visit_record_lean(
 ) {
     let out = &mut Direct(&mut visit);
     if is_jsonl(path) {
-        load_lines_bytes(bytes, path, first_line, 0, true, out);
+        load_lines_bytes(bytes, &Arc::from(path), first_line, 0, true, out);
     } else {
         load_bytes_with(path, bytes, true, out);
     }
@@ -500,7 +502,7 @@ fn load_file_with(path: &Path, lean: bool, out: &mut Direct) {
 
 fn load_bytes_with<'t>(path: &Path, bytes: &'t [u8], lean: bool, out: &mut dyn Collect<'t>) {
     if is_jsonl(path) {
-        return load_lines_bytes(bytes, path, 0, 0, lean, out);
+        return load_lines_bytes(bytes, &Arc::from(path), 0, 0, lean, out);
     }
     let text = match utf8(bytes) {
         Ok(text) => text,
@@ -519,7 +521,7 @@ fn load_bytes_with<'t>(path: &Path, bytes: &'t [u8], lean: bool, out: &mut dyn C
         }
     };
     let source = RecordSource {
-        path: path.to_path_buf(),
+        path: path.into(),
         line: None,
     };
     if text.trim().is_empty() {
@@ -577,7 +579,7 @@ impl Origin {
 /// The records of whole lines of a `.jsonl` file; `first_line` is the number of lines before.
 fn load_lines_text<'t>(
     text: &'t str,
-    path: &Path,
+    path: &Arc<Path>,
     first_line: usize,
     origin: Origin,
     lean: bool,
@@ -595,7 +597,7 @@ fn load_lines_text<'t>(
         }
         let at = first_line + i;
         let source = RecordSource {
-            path: path.to_path_buf(),
+            path: Arc::clone(path),
             line: Some(at + 1),
         };
         let place = origin.at(line.as_bytes());
@@ -607,7 +609,7 @@ fn load_lines_text<'t>(
 /// its own, naming its line and column, and the other lines still load.
 fn load_lines_bytes<'t>(
     bytes: &'t [u8],
-    path: &Path,
+    path: &Arc<Path>,
     first_line: usize,
     first_byte: u64,
     lean: bool,
@@ -633,7 +635,7 @@ fn load_lines_bytes<'t>(
                     ),
                 };
                 let source = RecordSource {
-                    path: path.to_path_buf(),
+                    path: Arc::clone(path),
                     line: Some(at),
                 };
                 slot(out, source, error);
@@ -958,7 +960,7 @@ fn load_unit_with(unit: Unit, lean: bool, out: &mut Sink) {
         }
         Unit::Failed(error) => {
             let source = RecordSource {
-                path: error.path.clone(),
+                path: error.path.as_path().into(),
                 line: error.line,
             };
             slot(&mut Direct(out), source, error);
@@ -973,7 +975,7 @@ pub fn load_streamed(files: &[PathBuf], workers: usize, sink: impl FnMut(Vec<Loa
 
 fn file_error<'t>(out: &mut dyn Collect<'t>, path: &Path, error: LoadError) {
     let source = RecordSource {
-        path: path.to_path_buf(),
+        path: path.into(),
         line: None,
     };
     slot(out, source, error);
@@ -1068,7 +1070,7 @@ fn load_text_with(
     lean: bool,
 ) -> (Result<RunRecord, LoadError>, CanonicalText) {
     let source = RecordSource {
-        path: path.to_path_buf(),
+        path: path.into(),
         line: None,
     };
     let mut got = None;
@@ -1121,7 +1123,7 @@ mod tests {
     fn sources_order_by_path_components_then_line() {
         use super::RecordSource;
         let source = |path: &str, line| RecordSource {
-            path: path.into(),
+            path: Path::new(path).into(),
             line,
         };
         let mut sources = vec![

@@ -333,7 +333,7 @@ mod tests {
     use crate::load::RecordSource;
     use crate::policy::{PolicyKind, Recorded};
     use crate::record::{Environment, Outcome, RunRecord, TaskInfo, TaskRunInfo};
-    use std::path::PathBuf;
+    use std::path::Path;
 
     /// A tree with recorded keys, as read from a record.
     fn leaf(kind: PolicyKind, key: &str) -> PolicyNode {
@@ -388,7 +388,7 @@ mod tests {
 
     fn source() -> RecordSource {
         RecordSource {
-            path: PathBuf::from("r.json"),
+            path: Path::new("r.json").into(),
             line: None,
         }
     }

@@ -258,7 +258,7 @@ mod tests {
     fn pick(records: &[RunRecord], b: usize) -> Option<(usize, Pairing)> {
         let sources: Vec<RecordSource> = (0..records.len())
             .map(|i| RecordSource {
-                path: format!("r{i}.json").into(),
+                path: std::path::PathBuf::from(format!("r{i}.json")).into(),
                 line: None,
             })
             .collect();

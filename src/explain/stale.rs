@@ -220,7 +220,7 @@ mod tests {
 
     fn source(name: &str) -> RecordSource {
         RecordSource {
-            path: PathBuf::from(format!("runs/{name}.json")),
+            path: PathBuf::from(format!("runs/{name}.json")).into(),
             line: None,
         }
     }

@@ -114,7 +114,7 @@ fn record(s: &Spec) -> RunRecord {
 
 fn source(name: &str) -> RecordSource {
     RecordSource {
-        path: PathBuf::from(format!("runs/{name}.json")),
+        path: PathBuf::from(format!("runs/{name}.json")).into(),
         line: None,
     }
 }

@@ -308,7 +308,9 @@ impl Session {
             },
         );
         for (unit, record) in select(session.options.scope, &session.records) {
-            session.dirty.insert(unit.clone(), record.path.clone());
+            session
+                .dirty
+                .insert(unit.clone(), record.path.to_path_buf());
             session.units.insert(
                 unit,
                 Unit {
@@ -679,7 +681,7 @@ impl Session {
                     .get(&record)
                     .or_else(|| old.and_then(|o| changed.get(o)))
                     .cloned()
-                    .unwrap_or_else(|| record.path.clone())
+                    .unwrap_or_else(|| record.path.to_path_buf())
             };
             match self.units.get_mut(&unit) {
                 Some(u) if u.record == record && !changed.contains_key(&record) => {}

@@ -16,7 +16,7 @@ use ratatui::layout::{Position, Rect};
 use super::action::{Action, Pane, action_for};
 use super::compare::{Against, Comparison};
 use super::layout::{Layout, layout};
-use super::runs::{Badge, RowId, Run, Task, add_to_groups, group, rows};
+use super::runs::{Badge, BatchGroups, RowId, Run, Task, add_grouped, group, rows_into};
 use super::walkthrough::{Step, Target};
 
 /// Everything that can happen.
@@ -28,6 +28,8 @@ pub enum Msg {
     /// A batch of runs from the loader, with how far it got.
     Loaded {
         runs: Vec<Arc<Run>>,
+        /// `runs` grouped by task, each group sorted (the loader does it on its own thread).
+        groups: BatchGroups,
         errors: Vec<LoadError>,
         done: usize,
         total: usize,
@@ -49,6 +51,25 @@ pub enum Msg {
         errors: Vec<LoadError>,
     },
     Tick,
+}
+
+#[cfg(test)]
+impl Msg {
+    /// A batch of `runs`, grouped here (the loader groups its batches as they fill).
+    pub fn loaded(runs: Vec<Arc<Run>>, errors: Vec<LoadError>, done: usize, total: usize) -> Msg {
+        let mut groups = BatchGroups::default();
+        for run in &runs {
+            groups.push(run);
+        }
+        groups.sort(&runs);
+        Msg::Loaded {
+            runs,
+            groups,
+            errors,
+            done,
+            total,
+        }
+    }
 }
 
 /// What the event loop must do for the model.
@@ -298,7 +319,13 @@ impl Model {
     }
 
     fn rebuild_rows(&mut self) {
-        self.rows = rows(&self.runs, &self.tasks, &self.collapsed, &self.filter);
+        rows_into(
+            &mut self.rows,
+            &self.runs,
+            &self.tasks,
+            &self.collapsed,
+            &self.filter,
+        );
         if self
             .selected
             .as_ref()
@@ -915,6 +942,7 @@ impl Model {
     fn on_loaded(
         &mut self,
         runs: Vec<Arc<Run>>,
+        groups: BatchGroups,
         errors: Vec<LoadError>,
         done: usize,
         total: usize,
@@ -922,7 +950,7 @@ impl Model {
         let before = self.selected_run();
         let from = self.runs.len();
         Arc::make_mut(&mut self.runs).extend(runs);
-        add_to_groups(&mut self.tasks, &self.runs, from);
+        add_grouped(&mut self.tasks, &self.runs, from, groups);
         self.errors.extend(errors);
         self.loading = Some((done, total));
         self.rebuild_rows();
@@ -1092,7 +1120,7 @@ impl Model {
             }
             WatchEvent::Record(r) => {
                 self.message = Some(format!("{at} {} was written", name(&r.record.path)));
-                vec![Effect::Reload(r.record.path.clone())]
+                vec![Effect::Reload(r.record.path.to_path_buf())]
             }
             WatchEvent::Error(e) => {
                 self.message = Some(format!(
@@ -1120,7 +1148,7 @@ impl Model {
         Arc::make_mut(&mut self.runs).extend(added.into_iter().map(Arc::new));
         self.tasks = group(&self.runs);
         let loading = self.loading;
-        let effects = self.on_loaded(Vec::new(), Vec::new(), 0, 0);
+        let effects = self.on_loaded(Vec::new(), BatchGroups::default(), Vec::new(), 0, 0);
         self.loading = loading;
         if effects.is_empty() && before.is_some() {
             return self.request();
@@ -1157,10 +1185,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Loaded {
             runs,
+            groups,
             errors,
             done,
             total,
-        } => model.on_loaded(runs, errors, done, total),
+        } => model.on_loaded(runs, groups, errors, done, total),
         Msg::LoadFinished { ms } => model.on_finished(ms),
         Msg::Compared(c) => {
             // A record file changed since the load: its runs are loaded again (replacing the

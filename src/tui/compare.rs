@@ -347,7 +347,7 @@ fn edited_headline(e: &Explanation, task: &str) -> String {
 }
 
 fn run_label(run: &Run) -> String {
-    format!("{} · flow run {}", run.time(), run.flow_run)
+    format!("{} · flow run {}", run.time(), run.flow_run())
 }
 
 /// Computes one comparison.
@@ -375,8 +375,8 @@ pub fn compare(job: &Job) -> Comparison {
         r.full_record()
             .map_err(|e| {
                 unreadable.push(e);
-                if !unreadable_files.contains(&r.source.path) {
-                    unreadable_files.push(r.source.path.clone());
+                if !unreadable_files.iter().any(|f| *f == *r.source.path) {
+                    unreadable_files.push(r.source.path.to_path_buf());
                 }
             })
             .ok()

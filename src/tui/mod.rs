@@ -130,6 +130,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let crash_key = std::env::var("CACHESCOPE_TEST_PANIC_KEY").ok();
     let paused = Arc::new(AtomicBool::new(false));
     spawn_input(tx.clone(), paused.clone());
+    let load_started = std::time::Instant::now();
     worker::spawn_loader(options.paths.clone(), tx.clone());
     let compare = worker::Comparer::spawn(tx.clone(), options.project.clone());
     // Test-only, like the panic key: where to write each frame's text (see `draw`).
@@ -162,6 +163,14 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             {
                 panic!("test-only panic (CACHESCOPE_TEST_PANIC_KEY)");
             }
+            // The load is timed until the model holds every run (its last batch added, which
+            // the loader's own clock does not see), not until the loader has sent them.
+            let msg = match msg {
+                Msg::LoadFinished { .. } => Msg::LoadFinished {
+                    ms: load_started.elapsed().as_millis(),
+                },
+                msg => msg,
+            };
             // A tick only redraws while a changed node is marked.
             let tick = matches!(msg, Msg::Tick) && model.flash.is_none();
             for effect in update(&mut model, msg) {

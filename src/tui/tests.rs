@@ -42,12 +42,7 @@ fn load(paths: &[PathBuf]) -> Msg {
             }
         }
     }
-    Msg::Loaded {
-        runs,
-        errors,
-        done: files.len(),
-        total: files.len(),
-    }
+    Msg::loaded(runs, errors, files.len(), files.len())
 }
 
 /// A model with `paths` loaded, at `size`; comparisons are answered before this returns.
@@ -1063,12 +1058,7 @@ fn a_file_changed_since_the_load_is_loaded_again_and_compared() {
     let (path, mut lines) = sample_runs_as_lines(tmp.path());
     let runs = lean_runs(&path, |_, _| {});
     let count = runs.len();
-    let loaded = Msg::Loaded {
-        runs,
-        errors: Vec::new(),
-        done: 1,
-        total: 1,
-    };
+    let loaded = Msg::loaded(runs, Vec::new(), 1, 1);
     let mut screen = Screen::loaded(loaded, WIDE);
     let first = screen
         .model
@@ -1268,12 +1258,7 @@ fn comparisons_wait_for_the_end_of_a_load_unless_asked_for() {
     let mut batch = |model: &mut Model, n: usize, done: usize| {
         let effects = update(
             model,
-            Msg::Loaded {
-                runs: runs.by_ref().take(n).collect(),
-                errors: Vec::new(),
-                done,
-                total,
-            },
+            Msg::loaded(runs.by_ref().take(n).collect(), Vec::new(), done, total),
         );
         assert!(
             !effects.iter().any(|e| matches!(e, Effect::Compare(_))),
@@ -1414,4 +1399,73 @@ fn a_run_of_another_task_with_bs_key_is_read_whole_for_the_comparison() {
     assert_eq!(lean.headline, whole.headline);
     assert_eq!(format!("{:?}", lean.advice), format!("{:?}", whole.advice));
     assert_eq!(lean.notes, whole.notes);
+}
+
+/// Grouping a load batch by batch (each batch grouped and sorted on the loader's thread, then
+/// merged into the tasks) gives the tasks that grouping every run at once gives, and both
+/// give each task's runs newest first, ties broken by the record's place: whatever the batch
+/// sizes, with tasks first seen in a later batch and runs of one time in different batches.
+#[test]
+fn runs_grouped_batch_by_batch_are_the_runs_grouped_at_once() {
+    use super::runs::{BatchGroups, add_grouped, group};
+    use cachescope::load::RecordSource;
+
+    let Msg::Loaded { runs, .. } = load(&[sample_runs()]) else {
+        unreachable!()
+    };
+    // The sample runs, then copies at three shared times (ties), in an order that interleaves
+    // the tasks and brings some only late.
+    let mut all: Vec<Arc<Run>> = Vec::new();
+    for (i, run) in runs.iter().enumerate().rev() {
+        all.push(run.clone());
+        let mut record = run.full_record().unwrap().into_owned();
+        record.recorded_at = Some(format!("2026-11-24T20:0{}:00.000000+00:00", i % 3));
+        let source = RecordSource {
+            path: Path::new("copies.jsonl").into(),
+            line: Some(1000 - i),
+        };
+        all.push(Arc::new(Run::new(source, Box::new(record))));
+    }
+    all.sort_by_key(|r| r.task_name().len() % 3);
+    let reference: Vec<(String, Vec<usize>)> = {
+        let mut names: Vec<&str> = all.iter().map(|r| r.task_name()).collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|name| {
+                let mut mine: Vec<usize> = (0..all.len())
+                    .filter(|&i| all[i].task_name() == name)
+                    .collect();
+                mine.sort_by(|&a, &b| {
+                    (all[b].recorded_at(), &all[b].source)
+                        .cmp(&(all[a].recorded_at(), &all[a].source))
+                });
+                (name.to_string(), mine)
+            })
+            .collect()
+    };
+    let shape = |tasks: &[super::runs::Task]| -> Vec<(String, Vec<usize>)> {
+        tasks
+            .iter()
+            .map(|t| (t.name.clone(), t.runs.clone()))
+            .collect()
+    };
+    assert!(reference.len() > 2 && all.len() > 100);
+    assert_eq!(shape(&group(&all)), reference);
+    for size in [1, 2, 7, 40, all.len()] {
+        let mut tasks = Vec::new();
+        let mut from = 0;
+        while from < all.len() {
+            let to = (from + size).min(all.len());
+            let mut groups = BatchGroups::default();
+            for run in &all[from..to] {
+                groups.push(run);
+            }
+            groups.sort(&all[from..to]);
+            add_grouped(&mut tasks, &all[..to], from, groups);
+            from = to;
+        }
+        assert_eq!(shape(&tasks), reference, "batches of {size}");
+    }
 }

@@ -272,7 +272,7 @@ fn draw_runs(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
             RowId::Run(i) => {
                 let run = &model.runs[*i];
                 let marker = if model.marked == Some(*i) { "A " } else { "  " };
-                let flow = fit(&run.flow_run, width.saturating_sub(2 + 7 + 20 + 2));
+                let flow = fit(&run.flow_run(), width.saturating_sub(2 + 7 + 20 + 2));
                 let mut spans = vec![
                     Span::styled(marker, theme.fg(Color::Blue).add_modifier(Modifier::BOLD)),
                     Span::styled(format!("{:<6}", run.badge.label()), theme.badge(run.badge)),
@@ -356,7 +356,7 @@ fn draw_header(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
                     "{} · {} · flow run {}",
                     run.task(),
                     run.time(),
-                    run.flow_run
+                    run.flow_run()
                 ),
             ));
         }
@@ -406,7 +406,7 @@ fn draw_header(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
                 "{} · {} · flow run {}",
                 run.task(),
                 run.time(),
-                run.flow_run
+                run.flow_run()
             );
             if c.against == Against::Live {
                 lines.push(side("A", Some(run.badge), run_text));

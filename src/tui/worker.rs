@@ -16,7 +16,7 @@ use jiff::Timestamp;
 
 use super::app::{Msg, Request};
 use super::compare::{Job, compare};
-use super::runs::Run;
+use super::runs::{BatchGroups, Run};
 
 /// Loads every record under `paths` on every core (the work queue `keys` uses: big `.jsonl`
 /// files are cut into runs of lines), sending batches in path order (every 100 ms, every 500 ms
@@ -36,6 +36,7 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
         let size = |p: &std::path::Path| sizes.get(p).copied().unwrap_or(0);
         let total: usize = sizes.values().sum();
         let mut batch = Vec::new();
+        let mut groups = BatchGroups::default();
         let mut batch_errors = errors;
         let mut done = 0;
         let mut last = Instant::now();
@@ -66,6 +67,9 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
                 (runs, errors, bytes)
             },
             |(runs, errors, bytes)| {
+                for run in &runs {
+                    groups.push(run);
+                }
                 batch.extend(runs);
                 batch_errors.extend(errors);
                 done += bytes;
@@ -76,7 +80,9 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
                     return;
                 }
                 sent += batch.len();
+                groups.sort(&batch);
                 let msg = Msg::Loaded {
+                    groups: std::mem::take(&mut groups),
                     runs: std::mem::take(&mut batch),
                     errors: std::mem::take(&mut batch_errors),
                     done: done.min(total),
@@ -90,7 +96,9 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
         if closed {
             return;
         }
+        groups.sort(&batch);
         let _ = tx.send(Msg::Loaded {
+            groups,
             runs: batch,
             errors: batch_errors,
             done: total,
