@@ -272,7 +272,7 @@ fn draw_runs(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
             RowId::Run(i) => {
                 let run = &model.runs[*i];
                 let marker = if model.marked == Some(*i) { "A " } else { "  " };
-                let flow = fit(&run.flow_run(), width.saturating_sub(2 + 7 + 20 + 2));
+                let flow = fit(run.flow_run(), width.saturating_sub(2 + 7 + 20 + 2));
                 let mut spans = vec![
                     Span::styled(marker, theme.fg(Color::Blue).add_modifier(Modifier::BOLD)),
                     Span::styled(format!("{:<6}", run.badge.label()), theme.badge(run.badge)),
