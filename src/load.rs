@@ -58,9 +58,15 @@ impl RecordSource {
 
 impl fmt::Display for RecordSource {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        // A UTF-8 path as it is; `display` would check it again, chunk by chunk, for each of
+        // the 100,000 runs the inspector lists.
+        match self.path.to_str() {
+            Some(path) => f.write_str(path)?,
+            None => write!(f, "{}", self.path.display())?,
+        }
         match self.line {
-            Some(line) => write!(f, "{}:{line}", self.path.display()),
-            None => write!(f, "{}", self.path.display()),
+            Some(line) => write!(f, ":{line}"),
+            None => Ok(()),
         }
     }
 }
@@ -1255,6 +1261,32 @@ mod tests {
                 assert_eq!(recompute(&full), recompute_lean(&lean, &texts.texts()));
             }
         }
+    }
+
+    /// A source shows as its path (as `Path::display` shows it, a non-UTF-8 byte replaced)
+    /// and, in a `.jsonl` file, its line.
+    #[test]
+    fn a_source_shows_its_path_as_display_does_and_its_line() {
+        use super::RecordSource;
+        use std::os::unix::ffi::OsStrExt;
+        let utf8 = Path::new("runs/é/records.jsonl");
+        let other = Path::new(std::ffi::OsStr::from_bytes(b"runs/\xff/r.json"));
+        for path in [utf8, other] {
+            let source = |line| RecordSource {
+                path: path.into(),
+                line,
+            };
+            assert_eq!(source(None).to_string(), path.display().to_string());
+            assert_eq!(source(Some(7)).to_string(), format!("{}:7", path.display()));
+        }
+        assert!(
+            RecordSource {
+                path: other.into(),
+                line: None
+            }
+            .to_string()
+            .contains('\u{fffd}')
+        );
     }
 
     #[test]
