@@ -7,7 +7,9 @@ use std::sync::Mutex;
 
 use cachescope::engine::{NodeStatus, RecordEvaluation, recompute, recompute_lean};
 use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source};
-use cachescope::load::{BLOCK, LoadError, Loaded, discover, load_unit, units, visit_unit_lean};
+use cachescope::load::{
+    BLOCK, LoadError, Loaded, Unit, discover, load_unit, units, visit_unit_lean,
+};
 use cachescope::nondeterministic::{NonDeterminism, correct_live, observe};
 use cachescope::par::{Spread, default_workers, stream_ordered};
 use cachescope::record::RunRecord;
@@ -393,7 +395,14 @@ fn stream(
         units(files, block),
         workers,
         |unit| {
-            let mut text = Vec::new();
+            // Sized for the unit's lines at once (a line is about a twelfth of its record's
+            // text, a `.json` file's line a few hundred bytes): grown by doubling, the buffer
+            // was copied seven times a unit.
+            let mut text = Vec::with_capacity(match &unit {
+                Unit::Lines { bytes, .. } => bytes.len() / 8 + 512,
+                Unit::Files(paths) => paths.len() * 512,
+                Unit::Failed(_) => 512,
+            });
             let mut statuses: Vec<NodeStatus> = Vec::new();
             let mut errors: Vec<String> = Vec::new();
             let mut tally = |results: &[KeysResult], text: &mut Vec<u8>| {
