@@ -668,6 +668,8 @@ pub enum Unit {
         /// Where these bytes begin in the file.
         first_byte: u64,
         bytes: Block,
+        /// The file's length when it was opened (what a load's progress counts against).
+        file_len: u64,
     },
     /// A `.jsonl` file that failed while being read.
     Failed(LoadError),
@@ -691,8 +693,14 @@ pub fn units(files: &[PathBuf], block: usize) -> impl Iterator<Item = Unit> + '_
             if is_jsonl(path) {
                 i += 1;
                 match open_regular(path) {
-                    Ok((file, _)) => {
-                        reading = Some(LineBlocks::new(path, file, block, spare.clone()));
+                    Ok((file, meta)) => {
+                        reading = Some(LineBlocks::new(
+                            path,
+                            file,
+                            meta.len(),
+                            block,
+                            spare.clone(),
+                        ));
                     }
                     Err(e) => return Some(Unit::Failed(e)),
                 }
@@ -779,6 +787,7 @@ impl Spare {
 struct LineBlocks {
     path: Arc<Path>,
     file: fs::File,
+    file_len: u64,
     block: usize,
     spare: Spare,
     /// The start of a line read past the end of the last unit.
@@ -790,10 +799,11 @@ struct LineBlocks {
 }
 
 impl LineBlocks {
-    fn new(path: &Path, file: fs::File, block: usize, spare: Spare) -> LineBlocks {
+    fn new(path: &Path, file: fs::File, file_len: u64, block: usize, spare: Spare) -> LineBlocks {
         LineBlocks {
             path: Arc::from(path),
             file,
+            file_len,
             block: block.max(1),
             spare,
             carry: Vec::new(),
@@ -865,6 +875,7 @@ impl Iterator for LineBlocks {
                 bytes,
                 spare: self.spare.clone(),
             },
+            file_len: self.file_len,
         })
     }
 }
@@ -959,6 +970,7 @@ fn load_unit_with(unit: Unit, lean: bool, out: &mut Sink) {
             first_line,
             first_byte,
             bytes,
+            ..
         } => {
             let mut batch = Batch::default();
             load_lines_bytes(&bytes, &path, first_line, first_byte, lean, &mut batch);

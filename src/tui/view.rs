@@ -216,7 +216,10 @@ fn draw_runs(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
     let focused = model.focus == Pane::Runs && model.overlay.is_none();
     let mut title = format!("{} ({})", Pane::Runs.title(), model.runs.len());
     if let Some((done, total)) = model.loading {
-        title.push_str(&format!(" loading {}", progress(done, total)));
+        title.push_str(" loading");
+        if let Some(percent) = percent(done, total) {
+            title.push_str(&format!(" {percent}%"));
+        }
     }
     if !model.filter.is_empty() {
         title.push_str(&format!(" filter: {}", safe(&model.filter)));
@@ -707,7 +710,14 @@ fn draw_status(model: &Model, frame: &mut Frame, area: Rect, theme: &Theme) {
     }
     let message = match (&model.message, model.loading) {
         (Some(m), _) => safe(m),
-        (None, Some((done, total))) => format!("loading {}…", progress(done, total)),
+        (None, Some((done, total))) => match percent(done, total) {
+            Some(percent) => {
+                let files = total.div_ceil(super::worker::PARTS);
+                let s = if files == 1 { "" } else { "s" };
+                format!("loading {percent}% of {files} file{s}…")
+            }
+            None => "loading…".to_string(),
+        },
         (None, None) if !model.errors.is_empty() => format!(
             "{} file(s) could not be loaded: E lists them",
             model.errors.len()
@@ -886,13 +896,8 @@ fn draw_what_if(
     frame.set_cursor_position((inner.x + 13 + cursor as u16, inner.y));
 }
 
-/// How far the load is, from bytes read of all the record files' bytes: `41% of 303 MB`.
-fn progress(done: usize, total: usize) -> String {
-    let percent = (done * 100).checked_div(total).unwrap_or(100);
-    let mb = total as f64 / 1e6;
-    if mb >= 10.0 {
-        format!("{percent}% of {mb:.0} MB")
-    } else {
-        format!("{percent}% of {mb:.1} MB")
-    }
+/// How much of a load is done, in percent: `done` of `total` parts of files
+/// ([`PARTS`](super::worker::PARTS) a file); none before the files are known.
+fn percent(done: usize, total: usize) -> Option<usize> {
+    (total > 0).then(|| done.min(total) * 100 / total)
 }
