@@ -57,14 +57,9 @@ pub enum Msg {
 impl Msg {
     /// A batch of `runs`, grouped here (the loader groups its batches as they fill).
     pub fn loaded(runs: Vec<Arc<Run>>, errors: Vec<LoadError>, done: usize, total: usize) -> Msg {
-        let mut groups = BatchGroups::default();
-        for run in &runs {
-            groups.push(run);
-        }
-        groups.sort(&runs);
         Msg::Loaded {
+            groups: BatchGroups::of(&runs),
             runs,
-            groups,
             errors,
             done,
             total,

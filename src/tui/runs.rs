@@ -494,12 +494,7 @@ pub fn group(runs: &[Arc<Run>]) -> Vec<Task> {
 /// Adds `runs[from..]` to `tasks` (grouped from `runs[..from]`): [`add_grouped`] with the new
 /// runs grouped here.
 pub fn add_to_groups(tasks: &mut Vec<Task>, runs: &[Arc<Run>], from: usize) {
-    let mut groups = BatchGroups::default();
-    for run in &runs[from..] {
-        groups.push(run);
-    }
-    groups.sort(&runs[from..]);
-    add_grouped(tasks, runs, from, groups);
+    add_grouped(tasks, runs, from, BatchGroups::of(&runs[from..]));
 }
 
 /// A batch's runs grouped by task, each group sorted newest first. The loader makes it on its
@@ -516,6 +511,16 @@ pub struct BatchGroups {
 }
 
 impl BatchGroups {
+    /// The batch `runs`, grouped and sorted.
+    pub fn of(runs: &[Arc<Run>]) -> BatchGroups {
+        let mut groups = BatchGroups::default();
+        for run in runs {
+            groups.push(run);
+        }
+        groups.sort(runs);
+        groups
+    }
+
     /// Adds the batch's next run.
     pub fn push(&mut self, run: &Run) {
         let name = run.task_name();

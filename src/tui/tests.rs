@@ -1458,11 +1458,7 @@ fn runs_grouped_batch_by_batch_are_the_runs_grouped_at_once() {
         let mut from = 0;
         while from < all.len() {
             let to = (from + size).min(all.len());
-            let mut groups = BatchGroups::default();
-            for run in &all[from..to] {
-                groups.push(run);
-            }
-            groups.sort(&all[from..to]);
+            let groups = BatchGroups::of(&all[from..to]);
             add_grouped(&mut tasks, &all[..to], from, groups);
             from = to;
         }
