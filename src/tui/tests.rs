@@ -1049,6 +1049,78 @@ fn a_comparison_says_when_a_record_changed_on_disk_since_the_load() {
     assert_eq!(format!("{:?}", back.lines), format!("{:?}", whole.lines));
 }
 
+/// The comparison worker keeps the records its last comparison read whole, and the next one
+/// uses them: a comparison of another run of the same task reads none of them from the file
+/// again (here the file is gone by then, and the comparison is whole all the same, the one a
+/// comparison from scratch made before the file went), and only what the last comparison read
+/// is kept.
+#[test]
+fn a_comparison_uses_the_records_the_last_one_read() {
+    use super::app::Request;
+    use super::compare::{Against, LastReads, compare_with};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, _) = sample_runs_as_lines(tmp.path());
+    let runs = Arc::new(lean_runs(&path, |_, _| {}));
+    let request = |selected: usize| Request {
+        generation: 1,
+        selected,
+        against: Against::Paired,
+        what_if: None,
+        edited_inputs: None,
+    };
+    let fresh = |selected| compare(&job(request(selected), runs.clone(), None, now()));
+    // Two misses of one task with inputs, each with an earlier run to compare with.
+    let misses: Vec<usize> = (0..runs.len())
+        .filter(|&i| runs[i].has_inputs() && runs[i].badge == super::runs::Badge::Miss)
+        .filter(|&i| {
+            let c = fresh(i);
+            c.problem.is_none() && c.explanation.is_some()
+        })
+        .collect();
+    let (first, second) = misses
+        .iter()
+        .flat_map(|&a| misses.iter().map(move |&b| (a, b)))
+        .find(|&(a, b)| a != b && runs[a].task_name() == runs[b].task_name())
+        .expect("two misses of one task");
+    let (first_fresh, second_fresh) = (fresh(first), fresh(second));
+
+    let mut last = LastReads::default();
+    let one = compare_with(&job(request(first), runs.clone(), None, now()), &mut last);
+    assert_eq!(
+        format!("{:?}", one.lines),
+        format!("{:?}", first_fresh.lines)
+    );
+    std::fs::remove_file(&path).unwrap();
+    let two = compare_with(&job(request(second), runs.clone(), None, now()), &mut last);
+    assert_eq!(two.problem, None, "the records were at hand");
+    assert_eq!(
+        format!("{:?}", two.lines),
+        format!("{:?}", second_fresh.lines)
+    );
+    assert_eq!(
+        format!("{:?}", two.nodes),
+        format!("{:?}", second_fresh.nodes)
+    );
+    assert!(
+        fresh(second).problem.is_some(),
+        "without them the file is read"
+    );
+
+    // A comparison of another task's run reads its task's runs (gone: it says so) and keeps
+    // only what it read: the first task's records are let go, and are read again next time.
+    let other = (0..runs.len())
+        .find(|&i| runs[i].task_name() != runs[first].task_name() && runs[i].has_inputs())
+        .expect("a run of another task");
+    let elsewhere = compare_with(&job(request(other), runs.clone(), None, now()), &mut last);
+    assert!(elsewhere.problem.is_some());
+    let again = compare_with(&job(request(second), runs.clone(), None, now()), &mut last);
+    assert!(
+        again.problem.is_some(),
+        "only the last comparison's records are kept"
+    );
+}
+
 /// The inspector, on a comparison that could not read a run's inputs again because its file
 /// changed since the load, loads that file again (once) and compares again: the runs of the
 /// file are whole again, the comparison has no problem left, and the status bar said why.

@@ -14,7 +14,7 @@ use cachescope::pyjson::{SortKeys, Value, dumps, write_key};
 use jiff::Timestamp;
 
 use super::app::{Msg, Request};
-use super::compare::{Job, compare};
+use super::compare::{Job, LastReads, compare_with};
 use super::runs::{BatchGroups, Run};
 
 /// A load's progress counts files, each of `PARTS` parts: a `.json` file is all of its parts
@@ -148,6 +148,7 @@ impl Comparer {
             Arc::new((Mutex::new(None), Condvar::new()));
         let shared = inbox.clone();
         std::thread::spawn(move || {
+            let mut last = LastReads::default();
             loop {
                 let job = {
                     let (lock, ready) = &*shared;
@@ -157,7 +158,7 @@ impl Comparer {
                     }
                     slot.take().expect("a job is waiting")
                 };
-                let result = compare(&job);
+                let result = compare_with(&job, &mut last);
                 if tx.send(Msg::Compared(Box::new(result))).is_err() {
                     return;
                 }
