@@ -678,7 +678,28 @@ pub fn hit_count(runs: &[Arc<Run>], task: &Task) -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::Fingerprint;
+    use super::{Fingerprint, RunTexts, RunTextsBuilder};
+
+    /// A run's texts come back as they went in, an empty text told from an absent one (a
+    /// `task_key` of "" is a key that other runs may share; none is not).
+    #[test]
+    fn a_runs_texts_come_back_as_they_went_in_empty_or_absent() {
+        let mut b = RunTextsBuilder::with_capacity(0);
+        b.push(Some("clean"));
+        b.push(Some(""));
+        b.push(None);
+        b.push(Some("2026-11-24T20:31:37Z"));
+        b.push(Some("é-run"));
+        b.all.push_str("clean run-1");
+        b.end();
+        let t = b.done();
+        assert_eq!(t.get(RunTexts::TASK_NAME), "clean");
+        assert_eq!(t.opt(RunTexts::TASK_KEY), Some(""));
+        assert_eq!(t.opt(RunTexts::KEY), None);
+        assert_eq!(t.opt(RunTexts::RECORDED_AT), Some("2026-11-24T20:31:37Z"));
+        assert_eq!(t.get(RunTexts::FLOW_RUN), "é-run");
+        assert_eq!(t.get(RunTexts::HAYSTACK), "clean run-1");
+    }
     use cachescope::engine::CanonicalJson;
     use cachescope::hash::hash_json_text;
 
