@@ -34,6 +34,8 @@ pub enum Msg {
         done: usize,
         total: usize,
     },
+    /// The load ended: `ms` from its start until the model held every run (the event loop
+    /// times it as it hands this on; the loader cannot see its last batch added).
     LoadFinished {
         ms: u128,
     },
