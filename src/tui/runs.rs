@@ -411,7 +411,7 @@ impl Run {
     }
 
     /// The task's `task_key`, as recorded.
-    fn task_key(&self) -> Option<&str> {
+    pub fn task_key(&self) -> Option<&str> {
         self.texts.opt(RunTexts::TASK_KEY)
     }
 

@@ -1121,6 +1121,42 @@ fn a_comparison_uses_the_records_the_last_one_read() {
     );
 }
 
+/// A comparison finds the runs it reads through an index of the list kept from the last one:
+/// a list in another order (another list, as after a reload) gets its own index, and the
+/// comparison is the one made from scratch, for every run; so is a marked comparison.
+#[test]
+fn a_comparison_on_another_list_of_runs_indexes_that_list() {
+    use super::app::Request;
+    use super::compare::{Against, LastReads, compare_with};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, _) = sample_runs_as_lines(tmp.path());
+    let runs: Vec<Arc<Run>> = lean_runs(&path, |_, _| {});
+    let forward = Arc::new(runs.clone());
+    let backward = Arc::new(runs.iter().rev().cloned().collect::<Vec<_>>());
+    let n = runs.len();
+    let mut last = LastReads::default();
+    for selected in 0..n {
+        for (list, at) in [(&forward, selected), (&backward, n - 1 - selected)] {
+            for against in [Against::Paired, Against::Marked((at + 1) % n)] {
+                let request = Request {
+                    generation: 1,
+                    selected: at,
+                    against,
+                    what_if: None,
+                    edited_inputs: None,
+                };
+                let kept =
+                    compare_with(&job(request.clone(), list.clone(), None, now()), &mut last);
+                let fresh = compare(&job(request, list.clone(), None, now()));
+                assert_eq!(kept.how, fresh.how, "run {selected}");
+                assert_eq!(format!("{:?}", kept.lines), format!("{:?}", fresh.lines));
+                assert_eq!(format!("{:?}", kept.nodes), format!("{:?}", fresh.nodes));
+            }
+        }
+    }
+}
+
 /// The inspector, on a comparison that could not read a run's inputs again because its file
 /// changed since the load, loads that file again (once) and compares again: the runs of the
 /// file are whole again, the comparison has no problem left, and the status bar said why.
