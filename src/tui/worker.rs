@@ -85,8 +85,9 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
                 batch.extend(runs);
                 batch_errors.extend(errors);
                 done += parts;
-                // Every batch costs the UI thread a regrouping of all runs so far: a tenth of a
-                // second apart at first, half a second once there are many.
+                // Every batch costs the UI thread a merge into its tasks and its rows made again
+                // (each over all runs so far): a tenth of a second apart at first, half a second
+                // once there are many.
                 let every = Duration::from_millis(if sent < 10_000 { 100 } else { 500 });
                 if closed || last.elapsed() < every {
                     return;
