@@ -412,15 +412,23 @@ pub fn canonical_entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
         }
         let start = i;
         let key_end = start + 1 + memchr::memchr(b'"', &bytes[start + 1..])?;
-        // The value starts after `": `; walk to the `, ` or `}` that ends it at depth 0.
+        // The value starts after `": `; walk to the `, ` or `}` that ends it at depth 0,
+        // stepping over strings and the bytes between structural ones eight at a time.
         let mut j = key_end + 3;
         let mut depth = 0usize;
         loop {
+            j += structure_run(&bytes[j..]);
             match bytes[j] {
                 b'"' => {
                     j += 1;
-                    while bytes[j] != b'"' {
-                        j += if bytes[j] == b'\\' { 2 } else { 1 };
+                    loop {
+                        j += plain_run::<false>(&bytes[j..]);
+                        match bytes[j] {
+                            b'"' => break,
+                            b'\\' => j += 2,
+                            // A raw control: not in text the walks accept, stepped over all the same.
+                            _ => j += 1,
+                        }
                     }
                 }
                 b'[' | b'{' => depth += 1,
@@ -434,6 +442,35 @@ pub fn canonical_entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
         i = j + 2;
         Some((&text[start + 1..key_end], &text[start..j]))
     })
+}
+
+/// How many bytes at the start of `bytes` (text outside strings) are none of `"`, `,` and the
+/// brackets, eight at a time: numbers, words, spaces and colons.
+#[inline]
+fn structure_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `w` is zero → its high bit in `zero(w)` (no false positives below a true one).
+    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // With 0x20 set, `[` is `{` and `]` is `}`; only control bytes, which text outside
+        // strings does not hold, would also turn into `,` or `"`, and they stop the run too.
+        let low = w | (0x20 * ONES);
+        let special = zero(low ^ (b'{' as u64 * ONES))
+            | zero(low ^ (b'}' as u64 * ONES))
+            | zero(low ^ (b',' as u64 * ONES))
+            | zero(low ^ (b'"' as u64 * ONES));
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !matches!(bytes[i] | 0x20, b'{' | b'}' | b',' | b'"') {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]
@@ -627,6 +664,49 @@ mod tests {
             agrees(&text);
         }
         assert!(yes > 1000, "{yes}");
+    }
+
+    #[test]
+    fn canonical_entries_split_random_objects_where_python_would() {
+        // Objects of random values, strings full of the bytes the split steps over, with
+        // every length around its eight-byte steps: the entries, joined, are the object, and
+        // their keys are the parsed object's, in order.
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut checked = 0;
+        for _ in 0..3000 {
+            let mut text = String::from("{");
+            let keys = next() % 5;
+            for k in 0..keys {
+                if k > 0 {
+                    text.push_str(", ");
+                }
+                text.push_str(&format!("\"k{k}\": "));
+                if next() % 3 == 0 {
+                    let chars = ['[', ']', '{', '}', ',', '"', '\\', ' ', ':', 'x', '\u{e9}'];
+                    let s: String = (0..next() % 20)
+                        .map(|_| chars[(next() % chars.len() as u64) as usize])
+                        .collect();
+                    text.push_str(&serde_json::to_string(&s).unwrap());
+                } else {
+                    random_json(&mut next, 1, &mut text);
+                }
+            }
+            text.push('}');
+            let accepted = canonical_len(&text) == Some(text.len())
+                || super::super::spaced_object_len(&text, crate::pyjson::MAX_DEPTH)
+                    == Some(text.len());
+            if !accepted {
+                continue;
+            }
+            checked += 1;
+            let entries: Vec<(&str, &str)> = super::canonical_entries(&text).collect();
+            let joined: Vec<&str> = entries.iter().map(|(_, e)| *e).collect();
+            assert_eq!(format!("{{{}}}", joined.join(", ")), text);
+            let names: Vec<String> = (0..keys).map(|k| format!("k{k}")).collect();
+            let got: Vec<String> = entries.iter().map(|(k, _)| k.to_string()).collect();
+            assert_eq!(got, names, "{text}");
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     fn random_json(next: &mut impl FnMut() -> u64, depth: usize, out: &mut String) {
