@@ -4,8 +4,6 @@
 //! The JSON writer streams its text straight into the hasher ([`Md5Out`]): a value is never
 //! written out as a `String` just to be hashed.
 
-use md5::{Digest, Md5};
-
 use crate::pyjson::{DumpError, JsonOut, SortKeys, Value, write_str, write_value};
 
 /// The 32 lowercase hex digits of md5 over the UTF-8 bytes of `text`.
@@ -18,8 +16,8 @@ pub fn md5_hex(text: &str) -> String {
 /// A writer's output hashed as it comes, through a small buffer: the md5 of the text without
 /// the text. Pieces longer than the buffer go to the hasher directly.
 pub struct Md5Out {
-    md5: Md5,
-    buf: [u8; 4096],
+    md5: md5_many::Md5State,
+    buf: [u8; 512],
     len: usize,
 }
 
@@ -32,8 +30,8 @@ impl Default for Md5Out {
 impl Md5Out {
     pub fn new() -> Md5Out {
         Md5Out {
-            md5: Md5::new(),
-            buf: [0; 4096],
+            md5: md5_many::Md5State::new(),
+            buf: [0; 512],
             len: 0,
         }
     }
@@ -41,19 +39,19 @@ impl Md5Out {
     /// The 32 lowercase hex digits of md5 over everything written.
     pub fn hex(mut self) -> String {
         self.md5.update(&self.buf[..self.len]);
-        hex(&self.md5.finalize().into())
+        hex(&self.md5.finalize())
     }
 }
 
 /// The 32 lowercase hex digits of a digest.
 fn hex(digest: &[u8; 16]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for &byte in digest {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    let mut out = [0u8; 32];
+    for (pair, &byte) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
-    out
+    std::str::from_utf8(&out).expect("hex digits").to_string()
 }
 
 impl Md5Out {
@@ -243,12 +241,12 @@ pub fn check_and_hash(
     let done = AtomicBool::new(false);
     let (len, states) = std::thread::scope(|scope| {
         let hasher = scope.spawn(|| {
-            let mut md5 = Md5::new();
+            let mut md5 = md5_many::Md5State::new();
             md5.update(b"[[");
             // states[k]: the hasher after `[[` and the first k megabytes of `text`.
             let mut states = Vec::with_capacity(text.len() / CHECKPOINT + 1);
             for chunk in text.as_bytes().chunks(CHECKPOINT) {
-                states.push(md5.clone());
+                states.push(md5);
                 if done.load(Ordering::Relaxed) {
                     break;
                 }
@@ -268,7 +266,7 @@ pub fn check_and_hash(
     let mut out = Md5Out::new();
     match states.get(k) {
         Some(state) => {
-            out.md5 = state.clone();
+            out.md5 = *state;
             out.push_bytes(&text.as_bytes()[k * CHECKPOINT..len]);
         }
         // The hasher stopped before it got there: hash it all here.
@@ -339,7 +337,9 @@ mod tests {
     fn streamed_hash_is_md5_of_the_text_at_every_size() {
         use md5::{Digest, Md5};
         // Pieces below, at and above the buffer, and a text crossing it many times.
-        for n in [0, 1, 63, 64, 4095, 4096, 4097, 10_000, 100_000] {
+        for n in [
+            0, 1, 63, 64, 511, 512, 513, 4095, 4096, 4097, 10_000, 100_000,
+        ] {
             let v = Value::Array(
                 (0..n / 8)
                     .map(|i| Value::Str(format!("s{i}\u{e9}")))

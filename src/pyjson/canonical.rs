@@ -681,7 +681,7 @@ mod tests {
                     text.push_str(", ");
                 }
                 text.push_str(&format!("\"k{k}\": "));
-                if next() % 3 == 0 {
+                if next().is_multiple_of(3) {
                     let chars = ['[', ']', '{', '}', ',', '"', '\\', ' ', ':', 'x', '\u{e9}'];
                     let s: String = (0..next() % 20)
                         .map(|_| chars[(next() % chars.len() as u64) as usize])

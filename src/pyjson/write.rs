@@ -198,16 +198,14 @@ pub fn write_str(s: &str, out: &mut impl JsonOut) {
 
     out.push('"');
     let bytes = s.as_bytes();
-    // Runs of printable ASCII are copied in one go; everything else is escaped one char at a
-    // time. Slicing at `start`/`i` is safe: both always sit on char boundaries.
+    // Runs of printable ASCII, found eight bytes at a time, are copied in one go; everything
+    // else is escaped one char at a time. Slicing at `start`/`i` is safe: both always sit on
+    // char boundaries.
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
-            i += 1;
-            continue;
-        }
+    loop {
+        i += super::plain_run::<true>(&bytes[i..]);
+        let Some(&b) = bytes.get(i) else { break };
         out.push_str(&s[start..i]);
         if b < 0x80 {
             match b {
