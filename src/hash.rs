@@ -132,11 +132,22 @@ pub fn hash_json_text(text: &str) -> String {
 /// Writes what `Inputs` with `exclude` hashes of canonical inputs `text` (an object written by
 /// `json.dumps`, keys without escapes): `hash_objects` of the object without the excluded
 /// entries, whose text is the kept entries as they are (leaving entries out of a canonical
-/// object keeps it canonical).
+/// object keeps it canonical). Its keys are in order (code points, which is byte order in
+/// UTF-8), so past the last excluded name the rest of the object is kept as it is, unsplit.
 fn write_kept_entries(text: &str, exclude: &[String], out: &mut impl JsonOut) {
     out.push_str("[[{");
+    let last_excluded = exclude.iter().max();
     let mut kept = 0;
     for (name, entry) in crate::pyjson::canonical_entries(text) {
+        if last_excluded.is_none_or(|last| name > last.as_str()) {
+            // This entry and every one after it, as the object holds them (without its `}`).
+            let at = entry.as_ptr() as usize - text.as_ptr() as usize;
+            if kept > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&text[at..text.len() - 1]);
+            break;
+        }
         if exclude.iter().any(|e| e == name) {
             continue;
         }
@@ -411,6 +422,12 @@ mod tests {
             &["a", "z"],
             &["a", "debug", "m", "z"],
             &["absent"],
+            &["m"],
+            &["0"],
+            &[""],
+            &["zz"],
+            &["m", "b"],
+            &[],
         ]
         .iter()
         .map(|names| names.iter().map(|n| n.to_string()).collect())

@@ -358,16 +358,34 @@ pub(super) fn string_end<const CANONICAL: bool>(text: &[u8], at: usize) -> Optio
 }
 
 /// Four hex digits; with `LOWER`, lower-case only, as Python writes `\u` escapes.
+#[inline]
 fn hex4<const LOWER: bool>(text: &[u8], at: usize) -> Option<u32> {
-    text.get(at..at + 4)?.iter().try_fold(0u32, |acc, &b| {
-        let d = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' if !LOWER => b - b'A' + 10,
-            _ => return None,
-        };
-        Some(acc * 16 + u32::from(d))
-    })
+    /// Per byte: its digit value; `UPPER` set on `A`-`F`, `NOT_HEX` on every other byte.
+    const UPPER: u8 = 0x10;
+    const NOT_HEX: u8 = 0x80;
+    const VALUES: [u8; 256] = {
+        let mut table = [NOT_HEX; 256];
+        let mut i = 0;
+        while i < 10 {
+            table[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            table[b'a' as usize + i] = 10 + i as u8;
+            table[b'A' as usize + i] = UPPER | (10 + i as u8);
+            i += 1;
+        }
+        table
+    };
+    let digits: [u8; 4] = text.get(at..at + 4)?.try_into().ok()?;
+    let [a, b, c, d] = digits.map(|byte| VALUES[usize::from(byte)]);
+    let refused = if LOWER { NOT_HEX | UPPER } else { NOT_HEX };
+    if (a | b | c | d) & refused != 0 {
+        return None;
+    }
+    let unit = |v: u8| u32::from(v & 0xf);
+    Some(unit(a) << 12 | unit(b) << 8 | unit(c) << 4 | unit(d))
 }
 
 fn word_end(text: &[u8], at: usize, word: &[u8]) -> Option<usize> {
@@ -664,6 +682,31 @@ mod tests {
             agrees(&text);
         }
         assert!(yes > 1000, "{yes}");
+    }
+
+    #[test]
+    fn four_hex_digits_are_read_as_the_parser_reads_them() {
+        // Every byte in every place, against a digit-by-digit reading.
+        fn reference(text: &[u8], lower: bool) -> Option<u32> {
+            text.iter().try_fold(0u32, |acc, &b| {
+                let d = match b {
+                    b'0'..=b'9' => b - b'0',
+                    b'a'..=b'f' => b - b'a' + 10,
+                    b'A'..=b'F' if !lower => b - b'A' + 10,
+                    _ => return None,
+                };
+                Some(acc * 16 + u32::from(d))
+            })
+        }
+        for place in 0..4 {
+            for byte in 0..=255u8 {
+                let mut text = *b"x9aF0";
+                text[1 + place] = byte;
+                assert_eq!(super::hex4::<true>(&text, 1), reference(&text[1..], true));
+                assert_eq!(super::hex4::<false>(&text, 1), reference(&text[1..], false));
+            }
+        }
+        assert_eq!(super::hex4::<false>(b"\\u12", 2), None);
     }
 
     #[test]
