@@ -268,35 +268,55 @@ pub(super) fn less(a: &[u8], b: &[u8]) -> bool {
     a.len() < b.len()
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each zero byte of `w` (none set below the first: a set bit above it may be
+/// a borrow's, which is all a search for the first needs).
+#[inline]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGH
+}
+
+/// How many bytes at the start of `bytes` are not stops, eight at a time: `stops` marks the
+/// stops of an eight-byte word (the high bit of each, exactly up to the first), `stop` tells
+/// one byte, for the last few.
+#[inline(always)]
+fn run_until(bytes: &[u8], stops: impl Fn(u64) -> u64, stop: impl Fn(u8) -> bool) -> usize {
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let found = stops(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !stop(bytes[i]) {
+        i += 1;
+    }
+    i
+}
+
 /// How many bytes at the start of `bytes` a JSON string holds as they are, eight at a time
 /// while all eight are: anything but a control, `"` and `\`; with `PRINTABLE_ASCII`, only
 /// printable ASCII (what `ensure_ascii=True` writes unescaped), as the canonical check needs.
 /// The fast loading lane scans its strings with it too.
 #[inline]
 pub(crate) fn plain_run<const PRINTABLE_ASCII: bool>(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A byte of `w` is zero → its high bit in `zero(w)` (no false positives below a true one).
-    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        // Below 0x20, a quote, a backslash; and 0x7f or above where only ASCII is plain.
-        let control = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
-        let mut special = control | zero(w ^ (0x22 * ONES)) | zero(w ^ (0x5c * ONES));
-        if PRINTABLE_ASCII {
-            special |= (w & HIGH) | zero(w ^ (0x7f * ONES));
-        }
-        if special != 0 {
-            return i + (special.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    let plain = |b: u8| b >= 0x20 && b != b'"' && b != b'\\' && !(PRINTABLE_ASCII && b >= 0x7f);
-    while i < bytes.len() && plain(bytes[i]) {
-        i += 1;
-    }
-    i
+    run_until(
+        bytes,
+        |w| {
+            // Below 0x20, a quote, a backslash; and 0x7f or above where only ASCII is plain.
+            let control = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
+            let special = control | zero_bytes(w ^ (0x22 * ONES)) | zero_bytes(w ^ (0x5c * ONES));
+            if PRINTABLE_ASCII {
+                special | (w & HIGH) | zero_bytes(w ^ (0x7f * ONES))
+            } else {
+                special
+            }
+        },
+        |b| b < 0x20 || b == b'"' || b == b'\\' || (PRINTABLE_ASCII && b >= 0x7f),
+    )
 }
 
 /// A key at `at` followed by `": "`: the span of its characters, between the quotes. Keys with
@@ -466,29 +486,19 @@ pub fn canonical_entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
 /// brackets, eight at a time: numbers, words, spaces and colons.
 #[inline]
 fn structure_run(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A byte of `w` is zero → its high bit in `zero(w)` (no false positives below a true one).
-    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        // With 0x20 set, `[` is `{` and `]` is `}`; only control bytes, which text outside
-        // strings does not hold, would also turn into `,` or `"`, and they stop the run too.
-        let low = w | (0x20 * ONES);
-        let special = zero(low ^ (b'{' as u64 * ONES))
-            | zero(low ^ (b'}' as u64 * ONES))
-            | zero(low ^ (b',' as u64 * ONES))
-            | zero(low ^ (b'"' as u64 * ONES));
-        if special != 0 {
-            return i + (special.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && !matches!(bytes[i] | 0x20, b'{' | b'}' | b',' | b'"') {
-        i += 1;
-    }
-    i
+    run_until(
+        bytes,
+        |w| {
+            // With 0x20 set, `[` is `{` and `]` is `}`; only control bytes, which text outside
+            // strings does not hold, would also turn into `,` or `"`, and they stop the run too.
+            let low = w | (0x20 * ONES);
+            zero_bytes(low ^ (u64::from(b'{') * ONES))
+                | zero_bytes(low ^ (u64::from(b'}') * ONES))
+                | zero_bytes(low ^ (u64::from(b',') * ONES))
+                | zero_bytes(low ^ (u64::from(b'"') * ONES))
+        },
+        |b| matches!(b | 0x20, b'{' | b'}' | b',' | b'"'),
+    )
 }
 
 #[cfg(test)]
