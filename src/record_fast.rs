@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use crate::hash::{BIG_TEXT, check_and_hash};
 use crate::policy::{Configure, PolicyKind, PolicyNode, Recorded};
 use crate::pyjson::{
-    MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, parse, plain_run,
+    MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, hex4, parse, plain_run,
     respaced_object_len, spaced_object_len,
 };
 use crate::record::{
@@ -235,7 +235,7 @@ impl<'a> Scanner<'a> {
                 b'r' => '\r',
                 b't' => '\t',
                 b'u' => {
-                    let unit = self.hex4(self.i + 1)?;
+                    let unit = hex4::<false>(self.b, self.i + 1)?;
                     self.i += 4;
                     match unit {
                         0xd800..=0xdbff => {
@@ -244,7 +244,7 @@ impl<'a> Scanner<'a> {
                             if self.b.get(self.i + 1..self.i + 3) != Some(b"\\u") {
                                 return None;
                             }
-                            let low = self.hex4(self.i + 3)?;
+                            let low = hex4::<false>(self.b, self.i + 3)?;
                             if !(0xdc00..=0xdfff).contains(&low) {
                                 return None;
                             }
@@ -260,13 +260,6 @@ impl<'a> Scanner<'a> {
             self.i += 1;
             out.push(c);
         }
-    }
-
-    fn hex4(&self, at: usize) -> Option<u32> {
-        self.b
-            .get(at..at + 4)?
-            .iter()
-            .try_fold(0u32, |acc, &b| Some(acc * 16 + char::from(b).to_digit(16)?))
     }
 
     /// A string or null.

@@ -377,9 +377,10 @@ pub(super) fn string_end<const CANONICAL: bool>(text: &[u8], at: usize) -> Optio
     }
 }
 
-/// Four hex digits; with `LOWER`, lower-case only, as Python writes `\u` escapes.
+/// Four hex digits at `at`; with `LOWER`, lower-case only, as Python writes `\u` escapes. The
+/// fast loading lane reads its `\u` escapes with it too.
 #[inline]
-fn hex4<const LOWER: bool>(text: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn hex4<const LOWER: bool>(text: &[u8], at: usize) -> Option<u32> {
     /// Per byte: its digit value; `UPPER` set on `A`-`F`, `NOT_HEX` on every other byte.
     const UPPER: u8 = 0x10;
     const NOT_HEX: u8 = 0x80;

@@ -12,10 +12,10 @@ mod spaced;
 mod value;
 mod write;
 
-pub(crate) use canonical::plain_run;
 pub use canonical::{
     canonical_entries, canonical_len, canonical_len_within, canonical_respaced_within,
 };
+pub(crate) use canonical::{hex4, plain_run};
 pub use float_repr::{float_repr, write_float_repr};
 pub use locate::{Located, Step, locate, path_name};
 pub use parse::{CanonicalSpans, MAX_DEPTH, ParseError, Span, SpanText, parse, parse_record_lean};
