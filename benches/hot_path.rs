@@ -118,6 +118,33 @@ fn scanner(c: &mut Criterion) {
         },
     );
     g.bench_function(
+        "fast lane, lean, inputs unscanned (as keys loads; their md5 proves them)",
+        |b| {
+            b.iter(|| {
+                records
+                    .iter()
+                    .filter(|r| cachescope::record_fast::read_deferred(black_box(r)).is_some())
+                    .count()
+            })
+        },
+    );
+    g.bench_function(
+        "fast lane, lean, inputs unscanned, then scanned (their md5 did not prove them)",
+        |b| {
+            b.iter(|| {
+                records
+                    .iter()
+                    .filter_map(|r| cachescope::record_fast::read_deferred(black_box(r)))
+                    .zip(&records)
+                    .filter(|(f, r)| {
+                        let mut inputs = f.inputs.clone();
+                        cachescope::record_fast::scan_inputs(r, &mut inputs)
+                    })
+                    .count()
+            })
+        },
+    );
+    g.bench_function(
         "slow way, lean (parse_record_lean + RunRecord::from_value)",
         |b| {
             b.iter(|| {
@@ -177,6 +204,17 @@ fn canonical(c: &mut Criterion) {
                 .count()
         })
     });
+    g.bench_function(
+        "object_end (only where the object ends, as deferred inputs are read)",
+        |b| {
+            b.iter(|| {
+                texts
+                    .iter()
+                    .filter_map(|t| cachescope::pyjson::object_end(black_box(t.as_bytes())))
+                    .sum::<usize>()
+            })
+        },
+    );
     g.bench_function("md5 of the same text (the floor)", |b| {
         use md5::{Digest, Md5};
         b.iter(|| {

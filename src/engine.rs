@@ -361,6 +361,39 @@ pub fn hashes_inputs_whole(policy: &PolicyNode) -> bool {
     )
 }
 
+/// Whether a record's inputs can be proved by their md5 ([`inputs_proved_by`]): `policy`
+/// hashes them whole, with no node that excludes entries.
+pub fn inputs_provable(policy: &PolicyNode) -> bool {
+    hashes_inputs_whole(policy) && !excludes_any(policy)
+}
+
+fn excludes_any(policy: &PolicyNode) -> bool {
+    has_node(
+        policy,
+        &|kind| matches!(kind, PolicyKind::Inputs { exclude } if !exclude.is_empty()),
+    )
+}
+
+/// Whether `key` (`hash_objects` of a record's inputs text) is the recorded key of every
+/// `Inputs` node of `policy` that hashes the inputs whole, and the policy has such a node and
+/// none that excludes entries: then the text is what Prefect hashed, and every node that reads
+/// it takes it as it is ([`CanonicalJson::checked`]), whatever else it might be.
+pub fn inputs_proved_by(policy: &PolicyNode, key: &str) -> bool {
+    fn visit(policy: &PolicyNode, key: &str, found: &mut bool) -> bool {
+        match &policy.kind {
+            PolicyKind::Compound { policies } => policies.iter().all(|p| visit(p, key, found)),
+            PolicyKind::Inputs { exclude } if exclude.is_empty() => {
+                *found = true;
+                policy.recorded.as_ref().and_then(|r| r.key.as_deref()) == Some(key)
+            }
+            PolicyKind::Inputs { .. } => false,
+            _ => true,
+        }
+    }
+    let mut found = false;
+    visit(policy, key, &mut found) && found
+}
+
 /// The entries excluded by the policy's only `Inputs` node that excludes any, or None when it
 /// has no such node or several: see [`CanonicalTexts::inputs_kept`].
 pub fn inputs_exclusion(policy: &PolicyNode) -> Option<&[String]> {

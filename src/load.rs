@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::engine::{CanonicalJson, CanonicalTexts};
 use crate::hash::HashBatch;
 use crate::par::{Spread, default_workers, stream_ordered};
-use crate::pyjson::Span;
 use crate::pyjson::{CanonicalSpans, parse, parse_record_lean};
+use crate::pyjson::{Span, SpanText};
 use crate::record::RunRecord;
 
 /// Where a record came from: a file, and for `.jsonl` the 1-based line.
@@ -378,6 +378,21 @@ type Spans = [Option<Span>; 2];
 /// lives at least as long as `'t`) and its spans in it.
 trait Collect<'t> {
     fn put(&mut self, loaded: Loaded, text: &'t str, spans: Spans);
+
+    /// Whether records may be read with their inputs unscanned
+    /// ([`crate::record_fast::read_deferred`]): only for a collector that settles them.
+    fn defers(&self) -> bool {
+        false
+    }
+}
+
+/// Collects one slot (a record read again).
+struct One<'t>(Option<(Loaded, &'t str, Spans)>);
+
+impl<'t> Collect<'t> for One<'t> {
+    fn put(&mut self, loaded: Loaded, text: &'t str, spans: Spans) {
+        self.0 = Some((loaded, text, spans));
+    }
 }
 
 fn texts<'a>(text: &'a str, spans: &'a Spans) -> CanonicalTexts<'a> {
@@ -411,6 +426,45 @@ impl<'t> Collect<'t> for Batch<'t> {
     fn put(&mut self, loaded: Loaded, text: &'t str, spans: Spans) {
         self.slots.push((loaded, text, spans));
     }
+
+    /// [`Batch::hand_over`] settles unscanned inputs.
+    fn defers(&self) -> bool {
+        true
+    }
+}
+
+/// Whether a slot's inputs are unscanned ([`SpanText::Unscanned`]).
+fn unscanned(spans: &Spans) -> bool {
+    matches!(spans[0], Some((SpanText::Unscanned(_), _)))
+}
+
+/// Settles a slot's unscanned inputs that their md5 did not prove: the pass
+/// [`crate::record_fast::read_unchecked`] gives them, or, where it refuses them, the record read
+/// again as that reads it (and the slow way after it). True when the record was read again
+/// (then nothing of it was hashed).
+fn settle(slot: &mut (Loaded, &str, Spans)) -> bool {
+    let (loaded, text, spans) = slot;
+    if crate::record_fast::scan_inputs(text, &mut spans[0]) {
+        return false;
+    }
+    let source = RecordSource {
+        path: Arc::clone(&loaded.source.path),
+        line: loaded.source.line,
+    };
+    let line_offset = source.line.map_or(0, |line| line.saturating_sub(1));
+    let mut again = One(None);
+    let path = Arc::clone(&source.path);
+    load_text_into(
+        text,
+        &path,
+        line_offset,
+        true,
+        source,
+        loaded.at,
+        &mut again,
+    );
+    *slot = again.0.expect("a record read gives its slot");
+    true
 }
 
 impl Batch<'_> {
@@ -472,6 +526,29 @@ impl Batch<'_> {
                 if let (Some(k), Some((_, hash))) = (k, span) {
                     *hash = keys[k].take();
                 }
+            }
+        }
+        // Unscanned inputs hashed to the recorded key are what Prefect hashed; any other are
+        // settled (a slot read again keeps none of the keys worked out for it).
+        for (slot, want) in self.slots.iter_mut().zip(&mut wanted) {
+            if !unscanned(&slot.2) {
+                continue;
+            }
+            let proved = match (&slot.0.record, &mut slot.2[0]) {
+                (Ok(record), Some((span @ SpanText::Unscanned(_), Some(hash)))) => {
+                    let proved = record
+                        .policy
+                        .as_ref()
+                        .is_some_and(|policy| crate::engine::inputs_proved_by(policy, hash));
+                    if proved && let SpanText::Unscanned(range) = span {
+                        *span = SpanText::Unchecked(range.clone());
+                    }
+                    proved
+                }
+                _ => false,
+            };
+            if !proved && settle(slot) {
+                *want = Wanted::default();
             }
         }
         for ((loaded, text, spans), want) in self.slots.into_iter().zip(wanted) {
@@ -1072,7 +1149,9 @@ fn load_text_into<'t>(
     // The fast lane reads a well-formed record in one pass; anything it is not sure of (and
     // every error) is the slow way's. Lean, it leaves plain inputs unchecked for the engine
     // to prove canonical by their hash.
-    let fast = if lean {
+    let fast = if lean && out.defers() {
+        crate::record_fast::read_deferred(text)
+    } else if lean {
         crate::record_fast::read_unchecked(text)
     } else {
         crate::record_fast::read(text, false)
@@ -1214,7 +1293,7 @@ mod tests {
             [None, None, Some(1), Some(2), Some(3), Some(1)]
         );
     }
-    use crate::engine::{recompute, recompute_lean};
+    use crate::engine::{NodeStatus, recompute, recompute_lean};
     use crate::hash::hash_strs;
     use std::path::Path;
 
@@ -1224,6 +1303,107 @@ mod tests {
         format!(
             r#"{{"format": "cachescope/run-record@1", "flow": {flow}, "task": {{"name": "t", "source": "def t(): pass\n"}}, "task_run": {{"id": "tr"}}, "inputs": {inputs}, "policy": {{"policy": "CompoundCachePolicy", "key": "k", "policies": [{{"policy": "Inputs", "key": "a", "exclude": [{exclude}]}}, {{"policy": "FlowParameters", "key": "b"}}]}}, "key": "k"}}"#
         )
+    }
+
+    /// A record hashing its inputs whole (an `Inputs` node beside `TaskSource`), the Inputs
+    /// node's recorded key `key`.
+    fn provable_record(inputs: &str, key: &str) -> String {
+        format!(
+            r#"{{"format": "cachescope/run-record@1", "task": {{"name": "t", "source": "def t(): pass\n"}}, "task_run": {{"id": "tr"}}, "inputs": {inputs}, "policy": {{"policy": "CompoundCachePolicy", "key": "k", "policies": [{{"policy": "Inputs", "key": "{key}", "exclude": []}}, {{"policy": "TaskSource", "key": "s"}}]}}, "key": "k"}}"#
+        )
+    }
+
+    // A unit's records are read with their inputs unscanned (only their end found) and settled
+    // when handed over: proved by their md5, else scanned, else read again. Every record loads
+    // exactly as when read on its own without deferring (the same record or the same error:
+    // line, column, message; the same texts; the same recomputation), but one whose inputs'
+    // recorded key is the md5 of text Prefect cannot have hashed (out of order, not JSON): that
+    // key can only be forged, and the text is taken as what was hashed, as it is elsewhere
+    // ([`crate::engine::CanonicalJson::checked`]).
+    #[test]
+    fn deferred_inputs_load_as_records_read_on_their_own() {
+        let inputs = [
+            r#"{"a": 1, "b": [1.5, "caf\u00e9", null, {"x": true}]}"#,
+            r#"{"a": "}]\"\\", "b": [[[]]]}"#,
+            r#"{"a": 1.50, "b": 1e16}"#,
+            r#"{"b": 1, "a": 2}"#,
+            r#"{"a": 1,"b": 2}"#,
+            r#"{"a":  1}"#,
+            r#"{"a": NaN}"#,
+            r#"{"a": tru}"#,
+            r#"{"a" 1}"#,
+            r#"{"a": [1,}"#,
+            r#"{"a": "x\q"}"#,
+            r#"{"a": 01}"#,
+            r#"{"a": 1}}"#,
+            r#"{"a": [1}"#,
+            r#"{"a": {"b": 1]}"#,
+            r#"{}"#,
+            r#"{ }"#,
+            "{\t\"a\": 1}",
+        ];
+        let tmp = tempfile::tempdir().unwrap();
+        let jsonl = tmp.path().join("r.jsonl");
+        let mut lines = Vec::new();
+        for i in inputs {
+            // The key Prefect would have recorded had it hashed this text, and another.
+            let hashed = crate::hash::hash_json_text(i);
+            for key in [hashed.as_str(), "0123456789abcdef0123456789abcdef"] {
+                lines.push((i, key == hashed, provable_record(i, key)));
+                lines.push((i, false, record(i, "null", "")));
+                lines.push((i, false, record(i, "null", r#""a""#)));
+            }
+        }
+        let text: Vec<&str> = lines.iter().map(|(_, _, line)| line.as_str()).collect();
+        std::fs::write(&jsonl, text.join("\n")).unwrap();
+        let mut got = Vec::new();
+        for unit in units(std::slice::from_ref(&jsonl), 1 << 20) {
+            super::visit_unit_lean(unit, |loaded, texts| {
+                let evaluation = loaded
+                    .record
+                    .as_ref()
+                    .ok()
+                    .map(|r| recompute_lean(r, &texts));
+                got.push((loaded, super::CanonicalText::copied(&texts), evaluation));
+            });
+        }
+        assert_eq!(got.len(), lines.len());
+        let (mut errors, mut forged) = (0, 0);
+        for (n, ((loaded, texts, evaluation), (inputs, hashed, line))) in
+            got.into_iter().zip(&lines).enumerate()
+        {
+            assert_eq!(loaded.source.line, Some(n + 1));
+            let (alone, alone_texts) = load_text_with(line, &jsonl, n, true);
+            let same = match (&loaded.record, &alone) {
+                (Ok(record), Ok(alone)) => {
+                    **record == *alone
+                        && texts.inputs.as_ref().map(|t| &t.0)
+                            == alone_texts.inputs.as_ref().map(|t| &t.0)
+                        && evaluation == Some(recompute_lean(alone, &alone_texts.texts()))
+                }
+                (Err(e), Err(alone)) => {
+                    errors += 1;
+                    e.to_string() == alone.to_string()
+                }
+                _ => false,
+            };
+            if same {
+                continue;
+            }
+            // Only a forged key makes a difference: the text is taken as hashed, as it is.
+            assert!(*hashed, "{line}: {:?} against {alone:?}", loaded.record);
+            forged += 1;
+            let (text, _, checked) = texts.inputs.expect("the inputs as text");
+            assert_eq!((&*text, checked), (*inputs, false), "{line}");
+            let evaluation = evaluation.expect("the record loads");
+            let node = &evaluation.evaluation.nodes[1];
+            assert_eq!(
+                (node.policy.as_str(), node.status),
+                ("Inputs", NodeStatus::Match)
+            );
+        }
+        assert!(errors >= 30, "the broken inputs are refused: {errors}");
+        assert!((8..=12).contains(&forged), "forged keys: {forged}");
     }
 
     // The lean load hashes canonical text as it is and everything else as before: on every

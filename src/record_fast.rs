@@ -12,11 +12,12 @@
 
 use std::borrow::Cow;
 
+use crate::engine::inputs_provable;
 use crate::hash::{BIG_TEXT, check_and_hash};
 use crate::policy::{Configure, PolicyKind, PolicyNode, Recorded};
 use crate::pyjson::{
-    MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, hex4, parse, plain_run,
-    respaced_object_len, spaced_object_len,
+    MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, hex4, object_end, parse,
+    plain_run, respaced_object_len, spaced_object_len,
 };
 use crate::record::{
     Environment, FORMAT_V1, FailedRun, FlowInfo, Outcome, RunRecord, StorageKeyTemplate, TaskInfo,
@@ -77,7 +78,7 @@ impl FastRecord {
 /// canonical `inputs` or `flow.parameters` object is left as a span (its field in the record
 /// is `None`), as [`crate::pyjson::parse_record_lean`] leaves it.
 pub fn read(text: &str, lean: bool) -> Option<FastRecord> {
-    read_with(text, lean, false)
+    read_with(text, lean, false, false)
 }
 
 /// [`read`] lean, but an `inputs` or `flow.parameters` object written with `json.dumps`'
@@ -86,15 +87,72 @@ pub fn read(text: &str, lean: bool) -> Option<FastRecord> {
 /// recorded key) far more cheaply than the check does. Where the check would have found it
 /// not canonical, [`read`] gives its value instead; the engine then builds that value itself.
 pub fn read_unchecked(text: &str) -> Option<FastRecord> {
-    read_with(text, true, true)
+    read_with(text, true, true, false)
 }
 
-fn read_with(text: &str, lean: bool, unchecked: bool) -> Option<FastRecord> {
+/// [`read_unchecked`], but an `inputs` object on one line is not even scanned: only its end is
+/// found ([`crate::pyjson::object_end`]), and its span is [`SpanText::Unscanned`]. The loader
+/// hashes it with many others and, where the md5 is the recorded key of every `Inputs` node
+/// that hashes it, the text is what Prefect hashed: nothing more needs proving. Anywhere else
+/// [`FastRecord::scanned`] makes it what [`read_unchecked`] reads, or says to read the record
+/// again with it. The bulk of a record is its inputs; this reads them several times faster.
+///
+/// Inputs that no md5 can prove ([`crate::engine::inputs_provable`] is false of the record's
+/// policy) are given that pass at once, while they are still in the cache: then this reads
+/// what [`read_unchecked`] reads.
+pub fn read_deferred(text: &str) -> Option<FastRecord> {
+    let mut read = read_with(text, true, true, true)?;
+    let provable = read.record.policy.as_ref().is_some_and(inputs_provable)
+        && read
+            .inputs
+            .as_ref()
+            .is_some_and(|(at, _)| at.text(text) != "{}");
+    if provable || scan_inputs(text, &mut read.inputs) {
+        Some(read)
+    } else {
+        read_unchecked(text)
+    }
+}
+
+impl FastRecord {
+    /// What [`read_unchecked`] reads of the `text` this was read from by [`read_deferred`]:
+    /// unscanned inputs given the pass [`read_unchecked`] gives them, or `None` where that pass
+    /// refuses them (then [`read_unchecked`] must read the record again: it reads such inputs
+    /// other ways, or declines the record).
+    pub fn scanned(mut self, text: &str) -> Option<FastRecord> {
+        scan_inputs(text, &mut self.inputs).then_some(self)
+    }
+}
+
+/// Gives unscanned inputs (of a record read from `text` by [`read_deferred`]) the pass that
+/// [`read_unchecked`] gives them, making them [`SpanText::Unchecked`] (their hash, if any, is
+/// kept: the text is the same). False where that pass refuses them: the record must then be
+/// read again with [`read_unchecked`]. Any other span is left as it is.
+pub fn scan_inputs(text: &str, inputs: &mut Option<Span>) -> bool {
+    let Some((SpanText::Unscanned(range), hash)) = inputs else {
+        return true;
+    };
+    let range = range.clone();
+    // The pass stops where the object ends, so on the object alone it reads what it read of
+    // the rest of the record.
+    let within = MAX_DEPTH.saturating_sub(INPUTS_DEPTH);
+    if spaced_object_len(&text[range.clone()], within) != Some(range.len()) {
+        return false;
+    }
+    *inputs = Some((SpanText::Unchecked(range), hash.take()));
+    true
+}
+
+/// How deep a record's `inputs` object is nested (in the record's object).
+const INPUTS_DEPTH: usize = 1;
+
+fn read_with(text: &str, lean: bool, unchecked: bool, defer: bool) -> Option<FastRecord> {
     let mut s = Scanner {
         text,
         b: text.as_bytes(),
         i: 0,
         unchecked,
+        defer,
     };
     s.ws();
     let record = s.record(lean)?;
@@ -111,6 +169,8 @@ struct Scanner<'a> {
     i: usize,
     /// Leave plain, dumps-spaced encoded objects unchecked ([`read_unchecked`]).
     unchecked: bool,
+    /// Leave the inputs unscanned ([`read_deferred`]).
+    defer: bool,
 }
 
 /// Marks a known field as seen, refusing a repeat (the slow way merges repeats).
@@ -433,6 +493,14 @@ impl<'a> Scanner<'a> {
             let rest = &self.text[start..];
             let within = MAX_DEPTH.saturating_sub(depth);
             // A big object is checked while it is hashed, on two cores (check_and_hash).
+            if self.defer
+                && depth == INPUTS_DEPTH
+                && rest.len() < BIG_TEXT
+                && let Some(len) = object_end(rest.as_bytes())
+            {
+                self.i += len;
+                return Some((None, Some((SpanText::Unscanned(start..start + len), None))));
+            }
             if self.unchecked && rest.len() < BIG_TEXT {
                 if let Some(len) = spaced_object_len(rest, within) {
                     self.i += len;
@@ -536,7 +604,7 @@ impl<'a> Scanner<'a> {
                 }
                 "inputs" => {
                     first(&mut seen, 1 << 7)?;
-                    (inputs, inputs_span) = s.encoded(lean, 1)?;
+                    (inputs, inputs_span) = s.encoded(lean, INPUTS_DEPTH)?;
                 }
                 "policy" => {
                     first(&mut seen, 1 << 8)?;

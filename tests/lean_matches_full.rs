@@ -15,7 +15,7 @@ use cachescope::engine::{recompute, recompute_lean};
 use cachescope::load::{BLOCK, CanonicalText, load_file, units, visit_unit_lean};
 use cachescope::pyjson::{CanonicalSpans, SortKeys, dumps, parse, parse_record_lean};
 use cachescope::record::RunRecord;
-use cachescope::record_fast::{Span, read, read_unchecked};
+use cachescope::record_fast::{Span, read, read_deferred, read_unchecked};
 
 fn record_texts() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -197,6 +197,23 @@ fn agree(text: &str) -> bool {
         assert_eq!(
             unchecked.flow_parameters, lean.flow_parameters,
             "unchecked:\n{text}"
+        );
+    }
+    // Deferred, it reads what unchecked reads once its inputs are scanned, or says to read the
+    // record again; it declines nothing that unchecked reads.
+    let unchecked = read_unchecked(text);
+    let deferred = read_deferred(text);
+    assert!(
+        unchecked.is_none() || deferred.is_some(),
+        "deferred declined:\n{text}"
+    );
+    if let Some(scanned) = deferred.and_then(|d| d.scanned(text)) {
+        let unchecked = unchecked.expect("unchecked reads what deferred scanned");
+        assert_eq!(scanned.record, unchecked.record, "deferred:\n{text}");
+        assert_eq!(scanned.inputs, unchecked.inputs, "deferred:\n{text}");
+        assert_eq!(
+            scanned.flow_parameters, unchecked.flow_parameters,
+            "deferred:\n{text}"
         );
     }
     answered

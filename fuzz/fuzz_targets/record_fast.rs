@@ -2,7 +2,8 @@
 //! answers, the slow way must accept the record too and read exactly the same record and the
 //! same canonical spans (plain and lean). The fast lane may decline anything. Reading lean with
 //! plain inputs left unchecked answers exactly when lean reading does, with the same record
-//! and, once checked, the same spans.
+//! and, once checked, the same spans. Reading with the inputs unscanned reads, once they are
+//! scanned, what reading unchecked reads.
 #![no_main]
 
 use cachescope::pyjson::{CanonicalSpans, parse, parse_record_lean};
@@ -39,5 +40,16 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(unchecked.record, lean.record);
         assert_eq!(unchecked.inputs, lean.inputs);
         assert_eq!(unchecked.flow_parameters, lean.flow_parameters);
+    }
+    // Leaving the inputs unscanned reads what reading unchecked reads, once they are scanned
+    // (or says to read the record again), and declines nothing that it reads.
+    let unchecked = cachescope::record_fast::read_unchecked(text);
+    let deferred = cachescope::record_fast::read_deferred(text);
+    assert!(unchecked.is_none() || deferred.is_some());
+    if let Some(scanned) = deferred.and_then(|d| d.scanned(text)) {
+        let unchecked = unchecked.expect("reading unchecked reads what was scanned");
+        assert_eq!(scanned.record, unchecked.record);
+        assert_eq!(scanned.inputs, unchecked.inputs);
+        assert_eq!(scanned.flow_parameters, unchecked.flow_parameters);
     }
 });

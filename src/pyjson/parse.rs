@@ -66,13 +66,20 @@ pub enum SpanText {
     /// Made from the record text by taking out other whitespace than `json.dumps` writes, its
     /// tokens as they are: plain JSON not proved canonical, as [`SpanText::Unchecked`].
     UncheckedRespaced(String),
+    /// In the record text, as it is: an object on one line of which only the end was found,
+    /// not even that it is JSON ([`crate::record_fast::read_deferred`]). The loader settles it
+    /// before the engine sees it: proved by its md5, or made [`SpanText::Unchecked`] by the
+    /// pass that [`crate::record_fast::read_unchecked`] gives, or the record is read again.
+    Unscanned(Range<usize>),
 }
 
 impl SpanText {
     /// The text, from the record `text` it was found in.
     pub fn text<'t>(&'t self, text: &'t str) -> &'t str {
         match self {
-            SpanText::At(range) | SpanText::Unchecked(range) => &text[range.clone()],
+            SpanText::At(range) | SpanText::Unchecked(range) | SpanText::Unscanned(range) => {
+                &text[range.clone()]
+            }
             SpanText::Respaced(respaced) | SpanText::UncheckedRespaced(respaced) => respaced,
         }
     }
