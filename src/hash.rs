@@ -178,6 +178,15 @@ pub struct HashBatch {
 }
 
 impl HashBatch {
+    /// A batch with room for `bytes` of messages: grown by doubling, a unit's batch copied
+    /// what it held at every step.
+    pub fn with_capacity(bytes: usize) -> HashBatch {
+        HashBatch {
+            text: String::with_capacity(bytes),
+            ends: Vec::new(),
+        }
+    }
+
     /// Adds [`hash_json_text`]'s message for `text`; its hash will be at the index returned.
     pub fn json_text(&mut self, text: &str) -> usize {
         self.text.push_str("[[");

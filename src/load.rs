@@ -477,7 +477,9 @@ impl Batch<'_> {
             }
             return;
         }
-        let mut hashes = HashBatch::default();
+        // The messages are parts of the records, a little more with their brackets and escapes.
+        let room = self.slots.iter().map(|(_, text, _)| text.len() + 64).sum();
+        let mut hashes = HashBatch::with_capacity(room);
         // Per slot: where the keys of its bulk will be among the hashes.
         let mut wanted: Vec<Wanted> = Vec::with_capacity(self.slots.len());
         for (loaded, text, spans) in &self.slots {
