@@ -175,6 +175,10 @@ pub fn hash_kept_entries(text: &str, exclude: &[String]) -> String {
 pub struct HashBatch {
     text: String,
     ends: Vec<usize>,
+    /// Messages hashed at once where they lie, not copied into `text` (big ones: side by side
+    /// with small ones they gain nothing, and copying them cost a copy and fresh pages), by
+    /// index, with their hex.
+    hashed: Vec<(usize, String)>,
 }
 
 impl HashBatch {
@@ -184,11 +188,17 @@ impl HashBatch {
         HashBatch {
             text: String::with_capacity(bytes),
             ends: Vec::new(),
+            hashed: Vec::new(),
         }
     }
 
     /// Adds [`hash_json_text`]'s message for `text`; its hash will be at the index returned.
     pub fn json_text(&mut self, text: &str) -> usize {
+        if text.len() >= BIG_MESSAGE {
+            // An empty message holds its place among the others.
+            self.hashed.push((self.ends.len(), hash_json_text(text)));
+            return self.end();
+        }
         self.text.push_str("[[");
         self.text.push_str(text);
         self.text.push_str("], {}]");
@@ -230,9 +240,16 @@ impl HashBatch {
         LANES
             .get_or_init(md5_many::Md5Many::new)
             .hash_many(&messages, &mut digests);
-        digests.iter().map(hex).collect()
+        let mut hexes: Vec<String> = digests.iter().map(hex).collect();
+        for (index, hashed) in self.hashed {
+            hexes[index] = hashed;
+        }
+        hexes
     }
 }
+
+/// Messages at least this long are hashed on their own, where they lie ([`HashBatch`]).
+const BIG_MESSAGE: usize = 1 << 20;
 
 /// [`hash_json_text`] of many texts at once ([`HashBatch`]).
 pub fn hash_json_texts(texts: &[&str]) -> Vec<String> {
@@ -401,6 +418,23 @@ mod tests {
             }
         }
         assert!(hash_json_texts(&[]).is_empty());
+        // Big texts, hashed on their own where they lie, keep their places among the others.
+        let big: Vec<String> = [BIG_MESSAGE - 1, 10, BIG_MESSAGE, 0, BIG_MESSAGE + 7]
+            .iter()
+            .map(|&n| "a".repeat(n))
+            .collect();
+        let refs: Vec<&str> = big.iter().map(String::as_str).collect();
+        let alone: Vec<String> = refs.iter().map(|t| hash_json_text(t)).collect();
+        let mut batch = HashBatch::default();
+        for text in &refs {
+            batch.json_text(text);
+        }
+        assert_eq!(
+            batch.hashed.len(),
+            2,
+            "the texts of at least BIG_MESSAGE bytes"
+        );
+        assert_eq!(batch.hex(), alone);
         // Sources as TaskSource hashes them: escapes, non-ASCII, quotes.
         let mut batch = HashBatch::default();
         let sources: Vec<String> = (0..100)

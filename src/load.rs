@@ -1503,6 +1503,52 @@ mod tests {
         }
     }
 
+    /// A big input read in a unit (deferred, hashed on its own where it lies) recomputes as
+    /// the whole record does: proved by its md5, scanned when its key differs, read again when
+    /// it is not written as `json.dumps` writes it, and with an exclusion.
+    #[test]
+    fn a_big_input_read_in_a_unit_recomputes_as_the_whole_record() {
+        let rows: Vec<String> = (0..30_000)
+            .map(|i| {
+                format!(
+                    r#"{{"id": {i}, "score": {}, "tag": "r\u00e9{i}"}}"#,
+                    i as f64 / 7.0
+                )
+            })
+            .collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let jsonl = tmp.path().join("big.jsonl");
+        for spaced in [true, false] {
+            let inputs = format!(
+                r#"{{"rows": [{}]}}"#,
+                rows.join(if spaced { ", " } else { "," })
+            );
+            assert!(inputs.len() > 1 << 20);
+            let hashed = crate::hash::hash_json_text(&inputs);
+            let mut lines = vec![
+                provable_record(&inputs, "0123456789abcdef0123456789abcdef"),
+                record(&inputs, "null", ""),
+                record(&inputs, "null", r#""rows""#),
+            ];
+            // Prefect hashed the spaced text; the compact one's md5 as its key is a forgery.
+            if spaced {
+                lines.push(provable_record(&inputs, &hashed));
+            }
+            std::fs::write(&jsonl, lines.join("\n")).unwrap();
+            let mut n = 0;
+            for unit in units(std::slice::from_ref(&jsonl), 1 << 16) {
+                super::visit_unit_lean(unit, |loaded, texts| {
+                    let (full, _) = load_text_with(&lines[n], &jsonl, n, false);
+                    let lean = loaded.record.expect("the record loads");
+                    let lean = recompute_lean(&lean, &texts);
+                    assert_eq!(lean, recompute(&full.unwrap()), "line {n}, spaced {spaced}");
+                    n += 1;
+                });
+            }
+            assert_eq!(n, lines.len());
+        }
+    }
+
     /// A source shows as its path (as `Path::display` shows it, a non-UTF-8 byte replaced)
     /// and, in a `.jsonl` file, its line.
     #[test]

@@ -493,9 +493,10 @@ impl<'a> Scanner<'a> {
             let rest = &self.text[start..];
             let within = MAX_DEPTH.saturating_sub(depth);
             // A big object is checked while it is hashed, on two cores (check_and_hash).
+            // Big ones too: their end is found at several times md5's speed, and their md5,
+            // taken in the batch, is then all they cost (not md5 beside the check).
             if self.defer
                 && depth == INPUTS_DEPTH
-                && rest.len() < BIG_TEXT
                 && let Some(len) = object_end(rest.as_bytes())
             {
                 self.i += len;
