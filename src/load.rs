@@ -1473,16 +1473,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_big_canonical_input_is_hashed_while_it_is_checked() {
-        let rows: Vec<String> = (0..120_000)
+    /// `n` rows of inputs, as a big input holds them.
+    fn big_rows(n: usize) -> Vec<String> {
+        (0..n)
             .map(|i| {
                 format!(
                     r#"{{"id": {i}, "score": {}, "tag": "r\u00e9{i}"}}"#,
                     i as f64 / 7.0
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_big_canonical_input_is_hashed_while_it_is_checked() {
+        let rows = big_rows(120_000);
         let path = Path::new("r.json");
         for (inputs, canonical) in [
             (format!(r#"{{"rows": [{}]}}"#, rows.join(", ")), true),
@@ -1508,14 +1513,7 @@ mod tests {
     /// it is not written as `json.dumps` writes it, and with an exclusion.
     #[test]
     fn a_big_input_read_in_a_unit_recomputes_as_the_whole_record() {
-        let rows: Vec<String> = (0..30_000)
-            .map(|i| {
-                format!(
-                    r#"{{"id": {i}, "score": {}, "tag": "r\u00e9{i}"}}"#,
-                    i as f64 / 7.0
-                )
-            })
-            .collect();
+        let rows = big_rows(30_000);
         let tmp = tempfile::tempdir().unwrap();
         let jsonl = tmp.path().join("big.jsonl");
         for spaced in [true, false] {
