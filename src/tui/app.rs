@@ -2,7 +2,7 @@
 //! `update`. Nothing here draws, reads files or waits; what must happen outside (a comparison
 //! for the worker, the editor, the clipboard) is returned as [`Effect`]s for the event loop.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -16,7 +16,9 @@ use ratatui::layout::{Position, Rect};
 use super::action::{Action, Pane, action_for};
 use super::compare::{Against, Comparison};
 use super::layout::{Layout, layout};
-use super::runs::{Badge, BatchGroups, RowId, Run, Task, add_grouped, group, rows_into};
+use super::runs::{
+    Badge, BatchGroups, RowId, Run, Task, add_grouped, add_to_groups, group, rows_into,
+};
 use super::walkthrough::{Step, Target};
 
 /// Everything that can happen.
@@ -49,7 +51,7 @@ pub enum Msg {
     },
     /// A record file read again after the watcher saw it appear or change.
     Reloaded {
-        runs: Vec<Run>,
+        runs: Vec<Arc<Run>>,
         errors: Vec<LoadError>,
     },
     Tick,
@@ -1130,20 +1132,53 @@ impl Model {
         }
     }
 
-    /// A record file read again: runs already loaded from it are replaced, new ones added.
-    fn on_reloaded(&mut self, runs: Vec<Run>, errors: Vec<LoadError>) -> Vec<Effect> {
+    /// A record file read again: runs already loaded from it are replaced where they lie, new
+    /// ones added. Its runs are found by one pass over the list that compares each distinct path
+    /// once (runs read together share their path), and only new runs are grouped, unless a
+    /// replaced run changed its task or time. (At 100,000 runs, looking each reloaded run up in
+    /// the whole list and grouping every run again froze the inspector for 9 s when a `.jsonl`
+    /// file of 10,000 records got one more.)
+    fn on_reloaded(&mut self, runs: Vec<Arc<Run>>, errors: Vec<LoadError>) -> Vec<Effect> {
         let before = self.selected_run().map(|i| self.runs[i].source.clone());
-        let mut added = Vec::new();
-        for run in runs {
-            match self.runs.iter().position(|r| r.source == run.source) {
-                Some(i) => Arc::make_mut(&mut self.runs)[i] = Arc::new(run),
-                None => added.push(run),
+        let mut loaded_before: HashMap<Option<usize>, usize> = HashMap::new();
+        if let Some(path) = runs.first().map(|r| r.source.path.clone()) {
+            let mut last: Option<(*const std::path::Path, bool)> = None;
+            for (i, run) in self.runs.iter().enumerate() {
+                let at = Arc::as_ptr(&run.source.path);
+                let same = match last {
+                    Some((seen, same)) if std::ptr::eq(seen, at) => same,
+                    _ => {
+                        let same = run.source.path == path;
+                        last = Some((at, same));
+                        same
+                    }
+                };
+                if same {
+                    loaded_before.entry(run.source.line).or_insert(i);
+                }
             }
         }
         self.errors.extend(errors);
-        // A rewritten record may have moved in time or to another task: regroup them all.
-        Arc::make_mut(&mut self.runs).extend(added.into_iter().map(Arc::new));
-        self.tasks = group(&self.runs);
+        let list = Arc::make_mut(&mut self.runs);
+        let from = list.len();
+        let mut regroup = false;
+        for run in runs {
+            match loaded_before.get(&run.source.line) {
+                Some(&i) => {
+                    let old = &list[i];
+                    regroup |= old.task_name() != run.task_name()
+                        || old.recorded_at() != run.recorded_at();
+                    list[i] = run;
+                }
+                None => list.push(run),
+            }
+        }
+        if regroup {
+            // A rewritten record moved in time or to another task: every run is grouped again.
+            self.tasks = group(&self.runs);
+        } else {
+            add_to_groups(&mut self.tasks, &self.runs, from);
+        }
         let loading = self.loading;
         let effects = self.on_loaded(Vec::new(), BatchGroups::default(), Vec::new(), 0, 0);
         self.loading = loading;

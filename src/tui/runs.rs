@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use cachescope::engine::{
-    CanonicalJson, CanonicalTexts, NodeStatus, RecordEvaluation, recompute, recompute_lean,
+    CanonicalJson, CanonicalTexts, NodeStatus, RecordEvaluation, recompute_lean,
 };
 use cachescope::hash::hash_json_text;
 use cachescope::load::{CanonicalText, RecordAt, RecordSource, read_record_at, visit_record_lean};
@@ -194,8 +194,10 @@ impl Fingerprint {
 }
 
 impl Run {
+    /// A run with its whole record in memory (the tests build runs this way).
+    #[cfg(test)]
     pub fn new(source: RecordSource, record: Box<RunRecord>) -> Run {
-        let evaluation = recompute(&record);
+        let evaluation = cachescope::engine::recompute(&record);
         Run::with(source, record, evaluation, Kept::Values)
     }
 
@@ -422,6 +424,13 @@ impl Run {
     /// The task's name, sanitised for display.
     pub fn task(&self) -> Cow<'_, str> {
         sanitize_line(self.task_name())
+    }
+
+    /// Whether the run keeps its record in memory (a run loaded lean from a `.jsonl` file
+    /// keeps its place in the file instead).
+    #[cfg(test)]
+    pub fn keeps_record(&self) -> bool {
+        self.record.is_some()
     }
 
     /// The task's name as recorded.

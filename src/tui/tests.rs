@@ -1573,3 +1573,78 @@ fn runs_grouped_batch_by_batch_are_the_runs_grouped_at_once() {
         assert_eq!(shape(&tasks), reference, "batches of {size}");
     }
 }
+
+/// The watcher saw a `.jsonl` file written again (live mode). Its runs are read again as the
+/// load reads them (lean: a run keeps its place in the file, not its record), replaced where
+/// they lie, and a new run joins its task's runs, newest first, with the other files' runs
+/// untouched. A rewritten run that moved to another task is grouped again. Either way the
+/// tasks are what grouping every run from scratch makes.
+#[test]
+fn a_record_file_written_again_is_read_lean_and_its_runs_replaced_where_they_lie() {
+    use super::runs::group;
+    use super::worker::load_one;
+
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("a")).unwrap();
+    let (a, lines) = sample_runs_as_lines(&tmp.path().join("a"));
+    let b = tmp.path().join("b.jsonl");
+    std::fs::write(&b, lines.join("\n") + "\n").unwrap();
+    let mut runs = lean_runs(&a, |_, _| {});
+    let n = runs.len();
+    runs.extend(lean_runs(&b, |_, _| {}));
+    let mut s = Screen::loaded(Msg::loaded(runs, Vec::new(), 2, 2), WIDE);
+    let before: Vec<Arc<Run>> = s.model.runs.iter().cloned().collect();
+    let same_grouping = |s: &Screen| {
+        let fresh = group(&s.model.runs);
+        let names = |tasks: &[super::runs::Task]| -> Vec<(String, Vec<usize>)> {
+            tasks
+                .iter()
+                .map(|t| (t.name.clone(), t.runs.clone()))
+                .collect()
+        };
+        assert_eq!(names(&s.model.tasks), names(&fresh));
+    };
+
+    // One more record, a later run of the last line's task.
+    let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    let task = last["task"]["name"].as_str().unwrap().to_string();
+    let mut newer = last.clone();
+    newer["recorded_at"] = "2027-01-01T00:00:00.000Z".into();
+    newer["task_run"]["id"] = "a-later-run".into();
+    let mut appended = lines.clone();
+    appended.push(serde_json::to_string(&newer).unwrap());
+    std::fs::write(&b, appended.join("\n") + "\n").unwrap();
+    let (reloaded, errors) = load_one(&b);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(reloaded.iter().all(|r| !r.keeps_record()), "read lean");
+    s.send(Msg::Reloaded {
+        runs: reloaded,
+        errors,
+    });
+    let runs = &s.model.runs;
+    assert_eq!(runs.len(), 2 * n + 1);
+    // a's runs are the same runs; b's are in the same places, read again.
+    for (i, old) in before.iter().enumerate() {
+        assert_eq!(runs[i].source, old.source, "run {i}");
+        assert_eq!(Arc::ptr_eq(&runs[i], old), i < n, "run {i}");
+    }
+    assert_eq!(runs[2 * n].source.line, Some(n + 1));
+    let t = s.model.tasks.iter().find(|t| t.name == task).unwrap();
+    assert_eq!(t.runs[0], 2 * n, "the new run is its task's newest");
+    same_grouping(&s);
+
+    // The first line rewritten as a run of another task: it moves there.
+    let mut first: serde_json::Value = serde_json::from_str(&appended[0]).unwrap();
+    first["task"]["name"] = "renamed".into();
+    appended[0] = serde_json::to_string(&first).unwrap();
+    std::fs::write(&b, appended.join("\n") + "\n").unwrap();
+    let (reloaded, errors) = load_one(&b);
+    s.send(Msg::Reloaded {
+        runs: reloaded,
+        errors,
+    });
+    assert_eq!(s.model.runs.len(), 2 * n + 1);
+    let renamed = s.model.tasks.iter().find(|t| t.name == "renamed").unwrap();
+    assert_eq!(renamed.runs, vec![n], "b's first line, in its place");
+    same_grouping(&s);
+}

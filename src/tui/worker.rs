@@ -3,12 +3,12 @@
 //! comparison at a time, always the newest asked for (older requests waiting are replaced;
 //! answers to stale ones are dropped by their generation).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use cachescope::load::{BLOCK, Unit, discover, load_file, units, visit_unit_lean};
+use cachescope::load::{BLOCK, LoadError, Unit, discover, units, visit_unit_lean};
 use cachescope::par::{default_workers, stream_ordered};
 use cachescope::pyjson::{SortKeys, Value, dumps, write_key};
 use jiff::Timestamp;
@@ -63,19 +63,7 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
             default_workers(),
             |unit| {
                 let parts = parts(&unit);
-                let mut runs = Vec::new();
-                let mut errors = Vec::new();
-                // Each run is recomputed and built where its record was read, shared from the
-                // start: the UI thread adds it to its list without moving or copying it.
-                visit_unit_lean(unit, |loaded, texts| match loaded.record {
-                    Ok(record) => runs.push(Arc::new(Run::lean(
-                        loaded.source,
-                        record,
-                        &texts,
-                        loaded.at,
-                    ))),
-                    Err(e) => errors.push(e),
-                });
+                let (runs, errors) = read_unit(unit);
                 (runs, errors, parts)
             },
             |(runs, errors, parts)| {
@@ -122,16 +110,40 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
     });
 }
 
-/// One record file read and recomputed (the watcher saw it appear or change).
-pub fn load_one(path: &std::path::Path) -> (Vec<Run>, Vec<cachescope::load::LoadError>) {
+/// A unit's runs, each recomputed and built where its record was read, shared from the start:
+/// the UI thread adds it to its list without moving or copying it. Read lean: a run of a
+/// `.jsonl` file keeps its place in the file, not its record.
+fn read_unit(unit: Unit) -> (Vec<Arc<Run>>, Vec<LoadError>) {
     let mut runs = Vec::new();
     let mut errors = Vec::new();
-    for loaded in load_file(path) {
-        match loaded.record {
-            Ok(record) => runs.push(Run::new(loaded.source, record)),
-            Err(e) => errors.push(e),
-        }
-    }
+    visit_unit_lean(unit, |loaded, texts| match loaded.record {
+        Ok(record) => runs.push(Arc::new(Run::lean(
+            loaded.source,
+            record,
+            &texts,
+            loaded.at,
+        ))),
+        Err(e) => errors.push(e),
+    });
+    (runs, errors)
+}
+
+/// One record file read again and recomputed (the watcher saw it appear or change), as the
+/// load reads files: lean and on every core. (Read whole, with every value built, a `.jsonl`
+/// file of 10,000 records written once more grew the inspector by some 650 MB.)
+pub fn load_one(path: &Path) -> (Vec<Arc<Run>>, Vec<LoadError>) {
+    let files = [path.to_path_buf()];
+    let mut runs = Vec::new();
+    let mut errors = Vec::new();
+    stream_ordered(
+        units(&files, BLOCK),
+        default_workers(),
+        read_unit,
+        |(unit_runs, unit_errors)| {
+            runs.extend(unit_runs);
+            errors.extend(unit_errors);
+        },
+    );
     (runs, errors)
 }
 
