@@ -56,6 +56,24 @@ pub struct CanonicalTexts<'a> {
     pub inputs_kept: Option<&'a str>,
 }
 
+/// `record` with its inputs and flow parameters built from their canonical `texts` where it
+/// has none: the record a full load reads (the texts parse: they were checked canonical, or are
+/// plain JSON with `json.dumps`' spacing). A lean run made whole where it is explained.
+pub fn with_values(mut record: RunRecord, texts: &CanonicalTexts) -> RunRecord {
+    if record.inputs.is_none()
+        && let Some(text) = texts.inputs
+    {
+        record.inputs = crate::pyjson::parse(text.text).ok();
+    }
+    if let Some(flow) = record.flow.as_mut()
+        && flow.parameters.is_none()
+        && let Some(text) = texts.flow_parameters
+    {
+        flow.parameters = crate::pyjson::parse(text.text).ok();
+    }
+    record
+}
+
 /// A value's canonical JSON text, and `hash_objects` of it when it is already known (a big
 /// one hashed while it was read, or many hashed at once by the loader): md5 of the text as
 /// [`crate::hash::hash_json_text`] takes it, whether the text is canonical or not.

@@ -366,6 +366,16 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Vec<Loaded> {
     out
 }
 
+/// [`load_bytes`], lean: `visit` gets each record slot with its canonical texts borrowed from
+/// `bytes` (as [`visit_unit_lean`] gives them, without the batch's hashing).
+pub fn visit_bytes_lean(
+    path: &Path,
+    bytes: &[u8],
+    mut visit: impl FnMut(Loaded, CanonicalTexts<'_>),
+) {
+    load_bytes_with(path, bytes, true, &mut Direct(&mut visit));
+}
+
 /// Where loading hands each record slot, in order, with its canonical texts when loaded lean
 /// (empty otherwise). The texts borrow the bytes being read: what must outlive the call is
 /// copied by the sink, and a sink that hashes them at once copies nothing.
@@ -1009,7 +1019,7 @@ impl Iterator for LineBlocks {
 /// `hash_objects` of a big one, worked out while it was checked, and whether the text was
 /// proved canonical: see [`CanonicalJson::checked`]), for [`crate::engine::recompute_lean`];
 /// `None` where the record holds them as values.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CanonicalText {
     pub inputs: Option<(Box<str>, Option<String>, bool)>,
     pub flow_parameters: Option<(Box<str>, Option<String>, bool)>,

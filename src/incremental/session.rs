@@ -22,13 +22,15 @@ use super::event::{Prediction, Ready, RecordChange, VerdictChange, WatchError, W
 use super::fingerprint::{Fingerprint, Fingerprints};
 use super::index::{Dependency, DependencyIndex};
 use super::plan::{RunsRoot, plan};
-use crate::engine::recompute;
+use crate::engine::{recompute, with_values};
 use crate::explain::check::latest_per_task;
 use crate::explain::next_run::{NextRun, next_run};
-use crate::explain::pairing::pair_earlier;
+use crate::explain::pairing::{pair_earlier, same_task};
 use crate::explain::{Case, Explanation, Other, Pairing, RunRef, explain};
 use crate::live::{LiveOptions, SourceCache, SourceProblem, read_source_file};
-use crate::load::{LoadError, RecordSource, discover, is_record_file, load_bytes, read_error};
+use crate::load::{
+    CanonicalText, LoadError, RecordSource, discover, is_record_file, read_error, visit_bytes_lean,
+};
 use crate::par::map_ordered;
 use crate::record::RunRecord;
 use crate::storage::{Lookup, parse_time};
@@ -122,10 +124,40 @@ pub struct WatchTargets {
     pub folders: BTreeSet<PathBuf>,
 }
 
+/// A record as the session keeps it: inputs and flow parameters that were canonical text stay
+/// text, not values (at 100,000 records the values took four times the records' size on disk).
+/// Only what predicts or explains is made [`Kept::whole`]; choosing units and runs reads the
+/// rest of the record.
+#[derive(Debug, Clone, PartialEq)]
+struct Kept {
+    record: RunRecord,
+    texts: CanonicalText,
+}
+
+impl Kept {
+    /// The record as a full load reads it, its inputs and flow parameters as values.
+    fn whole(&self) -> RunRecord {
+        with_values(self.record.clone(), &self.texts.texts())
+    }
+}
+
+/// Each record's file, read lean: its slots, in order.
+fn load_lean(path: &Path, bytes: &[u8]) -> Vec<(RecordSource, Result<Kept, LoadError>)> {
+    let mut out = Vec::new();
+    visit_bytes_lean(path, bytes, |l, texts| {
+        let kept = l.record.map(|record| Kept {
+            record: *record,
+            texts: CanonicalText::copied(&texts),
+        });
+        out.push((l.source, kept));
+    });
+    out
+}
+
 pub struct Session {
     options: SessionOptions,
     roots: Vec<RunsRoot>,
-    records: BTreeMap<RecordSource, RunRecord>,
+    records: BTreeMap<RecordSource, Kept>,
     record_files: BTreeMap<PathBuf, RecordFile>,
     units: BTreeMap<UnitId, Unit>,
     /// The last prediction of units that went away (every record of the task deleted), so that
@@ -155,10 +187,7 @@ fn error_event(path: &Path, error: String) -> WatchEvent {
 }
 
 /// The units `records` call for, with the record each predicts from.
-fn select(
-    scope: Scope,
-    records: &BTreeMap<RecordSource, RunRecord>,
-) -> BTreeMap<UnitId, RecordSource> {
+fn select(scope: Scope, records: &BTreeMap<RecordSource, Kept>) -> BTreeMap<UnitId, RecordSource> {
     match scope {
         Scope::AllRecords => records
             .keys()
@@ -174,10 +203,15 @@ fn select(
     }
 }
 
-fn run_refs(records: &BTreeMap<RecordSource, RunRecord>) -> Vec<RunRef<'_>> {
+/// The records as runs, lean: what only chooses among them (the latest of each task, a run's
+/// task) reads them so; inputs and flow parameters are read from [`Kept::whole`].
+fn run_refs(records: &BTreeMap<RecordSource, Kept>) -> Vec<RunRef<'_>> {
     records
         .iter()
-        .map(|(source, record)| RunRef { source, record })
+        .map(|(source, kept)| RunRef {
+            source,
+            record: &kept.record,
+        })
         .collect()
 }
 
@@ -283,7 +317,7 @@ impl Session {
                 let read = fs::read(file);
                 let fingerprint = Fingerprint::of_read(&read);
                 let loaded = match &read {
-                    Ok(bytes) => load_bytes(file, bytes),
+                    Ok(bytes) => load_lean(file, bytes),
                     Err(_) => Vec::new(),
                 };
                 (file.clone(), read.err(), fingerprint, loaded)
@@ -293,11 +327,11 @@ impl Session {
                     events.push(error_event(&file, load_error_text(&read_error(&file, &e))));
                 }
                 let mut slots = Vec::new();
-                for l in loaded {
-                    match l.record {
-                        Ok(record) => {
-                            session.records.insert(l.source.clone(), *record);
-                            slots.push(l.source);
+                for (source, kept) in loaded {
+                    match kept {
+                        Ok(kept) => {
+                            session.records.insert(source.clone(), kept);
+                            slots.push(source);
                         }
                         Err(e) => events.push(error_event(&file, load_error_text(&e))),
                     }
@@ -345,7 +379,11 @@ impl Session {
 
     /// The `ready` event.
     pub fn ready(&self, ms: u64) -> WatchEvent {
-        let tasks: BTreeSet<UnitId> = self.records.values().map(UnitId::task).collect();
+        let tasks: BTreeSet<UnitId> = self
+            .records
+            .values()
+            .map(|k| UnitId::task(&k.record))
+            .collect();
         WatchEvent::Ready(Ready {
             records: self.records.len(),
             tasks: tasks.len(),
@@ -474,12 +512,16 @@ impl Session {
             let Some(unit) = self.units.get(&unit_id) else {
                 continue;
             };
-            let Some((source, record)) = self.records.get_key_value(&unit.record) else {
+            let Some((source, kept)) = self.records.get_key_value(&unit.record) else {
                 continue;
             };
+            let record = kept.whole();
             let e = evaluate(
                 &unit_id,
-                RunRef { source, record },
+                RunRef {
+                    source,
+                    record: &record,
+                },
                 &self.options.live,
                 &mut self.cache,
                 now,
@@ -591,34 +633,39 @@ impl Session {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => events.push(error_event(file, load_error_text(&read_error(file, &e)))),
             Ok(bytes) => {
-                for l in load_bytes(file, &bytes) {
-                    match l.record {
-                        Ok(record) => {
-                            if self.records.get(&l.source) != Some(&record) {
-                                let evaluation = recompute(&record);
+                for (source, kept) in load_lean(file, &bytes) {
+                    match kept {
+                        Ok(kept) => {
+                            if self.records.get(&source) != Some(&kept) {
+                                let evaluation = recompute(&kept.whole());
                                 events.push(WatchEvent::Record(Box::new(RecordChange {
-                                    record: l.source.clone(),
-                                    task: record.task.name.clone(),
+                                    record: source.clone(),
+                                    task: kept.record.task.name.clone(),
                                     status: evaluation.status,
                                     evaluation,
                                     comparison: None,
                                     trigger: file.to_path_buf(),
                                 })));
-                                changed.insert(l.source.clone(), file.to_path_buf());
-                                self.records.insert(l.source.clone(), *record);
+                                changed.insert(source.clone(), file.to_path_buf());
+                                self.records.insert(source.clone(), kept);
                             }
-                            slots.push(l.source);
+                            slots.push(source);
                         }
                         Err(e) => events.push(error_event(file, load_error_text(&e))),
                     }
                 }
             }
         }
-        for old in old_slots {
-            if !slots.contains(&old) {
-                self.records.remove(&old);
-                changed.insert(old, file.to_path_buf());
-            }
+        // A set: looking each old slot up in the list was 10,000 x 10,000 path comparisons for a
+        // `.jsonl` file of 10,000 records, most of the time a change to it took.
+        let kept: BTreeSet<&RecordSource> = slots.iter().collect();
+        let gone: Vec<RecordSource> = old_slots
+            .into_iter()
+            .filter(|old| !kept.contains(old))
+            .collect();
+        for old in gone {
+            self.records.remove(&old);
+            changed.insert(old, file.to_path_buf());
         }
         if fingerprint == Fingerprint::Missing {
             self.record_files.remove(file);
@@ -628,17 +675,37 @@ impl Session {
         }
     }
 
-    /// Each new or rewritten run explained against the run before it.
+    /// Each new or rewritten run explained against the run before it: chosen among its task's
+    /// runs, the only ones made whole (each once, however many of the batch's runs read it).
     fn compare_new_runs(&self, events: &mut [WatchEvent]) {
-        let runs = run_refs(&self.records);
+        let mut whole: BTreeMap<&RecordSource, RunRecord> = BTreeMap::new();
         for event in events {
             let WatchEvent::Record(change) = event else {
                 continue;
             };
-            let Some((source, record)) = self.records.get_key_value(&change.record) else {
+            let Some((source, kept)) = self.records.get_key_value(&change.record) else {
                 continue;
             };
-            let b = RunRef { source, record };
+            let task: Vec<&RecordSource> = self
+                .records
+                .iter()
+                .filter(|(_, k)| same_task(&k.record, &kept.record))
+                .map(|(source, _)| source)
+                .collect();
+            for &s in task.iter().chain([source].iter()) {
+                whole.entry(s).or_insert_with(|| self.records[s].whole());
+            }
+            let b = RunRef {
+                source,
+                record: &whole[source],
+            };
+            let runs: Vec<RunRef> = task
+                .iter()
+                .map(|&source| RunRef {
+                    source,
+                    record: &whole[source],
+                })
+                .collect();
             change.comparison = pair_earlier(&b, &runs).map(|(a, pairing)| {
                 explain(&Case {
                     a,
@@ -707,6 +774,15 @@ impl Session {
     /// Records loaded now.
     pub fn record_count(&self) -> usize {
         self.records.len()
+    }
+
+    /// Every record held: where it came from, as kept (lean), and made whole.
+    #[cfg(test)]
+    pub(super) fn held(&self) -> Vec<(RecordSource, RunRecord, RunRecord)> {
+        self.records
+            .iter()
+            .map(|(source, kept)| (source.clone(), kept.record.clone(), kept.whole()))
+            .collect()
     }
 
     /// Units watched now.

@@ -9,11 +9,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use cachescope::engine::{
-    CanonicalJson, CanonicalTexts, NodeStatus, RecordEvaluation, recompute_lean,
+    CanonicalJson, CanonicalTexts, NodeStatus, RecordEvaluation, recompute_lean, with_values,
 };
 use cachescope::hash::hash_json_text;
 use cachescope::load::{CanonicalText, RecordAt, RecordSource, read_record_at, visit_record_lean};
-use cachescope::pyjson::parse;
 use cachescope::record::RunRecord;
 use cachescope::sanitize::sanitize_line;
 
@@ -464,23 +463,6 @@ impl Run {
         self.task_name() == other.task_name()
             || (self.task_key().is_some() && self.task_key() == other.task_key())
     }
-}
-
-/// `record` with its inputs and flow parameters built from their canonical `texts` (which
-/// parse: they were checked canonical, or proved so by their hash) where it has none.
-fn with_values(mut record: RunRecord, texts: &CanonicalTexts) -> RunRecord {
-    if record.inputs.is_none()
-        && let Some(text) = texts.inputs
-    {
-        record.inputs = parse(text.text).ok();
-    }
-    if let Some(flow) = record.flow.as_mut()
-        && flow.parameters.is_none()
-        && let Some(text) = texts.flow_parameters
-    {
-        flow.parameters = parse(text.text).ok();
-    }
-    record
 }
 
 /// A task and its runs, newest first (indexes into the run list).
