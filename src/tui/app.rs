@@ -49,8 +49,9 @@ pub enum Msg {
         event: WatchEvent,
         at: String,
     },
-    /// A record file read again after the watcher saw it appear or change.
+    /// A record file (`path`) read again after the watcher saw it appear or change.
     Reloaded {
+        path: PathBuf,
         runs: Vec<Arc<Run>>,
         errors: Vec<LoadError>,
     },
@@ -213,6 +214,10 @@ pub struct Model {
     /// Record files loaded again because a comparison could not read their runs' inputs again
     /// (each once: a file gone stays gone, and its error is listed).
     pub reread: HashSet<PathBuf>,
+    /// Record files being read again, each with whether it changed again meanwhile (then it is
+    /// read once more when that read ends): a new `.jsonl` file of 10,000 records is 10,000
+    /// record events, and must be one read, not 10,000.
+    reloading: HashMap<PathBuf, bool>,
     pub quit: bool,
 }
 
@@ -252,6 +257,7 @@ impl Model {
             watching: false,
             flash: None,
             reread: HashSet::new(),
+            reloading: HashMap::new(),
             quit: false,
         }
     }
@@ -1119,7 +1125,9 @@ impl Model {
             }
             WatchEvent::Record(r) => {
                 self.message = Some(format!("{at} {} was written", name(&r.record.path)));
-                vec![Effect::Reload(r.record.path.to_path_buf())]
+                self.reload(r.record.path.to_path_buf())
+                    .into_iter()
+                    .collect()
             }
             WatchEvent::Error(e) => {
                 self.message = Some(format!(
@@ -1138,7 +1146,34 @@ impl Model {
     /// replaced run changed its task or time. (At 100,000 runs, looking each reloaded run up in
     /// the whole list and grouping every run again froze the inspector for 9 s when a `.jsonl`
     /// file of 10,000 records got one more.)
-    fn on_reloaded(&mut self, runs: Vec<Arc<Run>>, errors: Vec<LoadError>) -> Vec<Effect> {
+    /// Reads `path` again, unless a read of it is under way: then once more when that ends.
+    fn reload(&mut self, path: PathBuf) -> Option<Effect> {
+        match self.reloading.get_mut(&path) {
+            Some(again) => {
+                *again = true;
+                None
+            }
+            None => {
+                self.reloading.insert(path.clone(), false);
+                Some(Effect::Reload(path))
+            }
+        }
+    }
+
+    fn on_reloaded(
+        &mut self,
+        path: PathBuf,
+        runs: Vec<Arc<Run>>,
+        errors: Vec<LoadError>,
+    ) -> Vec<Effect> {
+        let mut effects = self.put_reloaded(runs, errors);
+        if self.reloading.remove(&path) == Some(true) {
+            effects.extend(self.reload(path));
+        }
+        effects
+    }
+
+    fn put_reloaded(&mut self, runs: Vec<Arc<Run>>, errors: Vec<LoadError>) -> Vec<Effect> {
         let before = self.selected_run().map(|i| self.runs[i].source.clone());
         let mut loaded_before: HashMap<Option<usize>, usize> = HashMap::new();
         if let Some(path) = runs.first().map(|r| r.source.path.clone()) {
@@ -1239,7 +1274,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     cachescope::sanitize::sanitize_line(&first.display().to_string())
                 ));
             }
-            again.into_iter().map(Effect::Reload).collect()
+            again
+                .into_iter()
+                .filter_map(|path| model.reload(path))
+                .collect()
         }
         Msg::Edited(Ok(inputs)) => {
             let Some(run) = model.selected_run() else {
@@ -1254,7 +1292,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Watch { event, at } => model.on_watch(event, &at),
-        Msg::Reloaded { runs, errors } => model.on_reloaded(runs, errors),
+        Msg::Reloaded { path, runs, errors } => model.on_reloaded(path, runs, errors),
         Msg::Tick => {
             if let Some((_, ticks)) = model.flash.as_mut() {
                 *ticks = ticks.saturating_sub(1);

@@ -184,7 +184,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
                         let tx = tx.clone();
                         std::thread::spawn(move || {
                             let (runs, errors) = worker::load_one(&path);
-                            let _ = tx.send(Msg::Reloaded { runs, errors });
+                            let _ = tx.send(Msg::Reloaded { path, runs, errors });
                         });
                     }
                     Effect::Edit { run } => {

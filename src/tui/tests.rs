@@ -97,7 +97,7 @@ impl Screen {
                     Effect::StartWatch => self.watch_started = true,
                     Effect::Reload(path) => {
                         let (runs, errors) = super::worker::load_one(&path);
-                        pending.push(Msg::Reloaded { runs, errors });
+                        pending.push(Msg::Reloaded { path, runs, errors });
                     }
                 }
             }
@@ -1618,6 +1618,7 @@ fn a_record_file_written_again_is_read_lean_and_its_runs_replaced_where_they_lie
     assert!(errors.is_empty(), "{errors:?}");
     assert!(reloaded.iter().all(|r| !r.keeps_record()), "read lean");
     s.send(Msg::Reloaded {
+        path: b.clone(),
         runs: reloaded,
         errors,
     });
@@ -1640,6 +1641,7 @@ fn a_record_file_written_again_is_read_lean_and_its_runs_replaced_where_they_lie
     std::fs::write(&b, appended.join("\n") + "\n").unwrap();
     let (reloaded, errors) = load_one(&b);
     s.send(Msg::Reloaded {
+        path: b.clone(),
         runs: reloaded,
         errors,
     });
@@ -1647,4 +1649,56 @@ fn a_record_file_written_again_is_read_lean_and_its_runs_replaced_where_they_lie
     let renamed = s.model.tasks.iter().find(|t| t.name == "renamed").unwrap();
     assert_eq!(renamed.runs, vec![n], "b's first line, in its place");
     same_grouping(&s);
+}
+
+/// Record events come one per record: a new `.jsonl` file of 10,000 records is 10,000 of
+/// them. Its file is read once, however many events name it while that read is under way; an
+/// event during the read makes one more read when it ends (the read may have missed that
+/// change), and then no more.
+#[test]
+fn record_events_for_a_file_being_read_again_make_one_read_more_not_one_each() {
+    use cachescope::incremental::event::{RecordChange, WatchEvent};
+
+    let (files, _) = discover(&[sample_runs()]);
+    let loaded = load_file(&files[0]).remove(0);
+    let record = loaded.record.unwrap();
+    let event = || Msg::Watch {
+        event: WatchEvent::Record(Box::new(RecordChange {
+            record: loaded.source.clone(),
+            task: record.task.name.clone(),
+            status: cachescope::engine::NodeStatus::Match,
+            evaluation: cachescope::engine::recompute(&record),
+            comparison: None,
+            trigger: files[0].clone(),
+        })),
+        at: "21:00:00Z".to_string(),
+    };
+    let path = loaded.source.path.to_path_buf();
+    let reloads = |effects: Vec<Effect>| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Reload(p) if *p == path))
+            .count()
+    };
+    let reloaded = || Msg::Reloaded {
+        path: path.clone(),
+        runs: Vec::new(),
+        errors: Vec::new(),
+    };
+    let mut model = Model::new("sample-runs".to_string(), WIDE, true);
+    assert_eq!(reloads(update(&mut model, event())), 1);
+    for _ in 0..3 {
+        assert_eq!(
+            reloads(update(&mut model, event())),
+            0,
+            "a read is under way"
+        );
+    }
+    assert_eq!(
+        reloads(update(&mut model, reloaded())),
+        1,
+        "changed meanwhile"
+    );
+    assert_eq!(reloads(update(&mut model, reloaded())), 0, "nothing since");
+    assert_eq!(reloads(update(&mut model, event())), 1, "a new change");
 }
