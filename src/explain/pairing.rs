@@ -21,7 +21,8 @@
 //!
 //! Where the records are searched is [`crate::runs_tree`]'s business.
 
-use std::cmp::Ordering;
+use std::cell::OnceCell;
+use std::collections::HashMap;
 
 use jiff::Timestamp;
 
@@ -87,18 +88,6 @@ fn time(record: &RunRecord) -> Option<Timestamp> {
         .and_then(|t| parse_time(t).ok())
 }
 
-/// Recorded strictly before: by time when both have one.
-fn earlier(x: &RunRecord, than: &RunRecord) -> bool {
-    match (time(x), time(than)) {
-        (Some(a), Some(b)) => a < b,
-        _ => false,
-    }
-}
-
-fn later_first(x: &RunRecord, y: &RunRecord) -> Ordering {
-    time(y).cmp(&time(x))
-}
-
 /// The flow run a record ran in; None outside a flow.
 fn flow_run(record: &RunRecord) -> Option<&str> {
     record.flow.as_ref().and_then(|f| f.run_id.as_deref())
@@ -115,90 +104,132 @@ fn same_call(x: &RunRecord, b: &RunRecord) -> bool {
     }
 }
 
-/// How many paths of the inputs B's policy looks at differ between `x` and `b` (sets compared
-/// as sets).
-pub fn input_distance(x: &RunRecord, b: &RunRecord, exclude: &[String]) -> usize {
-    let (cx, cb) = (compared_inputs(x, exclude), compared_inputs(b, exclude));
-    let (changes, more) = diff_arguments(cx.as_ref(), cb.as_ref(), &|_| true, usize::MAX);
+/// How many paths differ between two runs' inputs as B's policy looks at them
+/// ([`compared_inputs`]: sets compared as sets).
+fn differing_paths(x: Option<&Value>, b: Option<&Value>) -> usize {
+    let (changes, more) = diff_arguments(x, b, &|_| true, usize::MAX);
     changes.len() + more
 }
 
 /// The run B is compared with, among `runs`, and how it was chosen.
 pub fn pair_earlier<'a>(b: &RunRef, runs: &[RunRef<'a>]) -> Option<(RunRef<'a>, Pairing)> {
-    let exclude = b.record.policy.as_ref().map(excludes).unwrap_or_default();
-    let mut earlier_runs: Vec<&RunRef<'a>> = runs
-        .iter()
-        .filter(|r| r.source != b.source)
-        .filter(|r| r.record.task_run.id.is_none() || r.record.task_run.id != b.record.task_run.id)
-        .filter(|r| same_task(r.record, b.record) && earlier(r.record, b.record))
-        .collect();
-    earlier_runs.sort_by(|x, y| later_first(x.record, y.record));
-    let Some(b_flow_run) = flow_run(b.record) else {
-        // Outside a flow run there are no calls to match: the latest earlier run.
-        if let Some(r) = earlier_runs
-            .iter()
-            .find(|r| same_inputs(r.record, b.record, &exclude))
-        {
-            return Some((**r, Pairing::SameInputs));
+    Pool::new(runs).pair(b)
+}
+
+/// Runs to choose A among, with what the choice reads of each (its time, its inputs as B's
+/// policy looks at them) worked out at most once however many runs are paired against them:
+/// a batch of new records of one task pairs each with the same runs. ([`pair_earlier`] for
+/// each of 10,000 new runs took every earlier run's inputs apart again, twice per run.)
+pub struct Pool<'r, 'a> {
+    runs: &'r [RunRef<'a>],
+    times: Vec<OnceCell<Option<Timestamp>>>,
+    /// Per list of excluded inputs: each run's [`compared_inputs`].
+    inputs: HashMap<Vec<String>, Vec<OnceCell<Option<Value>>>>,
+}
+
+impl<'r, 'a> Pool<'r, 'a> {
+    pub fn new(runs: &'r [RunRef<'a>]) -> Self {
+        Pool {
+            runs,
+            times: (0..runs.len()).map(|_| OnceCell::new()).collect(),
+            inputs: HashMap::new(),
         }
-        return earlier_runs.first().map(|r| (**r, Pairing::LatestEarlier));
-    };
-    // Issue 8: a mapped task was compared with a sibling element of its own flow run.
-    let other_flow_runs = earlier_runs
-        .iter()
-        .any(|r| flow_run(r.record) != Some(b_flow_run));
-    if other_flow_runs {
-        earlier_runs.retain(|r| flow_run(r.record) != Some(b_flow_run));
     }
-    // Latest first; within one flow run, the same call first.
-    let same_inputs_runs: Vec<&RunRef<'a>> = earlier_runs
-        .iter()
-        .copied()
-        .filter(|r| same_inputs(r.record, b.record, &exclude))
-        .collect();
-    if let Some(latest) = same_inputs_runs.first() {
-        let group = flow_run(latest.record);
-        let pick = same_inputs_runs
+
+    /// The run B is compared with, among the pool's runs, and how it was chosen (B's own
+    /// record, if the pool holds it, is never chosen).
+    pub fn pair(&mut self, b: &RunRef) -> Option<(RunRef<'a>, Pairing)> {
+        let exclude = b.record.policy.as_ref().map(excludes).unwrap_or_default();
+        let runs = self.runs;
+        let times = &self.times;
+        let time_of = |i: usize| *times[i].get_or_init(|| time(runs[i].record));
+        let b_time = time(b.record);
+        let cells = self
+            .inputs
+            .entry(exclude.clone())
+            .or_insert_with(|| (0..runs.len()).map(|_| OnceCell::new()).collect());
+        let inputs_of =
+            |i: usize| cells[i].get_or_init(|| compared_inputs(runs[i].record, &exclude));
+        let b_inputs = compared_inputs(b.record, &exclude);
+        let same_inputs = |i: usize| *inputs_of(i) == b_inputs;
+        let distance = |i: usize| differing_paths(inputs_of(i).as_ref(), b_inputs.as_ref());
+        let record = |i: usize| runs[i].record;
+
+        let mut earlier_runs: Vec<usize> = (0..runs.len())
+            .filter(|&i| runs[i].source != b.source)
+            .filter(|&i| {
+                record(i).task_run.id.is_none() || record(i).task_run.id != b.record.task_run.id
+            })
+            .filter(|&i| {
+                same_task(record(i), b.record)
+                    && matches!((time_of(i), b_time), (Some(x), Some(y)) if x < y)
+            })
+            .collect();
+        // Latest first (a stable sort: equal times keep the runs' order).
+        earlier_runs.sort_by_key(|&i| std::cmp::Reverse(time_of(i)));
+        let Some(b_flow_run) = flow_run(b.record) else {
+            // Outside a flow run there are no calls to match: the latest earlier run.
+            if let Some(&i) = earlier_runs.iter().find(|&&i| same_inputs(i)) {
+                return Some((runs[i], Pairing::SameInputs));
+            }
+            return earlier_runs
+                .first()
+                .map(|&i| (runs[i], Pairing::LatestEarlier));
+        };
+        // Issue 8: a mapped task was compared with a sibling element of its own flow run.
+        let other_flow_runs = earlier_runs
             .iter()
-            .filter(|r| flow_run(r.record) == group)
-            .find(|r| other_flow_runs && same_call(r.record, b.record))
-            .unwrap_or(latest);
-        return Some((**pick, Pairing::SameInputs));
-    }
-    let latest = earlier_runs.first()?;
-    let group = flow_run(latest.record);
-    let in_group: Vec<&RunRef<'a>> = earlier_runs
-        .iter()
-        .copied()
-        .filter(|r| flow_run(r.record) == group)
-        .collect();
-    if let [only] = in_group[..] {
-        // One run of the task in that flow run: there was nothing to choose from.
-        return Some((*only, Pairing::LatestEarlier));
-    }
-    let closest = |candidates: &[&RunRef<'a>]| -> Option<RunRef<'a>> {
+            .any(|&i| flow_run(record(i)) != Some(b_flow_run));
+        if other_flow_runs {
+            earlier_runs.retain(|&i| flow_run(record(i)) != Some(b_flow_run));
+        }
+        // Latest first; within one flow run, the same call first.
+        let same_inputs_runs: Vec<usize> = earlier_runs
+            .iter()
+            .copied()
+            .filter(|&i| same_inputs(i))
+            .collect();
+        if let Some(&latest) = same_inputs_runs.first() {
+            let group = flow_run(record(latest));
+            let pick = same_inputs_runs
+                .iter()
+                .copied()
+                .filter(|&i| flow_run(record(i)) == group)
+                .find(|&i| other_flow_runs && same_call(record(i), b.record))
+                .unwrap_or(latest);
+            return Some((runs[pick], Pairing::SameInputs));
+        }
+        let &latest = earlier_runs.first()?;
+        let group = flow_run(record(latest));
+        let in_group: Vec<usize> = earlier_runs
+            .iter()
+            .copied()
+            .filter(|&i| flow_run(record(i)) == group)
+            .collect();
+        if let [only] = in_group[..] {
+            // One run of the task in that flow run: there was nothing to choose from.
+            return Some((runs[only], Pairing::LatestEarlier));
+        }
         // `min_by_key` keeps the first of equals: the latest.
-        candidates
+        let closest =
+            |candidates: &[usize]| candidates.iter().copied().min_by_key(|&i| distance(i));
+        let calls: Vec<usize> = in_group
             .iter()
-            .min_by_key(|r| input_distance(r.record, b.record, &exclude))
-            .map(|r| **r)
-    };
-    let calls: Vec<&RunRef<'a>> = in_group
-        .iter()
-        .copied()
-        .filter(|r| other_flow_runs && same_call(r.record, b.record))
-        .collect();
-    if let Some(a) = closest(&calls) {
-        let t = &b.record.task_run;
-        return Some((
-            a,
-            Pairing::SameCall {
-                map_index: t.map_index,
-                call_index: t.call_index,
-            },
-        ));
+            .copied()
+            .filter(|&i| other_flow_runs && same_call(record(i), b.record))
+            .collect();
+        if let Some(a) = closest(&calls) {
+            let t = &b.record.task_run;
+            return Some((
+                runs[a],
+                Pairing::SameCall {
+                    map_index: t.map_index,
+                    call_index: t.call_index,
+                },
+            ));
+        }
+        closest(&in_group).map(|a| (runs[a], Pairing::ClosestInputs))
     }
-    closest(&in_group).map(|a| (a, Pairing::ClosestInputs))
 }
 
 #[cfg(test)]
@@ -238,6 +269,18 @@ mod tests {
         map: Option<u64>,
         rec: &str,
     ) -> RunRecord {
+        run_with_policy(flow_run, second, call, map, rec, "null")
+    }
+
+    /// [`run`] with a policy (JSON text).
+    fn run_with_policy(
+        flow_run: Option<&str>,
+        second: u32,
+        call: Option<u64>,
+        map: Option<u64>,
+        rec: &str,
+        policy: &str,
+    ) -> RunRecord {
         let flow = flow_run.map_or("null".to_string(), |f| {
             format!(r#"{{"name": "batch", "run_id": "{f}", "parameters": {{}}}}"#)
         });
@@ -246,7 +289,7 @@ mod tests {
             r#"{{"format": "cachescope/run-record@1", "recorded_at": "2026-01-01T00:00:{second:02}.000Z",
                 "flow": {flow}, "task": {{"name": "score"}},
                 "task_run": {{"id": "{}-{second}", "call_index": {}, "map_index": {}}},
-                "policy": null, "key": null, "inputs": {{"rec": {rec}}}}}"#,
+                "policy": {policy}, "key": null, "inputs": {{"rec": {rec}}}}}"#,
             flow_run.unwrap_or("none"),
             index(call),
             index(map)
@@ -380,5 +423,54 @@ mod tests {
         ];
         assert_eq!(pick(&records, 2), Some((1, Pairing::LatestEarlier)));
         assert_eq!(pick(&records, 0), None);
+    }
+
+    /// One pool pairs every run as a pool of its own does: what it works out once (a run's
+    /// time, its inputs as each policy looks at them) is never another run's, nor read
+    /// through another policy's exclusions.
+    #[test]
+    fn a_pool_pairs_each_run_as_pairing_it_alone_does() {
+        let excluding = r#"{"policy": "Inputs", "key": null, "exclude": ["rec"]}"#;
+        let mut records = Vec::new();
+        for (k, flow) in [Some("f1"), Some("f2"), None, Some("f3")]
+            .iter()
+            .enumerate()
+        {
+            for m in 0..4 {
+                let policy = if (k + m) % 2 == 1 { excluding } else { "null" };
+                let second = (k * 5 + m) as u32;
+                let rec = RECS[(k * 3 + m) % 4];
+                records.push(run_with_policy(
+                    *flow,
+                    second,
+                    None,
+                    Some(m as u64),
+                    rec,
+                    policy,
+                ));
+            }
+        }
+        let sources: Vec<RecordSource> = (0..records.len())
+            .map(|i| RecordSource {
+                path: std::path::PathBuf::from(format!("r{i}.json")).into(),
+                line: None,
+            })
+            .collect();
+        let refs: Vec<RunRef> = records
+            .iter()
+            .zip(&sources)
+            .map(|(record, source)| RunRef { source, record })
+            .collect();
+        let at = |a: RunRef| sources.iter().position(|s| s == a.source).unwrap();
+        let mut pool = Pool::new(&refs);
+        let mut hows = Vec::new();
+        for b in &refs {
+            let shared = pool.pair(b).map(|(a, how)| (at(a), how));
+            let alone = Pool::new(&refs).pair(b).map(|(a, how)| (at(a), how));
+            assert_eq!(shared, alone, "{}", b.source);
+            hows.extend(alone.map(|(_, how)| how));
+        }
+        assert!(hows.contains(&Pairing::SameInputs), "{hows:?}");
+        assert!(hows.iter().any(|h| *h != Pairing::SameInputs), "{hows:?}");
     }
 }

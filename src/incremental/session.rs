@@ -25,7 +25,7 @@ use super::plan::{RunsRoot, plan};
 use crate::engine::{recompute, with_values};
 use crate::explain::check::latest_per_task;
 use crate::explain::next_run::{NextRun, next_run};
-use crate::explain::pairing::pair_earlier;
+use crate::explain::pairing::Pool;
 use crate::explain::{Case, Explanation, Other, Pairing, RunRef, explain};
 use crate::live::{LiveOptions, SourceCache, SourceProblem, read_source_file};
 use crate::load::{
@@ -680,8 +680,8 @@ impl Session {
     /// events are taken task by task: each task's runs are found through two indexes made in
     /// one pass, and made whole once for all of its events, then dropped. (A new `.jsonl` file
     /// of 10,000 records is 10,000 events: with each task's runs found by a search of all
-    /// 100,000 records per event and kept whole to the end, they took 72 s and 1.9 GB; now
-    /// 48 s and 0.75 GB, mostly [`pair_earlier`] comparing inputs with every earlier run.)
+    /// 100,000 records per event and kept whole to the end, they took 72 s and 1.9 GB.) The
+    /// task's runs are one [`Pool`]: each run's time and inputs worked out once for all.
     fn compare_new_runs(&self, events: &mut [WatchEvent]) {
         type Triple<'r> = (&'r str, Option<&'r str>, Option<&'r str>);
         /// A run's `task_key`, name, qualname and file: what its candidates depend on.
@@ -738,6 +738,7 @@ impl Session {
                 .zip(&whole)
                 .map(|(&source, record)| RunRef { source, record })
                 .collect();
+            let mut pool = Pool::new(&runs);
             for i in at {
                 let WatchEvent::Record(change) = &mut events[i] else {
                     continue;
@@ -746,7 +747,7 @@ impl Session {
                     continue;
                 };
                 let b = runs[b];
-                change.comparison = pair_earlier(&b, &runs).map(|(a, pairing)| {
+                change.comparison = pool.pair(&b).map(|(a, pairing)| {
                     explain(&Case {
                         a,
                         b: Other::Run(b),
