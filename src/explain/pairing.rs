@@ -297,19 +297,29 @@ mod tests {
         RunRecord::from_value(parse(&text).unwrap()).unwrap()
     }
 
-    /// Which of `records` pair_earlier picks for `records[b]`, and how.
-    fn pick(records: &[RunRecord], b: usize) -> Option<(usize, Pairing)> {
-        let sources: Vec<RecordSource> = (0..records.len())
+    /// Where `n` records come from: `r0.json`, `r1.json`...
+    fn sources(n: usize) -> Vec<RecordSource> {
+        (0..n)
             .map(|i| RecordSource {
                 path: std::path::PathBuf::from(format!("r{i}.json")).into(),
                 line: None,
             })
-            .collect();
-        let refs: Vec<RunRef> = records
+            .collect()
+    }
+
+    /// `records` as runs, from `sources`.
+    fn refs<'a>(records: &'a [RunRecord], sources: &'a [RecordSource]) -> Vec<RunRef<'a>> {
+        records
             .iter()
-            .zip(&sources)
+            .zip(sources)
             .map(|(record, source)| RunRef { source, record })
-            .collect();
+            .collect()
+    }
+
+    /// Which of `records` pair_earlier picks for `records[b]`, and how.
+    fn pick(records: &[RunRecord], b: usize) -> Option<(usize, Pairing)> {
+        let sources = sources(records.len());
+        let refs = refs(records, &sources);
         pair_earlier(&refs[b], &refs).map(|(a, how)| {
             let i = sources.iter().position(|s| s == a.source).unwrap();
             (i, how)
@@ -450,17 +460,8 @@ mod tests {
                 ));
             }
         }
-        let sources: Vec<RecordSource> = (0..records.len())
-            .map(|i| RecordSource {
-                path: std::path::PathBuf::from(format!("r{i}.json")).into(),
-                line: None,
-            })
-            .collect();
-        let refs: Vec<RunRef> = records
-            .iter()
-            .zip(&sources)
-            .map(|(record, source)| RunRef { source, record })
-            .collect();
+        let sources = sources(records.len());
+        let refs = refs(&records, &sources);
         let at = |a: RunRef| sources.iter().position(|s| s == a.source).unwrap();
         let mut pool = Pool::new(&refs);
         let mut hows = Vec::new();
