@@ -1140,12 +1140,6 @@ impl Model {
         }
     }
 
-    /// A record file read again: runs already loaded from it are replaced where they lie, new
-    /// ones added. Its runs are found by one pass over the list that compares each distinct path
-    /// once (runs read together share their path), and only new runs are grouped, unless a
-    /// replaced run changed its task or time. (At 100,000 runs, looking each reloaded run up in
-    /// the whole list and grouping every run again froze the inspector for 9 s when a `.jsonl`
-    /// file of 10,000 records got one more.)
     /// Reads `path` again, unless a read of it is under way: then once more when that ends.
     fn reload(&mut self, path: PathBuf) -> Option<Effect> {
         match self.reloading.get_mut(&path) {
@@ -1160,6 +1154,8 @@ impl Model {
         }
     }
 
+    /// A record file read again: its runs are put in place, and the file is read once more if
+    /// it changed during that read.
     fn on_reloaded(
         &mut self,
         path: PathBuf,
@@ -1173,6 +1169,12 @@ impl Model {
         effects
     }
 
+    /// Runs already loaded from a file read again are replaced where they lie, new ones added.
+    /// Its runs are found by one pass over the list that compares each distinct path once (runs
+    /// read together share their path), and only new runs are grouped, unless a replaced run
+    /// changed its task or time. (At 100,000 runs, looking each reloaded run up in the whole
+    /// list and grouping every run again froze the inspector for 9.5 s when a `.jsonl` file of
+    /// 10,000 records got one more.)
     fn put_reloaded(&mut self, runs: Vec<Arc<Run>>, errors: Vec<LoadError>) -> Vec<Effect> {
         let before = self.selected_run().map(|i| self.runs[i].source.clone());
         let mut loaded_before: HashMap<Option<usize>, usize> = HashMap::new();
