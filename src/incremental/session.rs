@@ -22,7 +22,7 @@ use super::event::{Prediction, Ready, RecordChange, VerdictChange, WatchError, W
 use super::fingerprint::{Fingerprint, Fingerprints};
 use super::index::{Dependency, DependencyIndex};
 use super::plan::{RunsRoot, plan};
-use crate::engine::{recompute, with_values};
+use crate::engine::{recompute_lean, with_values};
 use crate::explain::check::latest_per_task;
 use crate::explain::next_run::{NextRun, next_run};
 use crate::explain::pairing::Pool;
@@ -637,7 +637,9 @@ impl Session {
                     match kept {
                         Ok(kept) => {
                             if self.records.get(&source) != Some(&kept) {
-                                let evaluation = recompute(&kept.whole());
+                                // From the texts as they lie (as `keys` recomputes; the
+                                // lean_matches_full tests hold it to the whole record's).
+                                let evaluation = recompute_lean(&kept.record, &kept.texts.texts());
                                 events.push(WatchEvent::Record(Box::new(RecordChange {
                                     record: source.clone(),
                                     task: kept.record.task.name.clone(),
