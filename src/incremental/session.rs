@@ -142,12 +142,14 @@ impl Kept {
 }
 
 /// Each record's file, read lean: its slots, in order.
-fn load_lean(path: &Path, bytes: &[u8]) -> Vec<(RecordSource, Result<Kept, LoadError>)> {
+fn load_lean(path: &Path, bytes: &[u8]) -> Vec<(RecordSource, Result<Box<Kept>, LoadError>)> {
     let mut out = Vec::new();
     visit_bytes_lean(path, bytes, |l, texts| {
-        let kept = l.record.map(|record| Kept {
-            record: *record,
-            texts: CanonicalText::copied(&texts),
+        let kept = l.record.map(|record| {
+            Box::new(Kept {
+                record: *record,
+                texts: CanonicalText::copied(&texts),
+            })
         });
         out.push((l.source, kept));
     });
@@ -157,7 +159,9 @@ fn load_lean(path: &Path, bytes: &[u8]) -> Vec<(RecordSource, Result<Kept, LoadE
 pub struct Session {
     options: SessionOptions,
     roots: Vec<RunsRoot>,
-    records: BTreeMap<RecordSource, Kept>,
+    /// Boxed: a B-tree filled in order leaves its nodes about half empty, and a `Kept` in place
+    /// is 800 bytes (about 40 MB of empty slots at 100,000 records).
+    records: BTreeMap<RecordSource, Box<Kept>>,
     record_files: BTreeMap<PathBuf, RecordFile>,
     units: BTreeMap<UnitId, Unit>,
     /// The last prediction of units that went away (every record of the task deleted), so that
@@ -187,7 +191,10 @@ fn error_event(path: &Path, error: String) -> WatchEvent {
 }
 
 /// The units `records` call for, with the record each predicts from.
-fn select(scope: Scope, records: &BTreeMap<RecordSource, Kept>) -> BTreeMap<UnitId, RecordSource> {
+fn select(
+    scope: Scope,
+    records: &BTreeMap<RecordSource, Box<Kept>>,
+) -> BTreeMap<UnitId, RecordSource> {
     match scope {
         Scope::AllRecords => records
             .keys()
@@ -205,7 +212,7 @@ fn select(scope: Scope, records: &BTreeMap<RecordSource, Kept>) -> BTreeMap<Unit
 
 /// The records as runs, lean: what only chooses among them (the latest of each task, a run's
 /// task) reads them so; inputs and flow parameters are read from [`Kept::whole`].
-fn run_refs(records: &BTreeMap<RecordSource, Kept>) -> Vec<RunRef<'_>> {
+fn run_refs(records: &BTreeMap<RecordSource, Box<Kept>>) -> Vec<RunRef<'_>> {
     records
         .iter()
         .map(|(source, kept)| RunRef {
