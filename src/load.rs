@@ -54,6 +54,23 @@ impl RecordSource {
     pub fn dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new(""))
     }
+
+    /// Its text as [`fmt::Display`] writes it, made at once in a string of its size (`keys`
+    /// writes one a record: through the formatter, the string grew as it was written).
+    pub fn label(&self) -> String {
+        let Some(path) = self.path.to_str() else {
+            return self.to_string();
+        };
+        let mut digits = itoa::Buffer::new();
+        let line = self.line.map(|line| digits.format(line));
+        let mut label = String::with_capacity(path.len() + line.map_or(0, |l| l.len() + 1));
+        label.push_str(path);
+        if let Some(line) = line {
+            label.push(':');
+            label.push_str(line);
+        }
+        label
+    }
 }
 
 impl fmt::Display for RecordSource {
@@ -1271,6 +1288,30 @@ pub fn load_paths(paths: &[PathBuf]) -> (Vec<Loaded>, Vec<LoadError>) {
 #[cfg(test)]
 mod tests {
     use super::{load_text_with, load_unit, load_unit_lean, units};
+
+    /// A source's label is its text as `Display` writes it, whatever its path and line.
+    #[test]
+    fn a_label_is_what_display_writes() {
+        use super::RecordSource;
+        use std::os::unix::ffi::OsStrExt;
+        let paths = [
+            Path::new("runs/a.jsonl"),
+            Path::new("caf\u{e9} \"q\"/\u{1b}[31m.json"),
+            Path::new(std::ffi::OsStr::from_bytes(b"runs/\xff\xfe.jsonl")),
+        ];
+        for path in paths {
+            for line in [None, Some(0), Some(7), Some(1234567), Some(usize::MAX)] {
+                let source = RecordSource {
+                    path: path.into(),
+                    line,
+                };
+                assert_eq!(source.label(), source.to_string(), "{path:?} {line:?}");
+                if path.to_str().is_some() {
+                    assert_eq!(source.label().capacity(), source.label().len(), "{path:?}");
+                }
+            }
+        }
+    }
 
     /// Sources order by path as `Path` orders it (component by component), then by line; the
     /// shortcut for one file's records changes nothing.

@@ -146,6 +146,24 @@ pub fn scan_inputs(text: &str, inputs: &mut Option<Span>) -> bool {
     true
 }
 
+/// The closing quote of the string whose first escape is at `escape` (a backslash): the first
+/// quote after it that an even run of backslashes precedes.
+fn closing_quote(b: &[u8], escape: usize) -> Option<usize> {
+    let mut from = escape;
+    loop {
+        let quote = from + memchr::memchr(b'"', &b[from..])?;
+        let backslashes = b[escape..quote]
+            .iter()
+            .rev()
+            .take_while(|&&c| c == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return Some(quote);
+        }
+        from = quote + 1;
+    }
+}
+
 /// How deep a record's `inputs` object is nested (in the record's object).
 const INPUTS_DEPTH: usize = 1;
 
@@ -284,7 +302,9 @@ impl<'a> Scanner<'a> {
                 _ => self.i += 1,
             }
         }
-        let mut out = String::with_capacity(self.i - start + 16);
+        // Room for it all (decoding only shortens it): grown as it was decoded, a task source
+        // was copied twice.
+        let mut out = String::with_capacity(closing_quote(self.b, self.i)? - start);
         out.push_str(&self.text[start..self.i]);
         loop {
             let run = self.i;
@@ -1116,6 +1136,49 @@ mod tests {
                 "scanned"
             }
             other => panic!("{other:?} in {text}"),
+        }
+    }
+
+    #[test]
+    fn an_escaped_string_is_decoded_into_room_for_it_all() {
+        for (json, decoded) in [
+            (r#""a\nb""#, "a\nb"),
+            (r#""q\"d\" ""#, "q\"d\" "),
+            (r#""\\""#, "\\"),
+            (r#""x\\\"y""#, "x\\\"y"),
+            (r#""\\\\"#, ""),
+            (r#""caf\u00e9 \ud83d\ude00""#, "caf\u{e9} \u{1f600}"),
+        ] {
+            let escape = json.find('\\').expect("an escape");
+            let text = format!("{json}, 1");
+            let mut s = Scanner {
+                text: &text,
+                b: text.as_bytes(),
+                i: 0,
+                unchecked: false,
+                defer: false,
+            };
+            if decoded.is_empty() {
+                // No closing quote: the slow way's to report.
+                assert_eq!(closing_quote(text.as_bytes(), escape), None, "{json}");
+                assert_eq!(s.string(), None, "{json}");
+                continue;
+            }
+            assert_eq!(
+                closing_quote(text.as_bytes(), escape),
+                Some(json.len() - 1),
+                "{json}"
+            );
+            let Some(Cow::Owned(read)) = s.string() else {
+                panic!("{json} not decoded");
+            };
+            assert_eq!(read, decoded);
+            assert_eq!(s.i, json.len(), "{json}");
+            assert!(
+                read.capacity() <= json.len() - 2,
+                "{json}: {}",
+                read.capacity()
+            );
         }
     }
 

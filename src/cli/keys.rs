@@ -195,7 +195,7 @@ fn evaluated_one(l: &Loaded, evaluation: Option<RecordEvaluation>) -> KeysResult
 }
 
 fn json_line<'a>(result: &'a KeysResult<'a>) -> KeysLine<'a> {
-    let record = result.loaded.source.to_string();
+    let record = result.loaded.source.label();
     let r = match &result.result {
         Ok(r) => r,
         Err(e) => {
@@ -395,12 +395,14 @@ fn stream(
         units(files, block),
         workers,
         |unit| {
-            // Sized for the unit's lines at once (a line is about a twelfth of its record's
-            // text, a `.json` file's line a few hundred bytes): grown by doubling, the buffer
-            // was copied seven times a unit.
+            // Sized for the unit's lines at once: grown by doubling, the buffer was copied
+            // seven times a unit. A JSON line is about a fifth of its record's text on the
+            // mixed benchmark folder (a text line a twelfth), a `.json` file's a few hundred
+            // bytes; a quarter still grew it once or twice a unit.
+            let per_record = if json { 1024 } else { 512 };
             let mut text = Vec::with_capacity(match &unit {
-                Unit::Lines { bytes, .. } => bytes.len() / 8 + 512,
-                Unit::Files(paths) => paths.len() * 512,
+                Unit::Lines { bytes, .. } => bytes.len() / if json { 4 } else { 8 } + 512,
+                Unit::Files(paths) => paths.len() * per_record,
                 Unit::Failed(_) => 512,
             });
             let mut statuses: Vec<NodeStatus> = Vec::new();
