@@ -301,8 +301,33 @@ fn run_until(bytes: &[u8], stops: impl Fn(u64) -> u64, stop: impl Fn(u8) -> bool
 /// while all eight are: anything but a control, `"` and `\`; with `PRINTABLE_ASCII`, only
 /// printable ASCII (what `ensure_ascii=True` writes unescaped), as the canonical check needs.
 /// The fast loading lane scans its strings with it too.
+///
+/// Sixteen bytes at a time first (SSE2, every x86-64): a record's strings are short, and most
+/// take one step (callgrind: the eight-byte steps were 7% of `keys`' instructions).
 #[inline]
 pub(crate) fn plain_run<const PRINTABLE_ASCII: bool>(bytes: &[u8]) -> usize {
+    use wide::u8x16;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 16) {
+        let v = u8x16::new(chunk.try_into().expect("sixteen bytes"));
+        let mut special = v.min(u8x16::splat(0x1f)).simd_eq(v)
+            | v.simd_eq(u8x16::splat(b'"'))
+            | v.simd_eq(u8x16::splat(b'\\'));
+        if PRINTABLE_ASCII {
+            special |= v.max(u8x16::splat(0x7f)).simd_eq(v);
+        }
+        let found = special.to_bitmask();
+        if found != 0 {
+            return i + found.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    i + plain_run_swar::<PRINTABLE_ASCII>(&bytes[i..])
+}
+
+/// [`plain_run`] eight bytes at a time, for the last fifteen.
+#[inline]
+fn plain_run_swar<const PRINTABLE_ASCII: bool>(bytes: &[u8]) -> usize {
     run_until(
         bytes,
         |w| {
@@ -517,6 +542,53 @@ mod tests {
             assert_eq!(dumps(&value, SortKeys::Record).unwrap(), text);
         }
         got
+    }
+
+    #[test]
+    fn a_plain_run_ends_at_the_first_byte_a_string_cannot_hold_as_it_is() {
+        use super::plain_run;
+        fn ends<const PRINTABLE_ASCII: bool>(bytes: &[u8]) -> usize {
+            bytes
+                .iter()
+                .position(|&b| {
+                    b < 0x20 || b == b'"' || b == b'\\' || (PRINTABLE_ASCII && b >= 0x7f)
+                })
+                .unwrap_or(bytes.len())
+        }
+        let mut next = crate::test_rng::xorshift(0x6a09_e667_f3bc_c909);
+        let mut pick = |from: &[u8]| from[(next() % from.len() as u64) as usize];
+        let stops = [0u8, 0x1f, b'"', b'\\', 0x7f, 0x80, 0xff];
+        let fine = [0x20u8, b'!', b'a', 0x7e, 0x5b, 0x5d, 0x21, 0x23];
+        for len in 0..80 {
+            for stop_at in 0..=len {
+                let mut bytes: Vec<u8> = (0..len).map(|_| pick(&fine)).collect();
+                if stop_at < len {
+                    bytes[stop_at] = pick(&stops);
+                }
+                assert_eq!(plain_run::<true>(&bytes), ends::<true>(&bytes), "{bytes:?}");
+                assert_eq!(
+                    plain_run::<false>(&bytes),
+                    ends::<false>(&bytes),
+                    "{bytes:?}"
+                );
+            }
+        }
+        for b in 0..=255u8 {
+            for at in [0, 7, 15, 16, 31] {
+                let mut bytes = vec![b'a'; 40];
+                bytes[at] = b;
+                assert_eq!(
+                    plain_run::<true>(&bytes),
+                    ends::<true>(&bytes),
+                    "{b:#x} at {at}"
+                );
+                assert_eq!(
+                    plain_run::<false>(&bytes),
+                    ends::<false>(&bytes),
+                    "{b:#x} at {at}"
+                );
+            }
+        }
     }
 
     #[test]
