@@ -21,7 +21,7 @@ use crate::pyjson::{Span, SpanText};
 use crate::record::RunRecord;
 
 /// Where a record came from: a file, and for `.jsonl` the 1-based line.
-#[derive(Debug, Clone, Eq, Hash)]
+#[derive(Debug, Clone, Eq)]
 pub struct RecordSource {
     /// Shared by the records of one `.jsonl` unit: a path per record was an allocation per
     /// record, and the inspector keeps every run's source.
@@ -40,6 +40,14 @@ impl PartialEq for RecordSource {
             && (Arc::ptr_eq(&self.path, &other.path)
                 || self.path.as_os_str() == other.path.as_os_str()
                 || self.path == other.path)
+    }
+}
+
+/// As `Path` hashes (its components), then the line: equal sources hash alike.
+impl std::hash::Hash for RecordSource {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.path.hash(state);
+        self.line.hash(state);
     }
 }
 

@@ -724,50 +724,75 @@ impl Session {
                 .or_default()
                 .push(source);
         }
-        for ((key, (name, qualname, file)), at) in by_task {
-            // Every run same_task pairs with these events' runs, in the records' order.
-            let mut task: Vec<&RecordSource> = key
-                .as_deref()
-                .and_then(|k| by_key.get(k))
-                .into_iter()
-                .flatten()
-                .chain(
-                    by_triple
-                        .get(&(name.as_str(), qualname.as_deref(), file.as_deref()))
-                        .into_iter()
-                        .flatten(),
-                )
-                .copied()
-                .collect();
-            task.sort();
-            task.dedup();
-            let whole: Vec<RunRecord> = task.iter().map(|s| self.records[*s].whole()).collect();
-            let runs: Vec<RunRef> = task
-                .iter()
-                .zip(&whole)
-                .map(|(&source, record)| RunRef { source, record })
-                .collect();
-            let mut pool = Pool::new(&runs);
-            for i in at {
-                let WatchEvent::Record(change) = &mut events[i] else {
-                    continue;
-                };
-                let Ok(b) = task.binary_search(&&change.record) else {
-                    continue;
-                };
-                let b = runs[b];
-                change.comparison = pool.pair(&b).map(|(a, pairing)| {
-                    explain(&Case {
-                        a,
-                        b: Other::Run(b),
-                        pairing,
-                        // As for live predictions: no fix checks over every recorded run.
-                        runs: &[],
-                        what_if: None,
+        // Each task's runs are made whole and paired on their own, so tasks are spread over
+        // every core: with 10,000 new runs beside 100,000, making every earlier run of a task
+        // whole was a third of the time, on one core. The events' sources go with them (the
+        // events are written once the tasks are done).
+        let tasks: Vec<(TaskId, Vec<(usize, RecordSource)>)> = by_task
+            .into_iter()
+            .map(|(id, at)| {
+                let at = at
+                    .into_iter()
+                    .filter_map(|i| match &events[i] {
+                        WatchEvent::Record(change) => Some((i, change.record.clone())),
+                        _ => None,
                     })
-                });
+                    .collect();
+                (id, at)
+            })
+            .collect();
+        let pair_task =
+            |((key, (name, qualname, file)), at): &(TaskId, Vec<(usize, RecordSource)>)| {
+                // Every run same_task pairs with these events' runs, in the records' order.
+                let mut task: Vec<&RecordSource> = key
+                    .as_deref()
+                    .and_then(|k| by_key.get(k))
+                    .into_iter()
+                    .flatten()
+                    .chain(
+                        by_triple
+                            .get(&(name.as_str(), qualname.as_deref(), file.as_deref()))
+                            .into_iter()
+                            .flatten(),
+                    )
+                    .copied()
+                    .collect();
+                task.sort();
+                task.dedup();
+                let whole: Vec<RunRecord> = task.iter().map(|s| self.records[*s].whole()).collect();
+                let runs: Vec<RunRef> = task
+                    .iter()
+                    .zip(&whole)
+                    .map(|(&source, record)| RunRef { source, record })
+                    .collect();
+                let mut pool = Pool::new(&runs);
+                let mut compared = Vec::with_capacity(at.len());
+                for (i, source) in at {
+                    let Ok(b) = task.binary_search(&source) else {
+                        continue;
+                    };
+                    let b = runs[b];
+                    let comparison = pool.pair(&b).map(|(a, pairing)| {
+                        explain(&Case {
+                            a,
+                            b: Other::Run(b),
+                            pairing,
+                            // As for live predictions: no fix checks over every recorded run.
+                            runs: &[],
+                            what_if: None,
+                        })
+                    });
+                    compared.push((*i, comparison));
+                }
+                compared
+            };
+        map_ordered(&tasks, pair_task, |compared| {
+            for (i, comparison) in compared {
+                if let WatchEvent::Record(change) = &mut events[i] {
+                    change.comparison = comparison;
+                }
             }
-        }
+        });
     }
 
     /// After records changed: units whose record is another one now, or was rewritten, are
