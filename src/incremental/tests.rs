@@ -457,6 +457,51 @@ fn a_new_run_is_compared_with_the_run_before() {
     assert_eq!(events.len(), 1, "{l:?}");
 }
 
+#[test]
+fn new_runs_of_several_tasks_in_one_batch_are_each_compared_with_their_own_task() {
+    // A whole flow run written at once (four tasks): the tasks are paired side by side, and
+    // each event must get its own task's comparison, with run 1 of that task.
+    let mut f = Fixture::with("02-source-edit", Scope::LatestPerTask, |root| {
+        let runs = root.join("runs/02-source-edit");
+        fs::rename(runs.join("run-2-after-edit"), root.join("held")).unwrap();
+    });
+    let run2 = f.root.join("runs/02-source-edit/run-2-after-edit");
+    fs::create_dir_all(&run2).unwrap();
+    let mut new = Vec::new();
+    for entry in fs::read_dir(f.root.join("held")).unwrap() {
+        let held = entry.unwrap().path();
+        let to = run2.join(held.file_name().unwrap());
+        fs::copy(&held, &to).unwrap();
+        new.push(to);
+    }
+    new.sort();
+    let events = f.apply(&new);
+    let l = lines(&events);
+    let mut tasks = Vec::new();
+    for event in &events {
+        let WatchEvent::Record(r) = event else {
+            continue;
+        };
+        let compared = r.comparison.as_ref().unwrap_or_else(|| panic!("{l:?}"));
+        assert!(compared.a.contains("run-1-before-edit"), "{}", compared.a);
+        assert!(
+            compared.a.contains(&format!("-{}-", r.task)),
+            "{} compared with {}",
+            r.task,
+            compared.a
+        );
+        assert!(
+            r.record
+                .path
+                .to_string_lossy()
+                .contains(&format!("-{}-", r.task))
+        );
+        tasks.push(r.task.clone());
+    }
+    tasks.sort();
+    assert_eq!(tasks, ["clean", "extract", "load", "transform"], "{l:?}");
+}
+
 /// The session keeps a record's canonical inputs and flow parameters as text, not values (at
 /// 100,000 records the values took four times the records' size on disk). What it predicts
 /// and explains reads the record made whole from that text: the very record a full load reads.
