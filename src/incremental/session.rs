@@ -699,14 +699,18 @@ impl Session {
             let t = &r.task;
             (t.name.clone(), t.qualname.clone(), t.file.clone())
         };
-        // The events' runs, by the identity their candidates depend on.
-        let mut by_task: BTreeMap<TaskId, Vec<usize>> = BTreeMap::new();
+        // The events' runs (each event's place and source), by the identity their candidates
+        // depend on.
+        let mut by_task: BTreeMap<TaskId, Vec<(usize, RecordSource)>> = BTreeMap::new();
         for (i, event) in events.iter().enumerate() {
             if let WatchEvent::Record(change) = event
                 && let Some(kept) = self.records.get(&change.record)
             {
                 let id = (kept.record.task.task_key.clone(), triple(&kept.record));
-                by_task.entry(id).or_default().push(i);
+                by_task
+                    .entry(id)
+                    .or_default()
+                    .push((i, change.record.clone()));
             }
         }
         if by_task.is_empty() {
@@ -726,21 +730,9 @@ impl Session {
         }
         // Each task's runs are made whole and paired on their own, so tasks are spread over
         // every core: with 10,000 new runs beside 100,000, making every earlier run of a task
-        // whole was a third of the time, on one core. The events' sources go with them (the
-        // events are written once the tasks are done).
-        let tasks: Vec<(TaskId, Vec<(usize, RecordSource)>)> = by_task
-            .into_iter()
-            .map(|(id, at)| {
-                let at = at
-                    .into_iter()
-                    .filter_map(|i| match &events[i] {
-                        WatchEvent::Record(change) => Some((i, change.record.clone())),
-                        _ => None,
-                    })
-                    .collect();
-                (id, at)
-            })
-            .collect();
+        // whole was a third of the time, on one core. The events are written once the tasks
+        // are done.
+        let tasks: Vec<(TaskId, Vec<(usize, RecordSource)>)> = by_task.into_iter().collect();
         let pair_task =
             |((key, (name, qualname, file)), at): &(TaskId, Vec<(usize, RecordSource)>)| {
                 // Every run same_task pairs with these events' runs, in the records' order.
