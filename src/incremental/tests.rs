@@ -535,3 +535,56 @@ fn records_are_kept_lean_and_made_whole_as_a_full_load_reads_them() {
         "{held} records, {with_params} with parameters"
     );
 }
+
+/// The start reads many files in each unit of work (runs of `.json` files, each `.jsonl` file
+/// alone) and gathers them afterwards: every record of every file is held, in its own place,
+/// and a broken file is reported by name, whatever unit it fell in.
+#[test]
+fn the_start_holds_every_record_of_every_file_across_its_units_of_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    fs::create_dir_all(&runs).unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-runs/runs/02-source-edit/run-1-before-edit");
+    let mut texts: Vec<String> = fs::read_dir(&sample)
+        .unwrap()
+        .map(|e| fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    texts.sort();
+    // A record on one line: JSON has no line break inside a string.
+    let one_line = |t: &str| t.lines().map(str::trim_start).collect::<String>();
+    let mut expected = std::collections::BTreeSet::new();
+    // 150 `.json` files (three runs of 64 and the rest), two `.jsonl` files among them, and
+    // one broken file in the third run.
+    for i in 0..150 {
+        let path = runs.join(format!("r-{i:03}.json"));
+        if i == 130 {
+            fs::write(&path, "{\"format\": ").unwrap();
+            continue;
+        }
+        fs::write(&path, &texts[i % texts.len()]).unwrap();
+        expected.insert((path, None));
+        if i == 40 || i == 100 {
+            let path = runs.join(format!("r-{i:03}.jsonl"));
+            let lines: Vec<String> = texts.iter().map(|t| one_line(t)).collect();
+            fs::write(&path, lines.join("\n") + "\n").unwrap();
+            for line in 1..=lines.len() {
+                expected.insert((path.clone(), Some(line)));
+            }
+        }
+    }
+    let options = SessionOptions {
+        scope: Scope::AllRecords,
+        ..SessionOptions::default()
+    };
+    let (session, events) = Session::start(std::slice::from_ref(&runs), options, now());
+    let held: std::collections::BTreeSet<(PathBuf, Option<usize>)> = session
+        .held()
+        .into_iter()
+        .map(|(source, _, _)| (source.path.to_path_buf(), source.line))
+        .collect();
+    assert_eq!(held, expected);
+    let l = lines(&events);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(l[0].contains("r-130.json"), "{l:?}");
+}
