@@ -582,13 +582,26 @@ pub fn recompute(record: &RunRecord) -> RecordEvaluation {
 /// canonical texts rather than values (records loaded by
 /// [`crate::load::load_unit_lean`]).
 pub fn recompute_lean(record: &RunRecord, texts: &CanonicalTexts) -> RecordEvaluation {
+    recompute_lean_from(record, texts, Material::of_record(record))
+}
+
+/// [`recompute_lean`] from `material`: the record's own, or with the task's source as it is
+/// now (`--live`). The texts stand in for the inputs and flow parameters the record was read
+/// without; the loader's `TaskSource` key stands only for the recorded source.
+pub fn recompute_lean_from(
+    record: &RunRecord,
+    texts: &CanonicalTexts,
+    material: Material,
+) -> RecordEvaluation {
+    let recorded_source =
+        material.source.is_some() && material.source == record.task.source.as_deref();
     let texts = CanonicalTexts {
         inputs: texts.inputs.filter(|_| record.inputs.is_none()),
         // A record whose last `flow` is not an object has no parameters, whatever came before.
         flow_parameters: texts
             .flow_parameters
             .filter(|_| record.flow.as_ref().is_some_and(|f| f.parameters.is_none())),
-        task_source: texts.task_source.filter(|_| record.task.source.is_some()),
+        task_source: texts.task_source.filter(|_| recorded_source),
         inputs_kept: texts.inputs_kept.filter(|_| record.inputs.is_none()),
     };
     if record.policy.is_none() && record.task.result_storage_key.is_some() {
@@ -596,12 +609,14 @@ pub fn recompute_lean(record: &RunRecord, texts: &CanonicalTexts) -> RecordEvalu
         // them from their texts (valid JSON: the canonical check made sure).
         let value = |t: Option<CanonicalJson>| t.and_then(|t| crate::pyjson::parse(t.text).ok());
         let (inputs, parameters) = (value(texts.inputs), value(texts.flow_parameters));
-        let mut material = Material::of_record(record);
-        material.inputs = material.inputs.or(inputs.as_ref());
-        material.flow_parameters = material.flow_parameters.or(parameters.as_ref());
+        let material = Material {
+            inputs: material.inputs.or(inputs.as_ref()),
+            flow_parameters: material.flow_parameters.or(parameters.as_ref()),
+            ..material
+        };
         return recompute_with(record, &material);
     }
-    recompute_texts(record, &Material::of_record(record), &texts)
+    recompute_texts(record, &material, &texts)
 }
 
 /// Recomputes a record's tree from the given material.

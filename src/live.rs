@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::engine::{Material, NodeStatus, RecordEvaluation, recompute_with};
+use crate::engine::{CanonicalTexts, Material, NodeStatus, RecordEvaluation, recompute_lean_from};
 use crate::policy::{PolicyKind, PolicyNode};
 use crate::record::{RunRecord, normalize};
 use crate::source::{FunctionSource, PythonVersion, SourceError, SourceFile};
@@ -310,6 +310,18 @@ pub fn evaluate_with_source(
     source: Result<LiveSource, SourceProblem>,
     now: Timestamp,
 ) -> LiveEvaluation {
+    evaluate_with_source_lean(record, &CanonicalTexts::default(), record_dir, source, now)
+}
+
+/// [`evaluate_with_source`] for a record loaded lean: `texts` stand in for the inputs and
+/// flow parameters it was read without (hashed as they are, no value built).
+pub fn evaluate_with_source_lean(
+    record: &RunRecord,
+    texts: &CanonicalTexts,
+    record_dir: &Path,
+    source: Result<LiveSource, SourceProblem>,
+    now: Timestamp,
+) -> LiveEvaluation {
     let needs_source = record
         .policy
         .as_ref()
@@ -321,7 +333,7 @@ pub fn evaluate_with_source(
         (Err(_), true) => None,
         (Err(_), false) => material.source,
     };
-    let mut evaluation = recompute_with(record, &material);
+    let mut evaluation = recompute_lean_from(record, texts, material);
     match (&source, needs_source) {
         (Err(problem), true) => {
             for node in &mut evaluation.evaluation.nodes {

@@ -114,6 +114,16 @@ pub fn same_material(x: &RunRecord, y: &RunRecord) -> bool {
     material(x).is_some_and(|m| Some(m) == material(y))
 }
 
+/// Whether `record`'s tree has a node whose key cachescope cannot recompute (what [`observe`]
+/// looks at): a record without one is not made whole to be observed.
+pub fn has_opaque_node(record: &RunRecord) -> bool {
+    record.policy.as_ref().is_some_and(|tree| {
+        let mut nodes = Vec::new();
+        opaque_nodes(tree, String::new(), &mut nodes);
+        !nodes.is_empty()
+    })
+}
+
 /// What `record` (named `name` in messages) says its opaque nodes returned.
 pub fn observe(record: &RunRecord, name: &str) -> Vec<Observation> {
     let Some(tree) = &record.policy else {

@@ -5,12 +5,12 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use cachescope::engine::{NodeStatus, RecordEvaluation, recompute, recompute_lean};
-use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source};
-use cachescope::load::{
-    BLOCK, LoadError, Loaded, Unit, discover, load_unit, units, visit_unit_lean,
+use cachescope::engine::{
+    CanonicalTexts, NodeStatus, RecordEvaluation, recompute, recompute_lean, with_values,
 };
-use cachescope::nondeterministic::{NonDeterminism, correct_live, observe};
+use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source_lean};
+use cachescope::load::{BLOCK, LoadError, Loaded, Unit, discover, units, visit_unit_lean};
+use cachescope::nondeterministic::{NonDeterminism, correct_live, has_opaque_node, observe};
 use cachescope::par::{Spread, default_workers, stream_ordered};
 use cachescope::record::RunRecord;
 use cachescope::safe_json;
@@ -127,21 +127,24 @@ pub struct LiveMode {
 
 /// A first pass over every file for `--live`: the evidence that an opaque node is not
 /// deterministic is in the other records of its task, wherever they are. Only a few fields per
-/// record are kept, so memory stays flat.
+/// record are kept, so memory stays flat. Read lean: only a record with an opaque node is made
+/// whole, to compare its material with its task's other runs.
 fn nondeterminism(files: &[PathBuf]) -> NonDeterminism {
     let mut observations = Vec::new();
     stream_ordered(
         units(files, BLOCK),
         default_workers(),
         |unit| {
-            load_unit(unit)
-                .iter()
-                .filter_map(|l| {
-                    let record = l.record.as_ref().ok()?;
-                    Some(observe(record, &l.source.to_string()))
-                })
-                .flatten()
-                .collect::<Vec<_>>()
+            let mut found = Vec::new();
+            visit_unit_lean(unit, |l, texts| {
+                if let Ok(record) = &l.record
+                    && has_opaque_node(record)
+                {
+                    let whole = with_values((**record).clone(), &texts);
+                    found.extend(observe(&whole, &l.source.to_string()));
+                }
+            });
+            found
         },
         |found| observations.extend(found),
     );
@@ -158,27 +161,41 @@ pub fn evaluate_all<'a>(loaded: &'a [Loaded], live: Option<&LiveMode>) -> Vec<Ke
                     record,
                     evaluated: Evaluated::Recorded(recompute(record)),
                 },
-                Some(mode) => {
-                    // The shared cache is held only while the source is fetched; hashing and
-                    // the storage lookup run unlocked on each worker.
-                    let source = mode
-                        .cache
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .task_source(record, l.source.dir(), &mode.options);
-                    let mut live = evaluate_with_source(record, l.source.dir(), source, mode.now);
-                    correct_live(
-                        &mut live,
-                        &mode.nondeterminism.of(record, record.policy.as_ref()),
-                    );
-                    Recomputed {
+                Some(mode) => Recomputed {
+                    record,
+                    evaluated: Evaluated::Live(live_one(
+                        l,
                         record,
-                        evaluated: Evaluated::Live(live),
-                    }
-                }
+                        &CanonicalTexts::default(),
+                        mode,
+                    )),
+                },
             }),
         })
         .collect()
+}
+
+/// One record's live prediction; `texts` stand in for the inputs and flow parameters of a
+/// record loaded lean.
+fn live_one(
+    l: &Loaded,
+    record: &RunRecord,
+    texts: &CanonicalTexts,
+    mode: &LiveMode,
+) -> LiveEvaluation {
+    // The shared cache is held only while the source is fetched; hashing and the storage
+    // lookup run unlocked on each worker.
+    let source = mode
+        .cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .task_source(record, l.source.dir(), &mode.options);
+    let mut live = evaluate_with_source_lean(record, texts, l.source.dir(), source, mode.now);
+    correct_live(
+        &mut live,
+        &mode.nondeterminism.of(record, record.policy.as_ref()),
+    );
+    live
 }
 
 /// A record loaded by `visit_unit_lean`, with its recomputation if it loaded.
@@ -433,14 +450,28 @@ fn stream(
                 });
                 return (rendered.map(|()| text), statuses, Vec::new(), errors);
             };
-            // --live reads whole records (it compares with the project's files).
-            let loaded = load_unit(unit);
-            let results = evaluate_all(&loaded, Some(live));
-            let predicted: Vec<&'static str> = results
-                .iter()
-                .filter_map(|r| r.result.as_ref().ok()?.live().map(|l| l.verdict.as_str()))
-                .collect();
-            let rendered = tally(&results, &mut text);
+            // --live reads lean too: its keys hash the recorded inputs, as they were read.
+            let mut rendered = Ok(());
+            let mut predicted: Vec<&'static str> = Vec::new();
+            visit_unit_lean(unit, |l, texts| {
+                let result = KeysResult {
+                    loaded: &l,
+                    result: l.record.as_ref().map(|record| Recomputed {
+                        record,
+                        evaluated: Evaluated::Live(live_one(&l, record, &texts, live)),
+                    }),
+                };
+                predicted.extend(
+                    result
+                        .result
+                        .as_ref()
+                        .ok()
+                        .and_then(Recomputed::live)
+                        .map(|l| l.verdict.as_str()),
+                );
+                rendered = std::mem::replace(&mut rendered, Ok(()))
+                    .and(tally(std::slice::from_ref(&result), &mut text));
+            });
             (rendered.map(|()| text), statuses, predicted, errors)
         },
         |(text, statuses, predicted, errors)| {
@@ -792,6 +823,108 @@ mod tests {
         assert_eq!(text.lines().count(), n);
         let last = text.lines().last().unwrap();
         assert!(last.contains(&format!("bulk.jsonl:{n}\"")), "{last}");
+    }
+
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+
+    /// `--live` reads records lean (canonical inputs hashed as their recorded text, a record
+    /// made whole only to observe an opaque node): its lines are exactly those of the records
+    /// read whole, the non-deterministic `cache_key_fn` of a task included.
+    #[test]
+    fn live_lines_from_lean_records_are_those_of_whole_records() {
+        use super::{LiveMode, evaluate_all, nondeterminism, write_json};
+        use cachescope::live::{LiveOptions, SourceCache};
+        use cachescope::load::{BLOCK, discover, load_paths};
+        use cachescope::nondeterministic::NonDeterminism;
+        use std::sync::Mutex;
+
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("sample-runs");
+        copy_dir(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-runs"),
+            &root,
+        );
+        // `clean` keyed, four runs over, by a cache_key_fn that gives a new key on the same
+        // inputs, beside an Inputs node.
+        let dir = root.join("runs/02-source-edit/run-1-before-edit");
+        let clean = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains("-clean-"))
+            .unwrap();
+        let mut record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&clean).unwrap()).unwrap();
+        let inputs_key = record["policy"]["policies"]
+            .as_array()
+            .and_then(|p| p.iter().find(|n| n["policy"] == "Inputs"))
+            .map(|n| n["key"].clone())
+            .unwrap();
+        for i in 0..4 {
+            record["recorded_at"] = format!("2026-11-24T21:00:0{i}.000Z").into();
+            record["policy"] = serde_json::json!({
+                "policy": "CompoundCachePolicy",
+                "key": format!("{i:032x}"),
+                "reproducible": true,
+                "policies": [
+                    {"policy": "CacheKeyFnPolicy", "key": format!("user-{i}"),
+                     "reproducible": false, "reason": "cache_key_fn is user code",
+                     "function": "etl.key_fn"},
+                    {"policy": "Inputs", "key": inputs_key, "reproducible": true},
+                ],
+            });
+            std::fs::write(dir.join(format!("opaque-{i}.json")), record.to_string()).unwrap();
+        }
+        let runs = root.join("runs");
+        let (files, _) = discover(std::slice::from_ref(&runs));
+        let mode = |nondeterminism| LiveMode {
+            options: LiveOptions::default(),
+            cache: Mutex::new(SourceCache::new()),
+            now: "2026-12-01T00:00:00Z".parse().unwrap(),
+            nondeterminism,
+        };
+
+        let mut lean = Vec::new();
+        let lean_mode = mode(nondeterminism(&files));
+        let (tally, _): (Tally, _) = stream(&files, true, Some(&lean_mode), 2, BLOCK, &mut lean);
+
+        let (loaded, _) = load_paths(std::slice::from_ref(&runs));
+        let whole_mode = mode(NonDeterminism::from_records(loaded.iter().filter_map(
+            |l| Some((l.record.as_ref().ok()?.as_ref(), l.source.to_string())),
+        )));
+        let mut whole = Vec::new();
+        write_json(&mut whole, &evaluate_all(&loaded, Some(&whole_mode))).unwrap();
+
+        assert_eq!(tally.records, loaded.len());
+        let (lean, whole) = (
+            String::from_utf8(lean).unwrap(),
+            String::from_utf8(whole).unwrap(),
+        );
+        assert_eq!(lean, whole);
+        assert!(lean.contains("\"verdict\":\"hit\""), "{lean}");
+        // The lean first pass saw the cache_key_fn give four keys for one material.
+        let opaque = loaded
+            .iter()
+            .find(|l| l.source.to_string().ends_with("opaque-3.json"))
+            .and_then(|l| l.record.as_deref().ok())
+            .unwrap();
+        let found = lean_mode.nondeterminism.of(opaque, opaque.policy.as_ref());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].function.as_deref(), Some("etl.key_fn"));
+        assert_eq!(
+            found,
+            whole_mode.nondeterminism.of(opaque, opaque.policy.as_ref())
+        );
     }
 
     #[test]
