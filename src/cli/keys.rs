@@ -825,19 +825,6 @@ mod tests {
         assert!(last.contains(&format!("bulk.jsonl:{n}\"")), "{last}");
     }
 
-    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy_dir(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-
     /// `--live` reads records lean (canonical inputs hashed as their recorded text, a record
     /// made whole only to observe an opaque node): its lines are exactly those of the records
     /// read whole, the non-deterministic `cache_key_fn` of a task included.
@@ -849,16 +836,12 @@ mod tests {
         use cachescope::nondeterministic::NonDeterminism;
         use std::sync::Mutex;
 
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("sample-runs");
-        copy_dir(
-            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-runs"),
-            &root,
-        );
         // `clean` keyed, four runs over, by a cache_key_fn that gives a new key on the same
-        // inputs, beside an Inputs node.
-        let dir = root.join("runs/02-source-edit/run-1-before-edit");
-        let clean = std::fs::read_dir(&dir)
+        // inputs, beside an Inputs node: copies of its record, in a folder of their own, read
+        // with sample-runs and its project.
+        let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-runs");
+        let tmp = tempfile::tempdir().unwrap();
+        let clean = std::fs::read_dir(sample.join("runs/02-source-edit/run-1-before-edit"))
             .unwrap()
             .map(|e| e.unwrap().path())
             .find(|p| p.to_string_lossy().contains("-clean-"))
@@ -870,6 +853,7 @@ mod tests {
             .and_then(|p| p.iter().find(|n| n["policy"] == "Inputs"))
             .map(|n| n["key"].clone())
             .unwrap();
+        record["project_root"] = sample.join("project").to_str().unwrap().into();
         for i in 0..4 {
             record["recorded_at"] = format!("2026-11-24T21:00:0{i}.000Z").into();
             record["policy"] = serde_json::json!({
@@ -883,10 +867,11 @@ mod tests {
                     {"policy": "Inputs", "key": inputs_key, "reproducible": true},
                 ],
             });
-            std::fs::write(dir.join(format!("opaque-{i}.json")), record.to_string()).unwrap();
+            let path = tmp.path().join(format!("opaque-{i}.json"));
+            std::fs::write(path, record.to_string()).unwrap();
         }
-        let runs = root.join("runs");
-        let (files, _) = discover(std::slice::from_ref(&runs));
+        let runs = [sample.join("runs"), tmp.path().to_path_buf()];
+        let (files, _) = discover(&runs);
         let mode = |nondeterminism| LiveMode {
             options: LiveOptions::default(),
             cache: Mutex::new(SourceCache::new()),
@@ -898,7 +883,7 @@ mod tests {
         let lean_mode = mode(nondeterminism(&files));
         let (tally, _): (Tally, _) = stream(&files, true, Some(&lean_mode), 2, BLOCK, &mut lean);
 
-        let (loaded, _) = load_paths(std::slice::from_ref(&runs));
+        let (loaded, _) = load_paths(&runs);
         let whole_mode = mode(NonDeterminism::from_records(loaded.iter().filter_map(
             |l| Some((l.record.as_ref().ok()?.as_ref(), l.source.to_string())),
         )));
