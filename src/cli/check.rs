@@ -7,9 +7,10 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use cachescope::explain::check::{CheckStatus, latest_per_task, status};
+use cachescope::explain::check::{CheckStatus, RunsIndex, latest_per_task, status};
 use cachescope::explain::json::culprit_json;
 use cachescope::explain::next_run::next_run;
+use cachescope::explain::sides::Side;
 use cachescope::explain::wording::{join_and, reasons};
 use cachescope::explain::{Case, Other, Pairing, RunRef, explain};
 use cachescope::live::{LiveOptions, SourceCache};
@@ -68,14 +69,17 @@ pub fn run(
         Box::new(Sanitized::new(stdout))
     };
     let latest = latest_per_task(&refs);
+    let index = RunsIndex::new(&refs);
     let mut changed = 0;
     for run in &latest {
         let live = next_run(run.record, run.source.dir(), &options, &mut cache, now);
+        // The explanation reads only the runs of the task and those with the next run's key.
+        let runs = index.for_next_run(run, Side::live(*run, &live).key.as_deref());
         let explanation = explain(&Case {
             a: *run,
             b: Other::Live(&live),
             pairing: Pairing::Explicit,
-            runs: &refs,
+            runs: &runs,
             what_if: None,
         });
         let st = status(&explanation);

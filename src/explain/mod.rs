@@ -67,7 +67,9 @@ pub struct Case<'a> {
     pub b: Other<'a>,
     pub pairing: Pairing,
     /// Every record loaded from the runs folder: the task's other runs for the advice checks,
-    /// other tasks for key collisions.
+    /// other tasks for key collisions. (`check` hands only those: the runs of A's task and the
+    /// runs that recorded B's key, [`check::RunsIndex`]. Reading any other run here means
+    /// changing that index too.)
     pub runs: &'a [RunRef<'a>],
     /// `--policy EXPR`: the text and the tree it evaluates to.
     pub what_if: Option<(&'a str, &'a PolicyNode)>,
