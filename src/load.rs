@@ -681,7 +681,7 @@ fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
 }
 
 /// A `.jsonl` file: one record a line.
-pub fn is_jsonl(path: &Path) -> bool {
+fn is_jsonl(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()) == Some("jsonl")
 }
 
@@ -797,6 +797,35 @@ fn files_per_unit(json_files: usize) -> usize {
     (json_files / MIN_FILE_UNITS).clamp(1, FILES_PER_UNIT)
 }
 
+/// How many of the first of `files` (none of them a `.jsonl` file at the start) go in one
+/// unit: up to `per_unit`, stopping at a `.jsonl` file.
+fn files_in_group(files: &[PathBuf], per_unit: usize) -> usize {
+    files
+        .iter()
+        .take(per_unit)
+        .take_while(|p| !is_jsonl(p))
+        .count()
+}
+
+/// Whole files in the groups [`units`] reads them in (each `.jsonl` file alone), for a loader
+/// that must read every file whole (the watch session, which fingerprints each file).
+pub fn file_groups(files: &[PathBuf]) -> Vec<&[PathBuf]> {
+    let per_unit = files_per_unit(files.iter().filter(|p| !is_jsonl(p)).count());
+    let mut groups = Vec::new();
+    let mut rest = files;
+    while !rest.is_empty() {
+        let n = if is_jsonl(&rest[0]) {
+            1
+        } else {
+            files_in_group(rest, per_unit)
+        };
+        let (group, tail) = rest.split_at(n);
+        groups.push(group);
+        rest = tail;
+    }
+    groups
+}
+
 /// A piece of loading work: whole files, or a run of whole lines of a `.jsonl` file.
 #[derive(Debug)]
 pub enum Unit {
@@ -847,13 +876,9 @@ pub fn units(files: &[PathBuf], block: usize) -> impl Iterator<Item = Unit> + '_
                 }
                 continue;
             }
-            let group: Vec<PathBuf> = files[i..]
-                .iter()
-                .take(per_unit)
-                .take_while(|p| !is_jsonl(p))
-                .cloned()
-                .collect();
-            i += group.len();
+            let n = files_in_group(&files[i..], per_unit);
+            let group = files[i..i + n].to_vec();
+            i += n;
             return Some(Unit::Files(group));
         }
     })

@@ -39,11 +39,9 @@ impl CheckStatus {
 /// keyed by the runs' own strings (the watch session asks this of every record after each
 /// batch: at 100,000 records, three copied strings a run and two times parsed per comparison).
 pub fn latest_per_task<'a>(runs: &[RunRef<'a>]) -> Vec<RunRef<'a>> {
-    type Task<'r> = (&'r str, Option<&'r str>, Option<&'r str>);
-    let mut latest: BTreeMap<Task<'a>, (Option<Timestamp>, RunRef<'a>)> = BTreeMap::new();
+    let mut latest: BTreeMap<Named<'a>, (Option<Timestamp>, RunRef<'a>)> = BTreeMap::new();
     for run in runs {
-        let t = &run.record.task;
-        let id = (t.name.as_str(), t.qualname.as_deref(), t.file.as_deref());
+        let id = named(run);
         let time = run
             .record
             .recorded_at
@@ -70,6 +68,7 @@ pub struct RunsIndex<'r, 'a> {
     by_key: HashMap<&'a str, Vec<usize>>,
 }
 
+/// A task by name, qualname and file (`task_key` changes with the source).
 type Named<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
 
 fn named<'a>(run: &RunRef<'a>) -> Named<'a> {

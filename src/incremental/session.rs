@@ -29,7 +29,7 @@ use crate::explain::pairing::Pool;
 use crate::explain::{Case, Explanation, Other, Pairing, RunRef, explain};
 use crate::live::{LiveOptions, SourceCache, SourceProblem, read_source_file};
 use crate::load::{
-    CanonicalText, LoadError, RecordSource, discover, is_jsonl, is_record_file, read_error,
+    CanonicalText, LoadError, RecordSource, discover, file_groups, is_record_file, read_error,
     visit_bytes_lean,
 };
 use crate::par::map_ordered;
@@ -140,25 +140,6 @@ impl Kept {
     fn whole(&self) -> RunRecord {
         with_values(self.record.clone(), &self.texts.texts())
     }
-}
-
-/// The start's units of work: each `.jsonl` file alone, runs of up to 64 other files. (One
-/// job a file, 100,000 `.json` files were 100,000 hand-overs between threads, each a lock and
-/// a wake-up: the workers waited more than they read.)
-fn start_jobs(files: &[PathBuf]) -> Vec<&[PathBuf]> {
-    let mut jobs = Vec::new();
-    let mut rest = files;
-    while !rest.is_empty() {
-        let n = if is_jsonl(&rest[0]) {
-            1
-        } else {
-            rest.iter().take(64).take_while(|p| !is_jsonl(p)).count()
-        };
-        let (job, tail) = rest.split_at(n);
-        jobs.push(job);
-        rest = tail;
-    }
-    jobs
 }
 
 /// Each record's file, read lean: its slots, in order.
@@ -337,11 +318,13 @@ impl Session {
                 .iter()
                 .map(|e| error_event(&e.path, load_error_text(e))),
         );
-        // Reading and parsing 10,000 files is most of the start: on every core.
+        // Reading and parsing 10,000 files is most of the start: on every core, in the groups
+        // `keys` reads them in. (One job a file, 100,000 `.json` files were 100,000 hand-overs
+        // between threads, each a lock and a wake-up: the workers waited more than they read.)
         let mut records = Vec::new();
         let mut record_files = Vec::new();
         map_ordered(
-            &start_jobs(&files),
+            &file_groups(&files),
             |job| {
                 job.iter()
                     .map(|file| {
