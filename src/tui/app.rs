@@ -644,7 +644,7 @@ impl Model {
             Action::CompareLive => {
                 self.live = !self.live;
                 self.message = Some(if self.live {
-                    "live: the next run, following file changes".to_string()
+                    LIVE_ON.to_string()
                 } else {
                     "live off: comparing recorded runs".to_string()
                 });
@@ -1093,6 +1093,9 @@ impl Model {
     }
 }
 
+/// The message of live mode turned on, until the watcher is ready.
+const LIVE_ON: &str = "live: the next run, following file changes";
+
 impl Model {
     /// What the watcher saw. In live mode, a change to the selected task's prediction is
     /// recomputed at once (with no key pressed) and the nodes whose key moved are marked.
@@ -1102,10 +1105,16 @@ impl Model {
         };
         match event {
             WatchEvent::Ready(r) => {
-                self.message = Some(format!(
-                    "live: watching the sources, records and storage of {} records",
-                    r.records
-                ));
+                // Said in place of the message it completes, or of none: the watcher's start
+                // can end after the user moved on (live turned off, a what-if asked), and a
+                // late "live: watching" would hide what they just did.
+                let waiting = self.message.as_deref().is_none_or(|m| m == LIVE_ON);
+                if self.live && waiting {
+                    self.message = Some(format!(
+                        "live: watching the sources, records and storage of {} records",
+                        r.records
+                    ));
+                }
                 Vec::new()
             }
             WatchEvent::Verdict(v) => {

@@ -1702,3 +1702,45 @@ fn record_events_for_a_file_being_read_again_make_one_read_more_not_one_each() {
     assert_eq!(reloads(update(&mut model, reloaded())), 0, "nothing since");
     assert_eq!(reloads(update(&mut model, event())), 1, "a new change");
 }
+
+/// The watcher's start can end after the user moved on: its "live: watching" replaces only
+/// the message of live mode turned on (or none), never what the user did since, and says
+/// nothing once live mode is off again (a tmux test saw it hide a what-if under load).
+#[test]
+fn a_late_watcher_start_does_not_hide_what_the_user_did_since() {
+    use super::action::Action;
+    use cachescope::incremental::event::{Ready, WatchEvent};
+
+    let ready = || Msg::Watch {
+        event: WatchEvent::Ready(Ready {
+            records: 66,
+            tasks: 5,
+            ms: 10,
+        }),
+        at: "21:00:00Z".to_string(),
+    };
+    let watching = "live: watching the sources, records and storage of 66 records";
+    let mut model = Model::new("sample-runs".to_string(), WIDE, true);
+    model.act(Action::CompareLive);
+    update(&mut model, ready());
+    assert_eq!(model.message.as_deref(), Some(watching));
+
+    // Turned off before the watcher was ready.
+    model.act(Action::CompareLive);
+    let off = model.message.clone();
+    update(&mut model, ready());
+    assert!(!model.live);
+    assert_eq!(model.message, off);
+
+    // On again, and something else said since.
+    model.act(Action::CompareLive);
+    model.message = Some("what-if: cache_policy=INPUTS (Esc clears)".to_string());
+    update(&mut model, ready());
+    assert_eq!(
+        model.message.as_deref(),
+        Some("what-if: cache_policy=INPUTS (Esc clears)")
+    );
+    model.message = None;
+    update(&mut model, ready());
+    assert_eq!(model.message.as_deref(), Some(watching));
+}
