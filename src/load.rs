@@ -1333,6 +1333,21 @@ pub fn load_paths(paths: &[PathBuf]) -> (Vec<Loaded>, Vec<LoadError>) {
     (loaded, errors)
 }
 
+/// [`load_paths`], lean: every record slot with its canonical texts ([`load_unit_lean`]), for a
+/// command that goes through every record but needs only a few whole at a time
+/// ([`crate::engine::with_values`] makes one whole): `check` held every input as values.
+pub fn load_paths_lean(paths: &[PathBuf]) -> (Vec<(Loaded, CanonicalText)>, Vec<LoadError>) {
+    let (files, errors) = discover(paths);
+    let mut loaded = Vec::new();
+    stream_ordered(
+        units(&files, BLOCK),
+        default_workers(),
+        load_unit_lean,
+        |(unit, texts)| loaded.extend(unit.into_iter().zip(texts)),
+    );
+    (loaded, errors)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{load_text_with, load_unit, load_unit_lean, units};

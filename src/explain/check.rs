@@ -39,8 +39,16 @@ impl CheckStatus {
 /// keyed by the runs' own strings (the watch session asks this of every record after each
 /// batch: at 100,000 records, three copied strings a run and two times parsed per comparison).
 pub fn latest_per_task<'a>(runs: &[RunRef<'a>]) -> Vec<RunRef<'a>> {
-    let mut latest: BTreeMap<Named<'a>, (Option<Timestamp>, RunRef<'a>)> = BTreeMap::new();
-    for run in runs {
+    latest_per_task_at(runs)
+        .into_iter()
+        .map(|i| runs[i])
+        .collect()
+}
+
+/// [`latest_per_task`], as the runs' places in `runs`.
+pub fn latest_per_task_at(runs: &[RunRef]) -> Vec<usize> {
+    let mut latest: BTreeMap<Named, (Option<Timestamp>, usize)> = BTreeMap::new();
+    for (i, run) in runs.iter().enumerate() {
         let id = named(run);
         let time = run
             .record
@@ -49,13 +57,13 @@ pub fn latest_per_task<'a>(runs: &[RunRef<'a>]) -> Vec<RunRef<'a>> {
             .and_then(|s| parse_time(s).ok());
         match latest.get(&id) {
             Some((current_time, current))
-                if (*current_time, current.source) >= (time, run.source) => {}
+                if (*current_time, runs[*current].source) >= (time, run.source) => {}
             _ => {
-                latest.insert(id, (time, *run));
+                latest.insert(id, (time, i));
             }
         }
     }
-    latest.into_values().map(|(_, run)| run).collect()
+    latest.into_values().map(|(_, i)| i).collect()
 }
 
 /// Where each task's runs are among all runs, to hand an explanation of a run against its next
@@ -100,6 +108,12 @@ impl<'r, 'a> RunsIndex<'r, 'a> {
     /// in their order: the runs of its task (`same_task` with it: non-determinism, the advice's
     /// fixes) and the runs that recorded `next_key` (the advice that two tasks share a key).
     pub fn for_next_run(&self, run: &RunRef<'a>, next_key: Option<&str>) -> Vec<RunRef<'a>> {
+        let found = self.for_next_run_at(run, next_key);
+        found.into_iter().map(|i| self.runs[i]).collect()
+    }
+
+    /// [`RunsIndex::for_next_run`], as the runs' places among the indexed runs.
+    pub fn for_next_run_at(&self, run: &RunRef<'a>, next_key: Option<&str>) -> Vec<usize> {
         let by_task_key = run
             .record
             .task
@@ -116,7 +130,7 @@ impl<'r, 'a> RunsIndex<'r, 'a> {
             .collect();
         found.sort_unstable();
         found.dedup();
-        found.into_iter().map(|i| self.runs[i]).collect()
+        found
     }
 }
 
