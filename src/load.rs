@@ -433,6 +433,12 @@ trait Collect<'t> {
     fn defers(&self) -> bool {
         false
     }
+
+    /// Whether records are only skimmed ([`crate::record_fast::read_skim`]): for a collector
+    /// that settles the inputs of those it keeps and drops the others.
+    fn skims(&self) -> bool {
+        false
+    }
 }
 
 /// Collects one slot (a record read again).
@@ -479,6 +485,70 @@ impl<'t> Collect<'t> for Batch<'t> {
     /// [`Batch::hand_over`] settles unscanned inputs.
     fn defers(&self) -> bool {
         true
+    }
+}
+
+/// Hands over only the records `keep` wants, read as [`load_unit_lean`] reads them: every
+/// record is skimmed, and the inputs of a kept one are then given the pass a lean read gives
+/// them (where that pass refuses them the record is read again, as a lean read would).
+struct Skim<'s, 'k> {
+    keep: &'s dyn Fn(&RunRecord) -> bool,
+    visit: &'s mut Sink<'k>,
+}
+
+impl<'t> Collect<'t> for Skim<'_, '_> {
+    fn put(&mut self, loaded: Loaded, text: &'t str, spans: Spans) {
+        let Ok(record) = &loaded.record else {
+            return;
+        };
+        if !(self.keep)(record) {
+            return;
+        }
+        let mut slot = (loaded, text, spans);
+        if unscanned(&slot.2) {
+            settle(&mut slot);
+        }
+        let (loaded, text, spans) = slot;
+        // Settled: read again, the record may differ (or be in error).
+        if loaded.record.as_ref().is_ok_and(|r| (self.keep)(r)) {
+            (self.visit)(loaded, texts(text, &spans));
+        }
+    }
+
+    fn skims(&self) -> bool {
+        true
+    }
+}
+
+/// The records of one unit that `keep` wants (of those read without error), each with its
+/// canonical texts as [`visit_unit_lean`] gives them but with no key of its bulk worked out:
+/// the others are only skimmed ([`crate::record_fast::read_skim`]), their inputs never read.
+/// Errors are not handed over. `keys --live` looks for the few records with an opaque node.
+pub fn visit_unit_kept(
+    unit: Unit,
+    keep: &dyn Fn(&RunRecord) -> bool,
+    mut visit: impl FnMut(Loaded, CanonicalTexts<'_>),
+) {
+    let out = &mut Skim {
+        keep,
+        visit: &mut visit,
+    };
+    match unit {
+        Unit::Files(paths) => {
+            for path in paths {
+                if let Ok(bytes) = read_regular(&path) {
+                    load_bytes_with(&path, &bytes, true, out);
+                }
+            }
+        }
+        Unit::Lines {
+            path,
+            first_line,
+            first_byte,
+            bytes,
+            ..
+        } => load_lines_bytes(&bytes, &path, first_line, first_byte, true, out),
+        Unit::Failed(_) => {}
     }
 }
 
@@ -1226,7 +1296,9 @@ fn load_text_into<'t>(
     // The fast lane reads a well-formed record in one pass; anything it is not sure of (and
     // every error) is the slow way's. Lean, it leaves plain inputs unchecked for the engine
     // to prove canonical by their hash.
-    let fast = if lean && out.defers() {
+    let fast = if lean && out.skims() {
+        crate::record_fast::read_skim(text)
+    } else if lean && out.defers() {
         crate::record_fast::read_deferred(text)
     } else if lean {
         crate::record_fast::read_unchecked(text)
@@ -1580,6 +1652,101 @@ mod tests {
         }
         assert!(errors >= 30, "the broken inputs are refused: {errors}");
         assert!((8..=12).contains(&forged), "forged keys: {forged}");
+    }
+
+    // A skimming pass hands over exactly the records it keeps, each made whole as the lean load
+    // reads it, and never one it does not keep or one in error: records on one line and `.json`
+    // files written with `indent=2`, over inputs of every kind, broken ones too, under policies
+    // that hash them whole, exclude entries, or do not hash them. The one difference is the one
+    // deferred reading has (above): inputs whose recorded key is the md5 of text Prefect cannot
+    // have hashed are taken by the lean load as hashed, and read by the skim as they are.
+    #[test]
+    fn a_skimming_pass_hands_over_the_kept_records_as_the_lean_load_reads_them() {
+        let inputs = [
+            r#"{"a": 1, "b": [1.5, "caf\u00e9", null, {"x": true}]}"#,
+            r#"{"a": "}]\"\\", "b": [[[]]]}"#,
+            r#"{"a": 1.50, "b": 1e16}"#,
+            r#"{"b": 1, "a": 2}"#,
+            r#"{"a": NaN}"#,
+            r#"{"a": tru}"#,
+            r#"{"a": [1,}"#,
+            r#"{"a": 1}}"#,
+            r#"{"a": [1}"#,
+            r#"{}"#,
+            "{\t\"a\": 1}",
+        ];
+        let mut lines = Vec::new();
+        for i in inputs {
+            let hashed = crate::hash::hash_json_text(i);
+            for (forgeable, line) in [
+                (true, provable_record(i, &hashed)),
+                (
+                    false,
+                    provable_record(i, "0123456789abcdef0123456789abcdef"),
+                ),
+                (false, record(i, "null", "")),
+                (false, record(i, r#"{"parameters": {"p": 1}}"#, r#""a""#)),
+            ] {
+                lines.push((false, line.clone()));
+                lines.push((forgeable, line.replace(r#""id": "tr""#, r#""id": "keep""#)));
+            }
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let jsonl = tmp.path().join("r.jsonl");
+        let text: Vec<&str> = lines.iter().map(|(_, line)| line.as_str()).collect();
+        std::fs::write(&jsonl, text.join("\n")).unwrap();
+        let mut files = vec![jsonl.clone()];
+        // The same records as `.json` files, written with `indent=2` where they are JSON.
+        for (n, (_, line)) in lines.iter().enumerate() {
+            let path = tmp.path().join(format!("r{n:03}.json"));
+            let pretty = serde_json::from_str::<serde_json::Value>(line)
+                .map(|v| serde_json::to_string_pretty(&v).unwrap());
+            std::fs::write(&path, pretty.as_deref().unwrap_or(line)).unwrap();
+            files.push(path);
+        }
+        let keep = |r: &crate::record::RunRecord| r.task_run.id.as_deref() == Some("keep");
+        let whole = |l: super::Loaded, texts: super::CanonicalTexts| {
+            let record = l.record.expect("only records read are handed over");
+            (l.source, crate::engine::with_values(*record, &texts))
+        };
+        let (mut lean, mut kept) = (Vec::new(), Vec::new());
+        for unit in units(&files, 1 << 12) {
+            super::visit_unit_lean(unit, |l, texts| {
+                if l.record.as_ref().is_ok_and(|r| keep(r)) {
+                    lean.push(whole(l, texts));
+                }
+            });
+        }
+        for unit in units(&files, 1 << 12) {
+            super::visit_unit_kept(unit, &keep, |l, texts| kept.push(whole(l, texts)));
+        }
+        assert!(kept.iter().all(|(_, r)| keep(r)));
+        let mut kept = kept.into_iter().peekable();
+        let mut forged = 0;
+        for (source, record) in lean {
+            if kept
+                .peek()
+                .is_some_and(|(s, r)| *s == source && *r == record)
+            {
+                kept.next();
+                continue;
+            }
+            // Only a forged key makes a difference (on a line, or in a file of one line).
+            let n = match source.line {
+                Some(line) => line - 1,
+                None => {
+                    let stem = source.path.file_stem().unwrap().to_str().unwrap();
+                    stem.trim_start_matches('r').parse::<usize>().unwrap()
+                }
+            };
+            assert!(lines[n].0, "{}", lines[n].1);
+            forged += 1;
+            if kept.peek().is_some_and(|(s, _)| *s == source) {
+                kept.next();
+            }
+        }
+        assert!(kept.next().is_none(), "every record handed over was kept");
+        assert!((1..=8).contains(&forged), "forged keys: {forged}");
     }
 
     // The lean load hashes canonical text as it is and everything else as before: on every

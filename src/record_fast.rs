@@ -16,8 +16,8 @@ use crate::engine::inputs_provable;
 use crate::hash::{BIG_TEXT, check_and_hash};
 use crate::policy::{Configure, PolicyKind, PolicyNode, Recorded};
 use crate::pyjson::{
-    MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, hex4, object_end, parse,
-    plain_run, respaced_object_len, spaced_object_len,
+    MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, hex4, object_end,
+    object_end_spaced, parse, plain_run, respaced_object_len, spaced_object_len,
 };
 use crate::record::{
     Environment, FORMAT_V1, FailedRun, FlowInfo, Outcome, RunRecord, StorageKeyTemplate, TaskInfo,
@@ -78,7 +78,7 @@ impl FastRecord {
 /// canonical `inputs` or `flow.parameters` object is left as a span (its field in the record
 /// is `None`), as [`crate::pyjson::parse_record_lean`] leaves it.
 pub fn read(text: &str, lean: bool) -> Option<FastRecord> {
-    read_with(text, lean, false, false)
+    read_with(text, lean, false, false, false)
 }
 
 /// [`read`] lean, but an `inputs` or `flow.parameters` object written with `json.dumps`'
@@ -87,7 +87,7 @@ pub fn read(text: &str, lean: bool) -> Option<FastRecord> {
 /// recorded key) far more cheaply than the check does. Where the check would have found it
 /// not canonical, [`read`] gives its value instead; the engine then builds that value itself.
 pub fn read_unchecked(text: &str) -> Option<FastRecord> {
-    read_with(text, true, true, false)
+    read_with(text, true, true, false, false)
 }
 
 /// [`read_unchecked`], but an `inputs` object on one line is not even scanned: only its end is
@@ -104,7 +104,7 @@ pub fn read_unchecked(text: &str) -> Option<FastRecord> {
 /// its last bytes name no `Inputs` policy ([`no_inputs_policy_near_end`]): this then reads
 /// exactly what [`read_unchecked`] reads, whatever the policy turns out to be.
 pub fn read_deferred(text: &str) -> Option<FastRecord> {
-    let mut read = read_with(text, true, true, true)?;
+    let mut read = read_with(text, true, true, true, false)?;
     let provable = read.record.policy.as_ref().is_some_and(inputs_provable)
         && read
             .inputs
@@ -186,13 +186,29 @@ fn no_inputs_policy_near_end(text: &str) -> bool {
         .any(|at| b[tail + at..].starts_with(b"Inputs\"") && b[..tail + at].ends_with(b"\""))
 }
 
-fn read_with(text: &str, lean: bool, unchecked: bool, defer: bool) -> Option<FastRecord> {
+/// [`read_deferred`] for what a record says of its task and policy only: its inputs, whatever
+/// its policy and whitespace, are left [`SpanText::Unscanned`] (only their end is found), and
+/// nothing settles them. The record's other fields are read as [`read_deferred`] reads them.
+/// For a pass that looks closer at few records (`keys --live` finds the records with an opaque
+/// node, and reads those again): the inputs of the others are never read.
+pub fn read_skim(text: &str) -> Option<FastRecord> {
+    read_with(text, true, true, true, true)
+}
+
+fn read_with(
+    text: &str,
+    lean: bool,
+    unchecked: bool,
+    defer: bool,
+    skim: bool,
+) -> Option<FastRecord> {
     let mut s = Scanner {
         text,
         b: text.as_bytes(),
         i: 0,
         unchecked,
         defer,
+        skim,
     };
     s.ws();
     let record = s.record(lean)?;
@@ -211,6 +227,8 @@ struct Scanner<'a> {
     unchecked: bool,
     /// Leave the inputs unscanned ([`read_deferred`]).
     defer: bool,
+    /// Leave the inputs unscanned whatever the policy and spacing ([`read_skim`]).
+    skim: bool,
 }
 
 /// Marks a known field as seen, refusing a repeat (the slow way merges repeats).
@@ -545,9 +563,14 @@ impl<'a> Scanner<'a> {
             // A big object is checked while it is hashed, on two cores (check_and_hash).
             // Big ones too: their end is found at several times md5's speed, and their md5,
             // taken in the batch, is then all they cost (not md5 beside the check).
+            let end = if self.skim {
+                object_end_spaced
+            } else {
+                object_end
+            };
             if self.defer
                 && depth == INPUTS_DEPTH
-                && let Some(len) = object_end(rest.as_bytes())
+                && let Some(len) = end(rest.as_bytes())
             {
                 self.i += len;
                 return Some((None, Some((SpanText::Unscanned(start..start + len), None))));
@@ -658,11 +681,12 @@ impl<'a> Scanner<'a> {
                     // Left unscanned only where an md5 may prove them: as the policy says
                     // when it came first, else as the record's last bytes suggest.
                     let defer = s.defer;
-                    s.defer &= if seen & 1 << 8 != 0 {
-                        policy.as_ref().is_some_and(inputs_provable)
-                    } else {
-                        !no_inputs_policy_near_end(s.text)
-                    };
+                    s.defer &= s.skim
+                        || if seen & 1 << 8 != 0 {
+                            policy.as_ref().is_some_and(inputs_provable)
+                        } else {
+                            !no_inputs_policy_near_end(s.text)
+                        };
                     (inputs, inputs_span) = s.encoded(lean, INPUTS_DEPTH)?;
                     s.defer = defer;
                 }
@@ -1165,6 +1189,7 @@ mod tests {
                 i: 0,
                 unchecked: false,
                 defer: false,
+                skim: false,
             };
             if decoded.is_empty() {
                 // No closing quote: the slow way's to report.

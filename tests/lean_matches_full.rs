@@ -15,7 +15,7 @@ use cachescope::engine::{recompute, recompute_lean};
 use cachescope::load::{BLOCK, CanonicalText, load_file, units, visit_unit_lean};
 use cachescope::pyjson::{CanonicalSpans, SortKeys, dumps, parse, parse_record_lean};
 use cachescope::record::RunRecord;
-use cachescope::record_fast::{Span, read, read_deferred, read_unchecked};
+use cachescope::record_fast::{Span, SpanText, read, read_deferred, read_skim, read_unchecked};
 
 fn record_texts() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -214,6 +214,32 @@ fn agree(text: &str) -> bool {
         assert_eq!(
             scanned.flow_parameters, unchecked.flow_parameters,
             "deferred:\n{text}"
+        );
+    }
+    // Skimmed, it reads every field but the inputs as unchecked does, and declines nothing
+    // that unchecked reads; the inputs are left unscanned where their object's end is found
+    // (as unchecked spans them, when it does), and read as unchecked reads them elsewhere.
+    let unchecked = read_unchecked(text);
+    let skimmed = read_skim(text);
+    assert!(
+        unchecked.is_none() || skimmed.is_some(),
+        "skim declined:\n{text}"
+    );
+    if let (Some(skimmed), Some(unchecked)) = (skimmed, unchecked) {
+        let mut record = unchecked.record;
+        match (&skimmed.inputs, &unchecked.inputs) {
+            (Some((SpanText::Unscanned(at), None)), inputs) => {
+                if let Some((SpanText::Unchecked(range), _)) = inputs {
+                    assert_eq!(at, range, "skimmed:\n{text}");
+                }
+                record.inputs = None;
+            }
+            (skimmed, unchecked) => assert_eq!(skimmed, unchecked, "skimmed:\n{text}"),
+        }
+        assert_eq!(skimmed.record, record, "skimmed:\n{text}");
+        assert_eq!(
+            skimmed.flow_parameters, unchecked.flow_parameters,
+            "skimmed:\n{text}"
         );
     }
     answered

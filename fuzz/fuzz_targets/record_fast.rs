@@ -52,4 +52,24 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(scanned.inputs, unchecked.inputs);
         assert_eq!(scanned.flow_parameters, unchecked.flow_parameters);
     }
+    // Skimming reads every field but the inputs as reading unchecked does, and declines
+    // nothing that it reads; inputs whose end it finds are left unscanned.
+    use cachescope::record_fast::SpanText;
+    let unchecked = cachescope::record_fast::read_unchecked(text);
+    let skimmed = cachescope::record_fast::read_skim(text);
+    assert!(unchecked.is_none() || skimmed.is_some());
+    if let (Some(skimmed), Some(unchecked)) = (skimmed, unchecked) {
+        let mut record = unchecked.record;
+        match (&skimmed.inputs, &unchecked.inputs) {
+            (Some((SpanText::Unscanned(at), None)), inputs) => {
+                if let Some((SpanText::Unchecked(range), _)) = inputs {
+                    assert_eq!(at, range);
+                }
+                record.inputs = None;
+            }
+            (skimmed, unchecked) => assert_eq!(skimmed, unchecked),
+        }
+        assert_eq!(skimmed.record, record);
+        assert_eq!(skimmed.flow_parameters, unchecked.flow_parameters);
+    }
 });

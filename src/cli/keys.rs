@@ -9,7 +9,9 @@ use cachescope::engine::{
     CanonicalTexts, NodeStatus, RecordEvaluation, recompute, recompute_lean, with_values,
 };
 use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source_lean};
-use cachescope::load::{BLOCK, LoadError, Loaded, Unit, discover, units, visit_unit_lean};
+use cachescope::load::{
+    BLOCK, LoadError, Loaded, Unit, discover, units, visit_unit_kept, visit_unit_lean,
+};
 use cachescope::nondeterministic::{NonDeterminism, correct_live, has_opaque_node, observe};
 use cachescope::par::{Spread, default_workers, stream_ordered};
 use cachescope::record::RunRecord;
@@ -136,10 +138,9 @@ fn nondeterminism(files: &[PathBuf]) -> NonDeterminism {
         default_workers(),
         |unit| {
             let mut found = Vec::new();
-            visit_unit_lean(unit, |l, texts| {
-                if let Ok(record) = &l.record
-                    && has_opaque_node(record)
-                {
+            // The others are only skimmed for their policy: their inputs are never read.
+            visit_unit_kept(unit, &has_opaque_node, |l, texts| {
+                if let Ok(record) = &l.record {
                     let whole = with_values((**record).clone(), &texts);
                     found.extend(observe(&whole, &l.source.to_string()));
                 }

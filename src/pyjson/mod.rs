@@ -19,7 +19,7 @@ pub use canonical::{
 pub(crate) use canonical::{hex4, plain_run};
 pub use float_repr::{float_repr, write_float_repr};
 pub use locate::{Located, Step, locate, path_name};
-pub use object_end::object_end;
+pub use object_end::{object_end, object_end_spaced};
 pub use parse::{CanonicalSpans, MAX_DEPTH, ParseError, Span, SpanText, parse, parse_record_lean};
 pub(crate) use spaced::{respaced_object_len, spaced_object_len};
 pub use value::{Float, Key, Value};

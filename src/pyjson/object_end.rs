@@ -67,7 +67,17 @@ fn prefix_xor(mut bits: u64) -> u64 {
 /// `json.dumps` writes an object on one line; not `indent=2`, which the caller reads its own
 /// way), or ends before the object does.
 pub fn object_end(b: &[u8]) -> Option<usize> {
-    if b.first() != Some(&b'{') || matches!(b.get(1), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+    if matches!(b.get(1), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        return None;
+    }
+    object_end_spaced(b)
+}
+
+/// [`object_end`] of an object written with any whitespace (`indent=2` too): where it ends is
+/// all that is wanted of it, as when a record is only skimmed for its policy
+/// ([`crate::record_fast::read_skim`]).
+pub fn object_end_spaced(b: &[u8]) -> Option<usize> {
+    if b.first() != Some(&b'{') {
         return None;
     }
     let mut depth: u64 = 0;
