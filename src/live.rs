@@ -78,6 +78,59 @@ pub struct SourceCache {
     read: HashMap<PathBuf, Result<Vec<u8>, SourceProblem>>,
 }
 
+/// What decides [`SourceCache::task_source`] for a record: the paths its file may be at (its
+/// folder and `project_root` resolved, so that the records of one task in a thousand folders
+/// ask one query), its qualname, line and Python, and its recorded source, which picks among
+/// several definitions of one qualname.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SourceQuery {
+    candidates: Vec<PathBuf>,
+    qualname: Option<String>,
+    line: Option<u64>,
+    python: PythonVersion,
+    source: Option<String>,
+}
+
+/// [`SourceCache::task_source`] answered once per [`SourceQuery`], for a command that looks the
+/// file system up once (`keys --live`): at 100,000 records of 100 tasks, each record's lookup
+/// took a `stat` and the tokens of its function's block, in turn behind the cache's lock. A
+/// memo holds for one set of options, and never sees a file change after its first answer:
+/// the live session, which does, asks the cache itself.
+#[derive(Default)]
+pub struct SourceMemo {
+    answers: HashMap<SourceQuery, Result<LiveSource, SourceProblem>>,
+}
+
+impl SourceMemo {
+    pub fn new() -> SourceMemo {
+        SourceMemo::default()
+    }
+
+    /// [`SourceCache::task_source`], or its answer to the same query before.
+    pub fn task_source(
+        &mut self,
+        cache: &mut SourceCache,
+        record: &RunRecord,
+        record_dir: &Path,
+        options: &LiveOptions,
+    ) -> Result<LiveSource, SourceProblem> {
+        let Some(file) = record.task.file.as_deref() else {
+            return cache.task_source(record, record_dir, options);
+        };
+        let query = SourceQuery {
+            candidates: candidate_paths(record, record_dir, options, file),
+            qualname: record.task.qualname.clone(),
+            line: record.task.line,
+            python: python_of(record),
+            source: record.task.source.clone(),
+        };
+        self.answers
+            .entry(query)
+            .or_insert_with(|| cache.task_source(record, record_dir, options))
+            .clone()
+    }
+}
+
 /// Reads a source file, with the problem a task would have if it cannot be read.
 pub fn read_source_file(path: &Path) -> Result<Vec<u8>, SourceProblem> {
     fs::read(path).map_err(|e| match e.kind() {
@@ -532,6 +585,47 @@ mod tests {
 
     fn now() -> Timestamp {
         "2026-11-24T12:00:00Z".parse().unwrap()
+    }
+
+    /// The memo answers as the cache does: once for the records of one task in many folders
+    /// whose `project_root` resolves to one project, once more for a record that picks another
+    /// definition by its recorded source, and once for each missing file.
+    #[test]
+    fn the_memo_answers_as_the_cache_once_per_resolved_query() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("project")).unwrap();
+        fs::write(tmp.path().join("project/flows.py"), file_text(3)).unwrap();
+        let mut cases = Vec::new();
+        for n in 0..4 {
+            // runs/N/ with project_root "../../project": one project for every folder.
+            let dir = tmp.path().join("runs").join(n.to_string());
+            fs::create_dir_all(&dir).unwrap();
+            let mut rec = record(ELSE_BRANCH, 7);
+            rec.project_root = Some("../../project".into());
+            cases.push((rec, dir.clone()));
+            // The if branch's text picks the other definition.
+            let mut rec = record("    @task\n    def pairs(rows):\n        return []\n", 7);
+            rec.project_root = Some("../../project".into());
+            cases.push((rec, dir.clone()));
+            // A project that is not there.
+            let mut rec = record(ELSE_BRANCH, 7);
+            rec.project_root = Some("gone".into());
+            cases.push((rec, dir));
+        }
+        let options = LiveOptions::default();
+        let (mut cache, mut memo) = (SourceCache::new(), SourceMemo::new());
+        for (rec, dir) in &cases {
+            let want = SourceCache::new().task_source(rec, dir, &options);
+            assert_eq!(memo.task_source(&mut cache, rec, dir, &options), want);
+        }
+        let picked: Vec<_> = cases[..2]
+            .iter()
+            .map(|(rec, dir)| memo.task_source(&mut cache, rec, dir, &options).unwrap())
+            .map(|s| s.function.first_line)
+            .collect();
+        assert_ne!(picked[0], picked[1], "two definitions");
+        // Two answers for the project, one per folder where it is missing.
+        assert_eq!(memo.answers.len(), 2 + 4);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use cachescope::engine::{
     CanonicalTexts, NodeStatus, RecordEvaluation, recompute, recompute_lean, with_values,
 };
-use cachescope::live::{LiveEvaluation, LiveOptions, SourceCache, evaluate_with_source_lean};
+use cachescope::live::{
+    LiveEvaluation, LiveOptions, SourceCache, SourceMemo, evaluate_with_source_lean,
+};
 use cachescope::load::{
     BLOCK, LoadError, Loaded, Unit, discover, units, visit_unit_kept, visit_unit_lean,
 };
@@ -122,7 +124,8 @@ impl KeysResult<'_> {
 /// loaded records show of opaque nodes that are not deterministic.
 pub struct LiveMode {
     pub options: LiveOptions,
-    pub cache: Mutex<SourceCache>,
+    /// The source files, and each task's source looked up in them once.
+    pub cache: Mutex<(SourceCache, SourceMemo)>,
     pub now: Timestamp,
     pub nondeterminism: NonDeterminism,
 }
@@ -186,11 +189,11 @@ fn live_one(
 ) -> LiveEvaluation {
     // The shared cache is held only while the source is fetched; hashing and the storage
     // lookup run unlocked on each worker.
-    let source = mode
-        .cache
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .task_source(record, l.source.dir(), &mode.options);
+    let source = {
+        let mut guard = mode.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let (cache, memo) = &mut *guard;
+        memo.task_source(cache, record, l.source.dir(), &mode.options)
+    };
     let mut live = evaluate_with_source_lean(record, texts, l.source.dir(), source, mode.now);
     correct_live(
         &mut live,
@@ -333,7 +336,7 @@ pub fn run(paths: &[PathBuf], json: bool, live: Option<LiveOptions>) -> Outcome 
     let (files, search_errors) = discover(paths);
     let live = live.map(|options| LiveMode {
         options,
-        cache: Mutex::new(SourceCache::new()),
+        cache: Mutex::new((SourceCache::new(), SourceMemo::new())),
         now: Timestamp::now(),
         nondeterminism: nondeterminism(&files),
     });
@@ -832,7 +835,7 @@ mod tests {
     #[test]
     fn live_lines_from_lean_records_are_those_of_whole_records() {
         use super::{LiveMode, evaluate_all, nondeterminism, write_json};
-        use cachescope::live::{LiveOptions, SourceCache};
+        use cachescope::live::{LiveOptions, SourceCache, SourceMemo};
         use cachescope::load::{BLOCK, discover, load_paths};
         use cachescope::nondeterministic::NonDeterminism;
         use std::sync::Mutex;
@@ -875,7 +878,7 @@ mod tests {
         let (files, _) = discover(&runs);
         let mode = |nondeterminism| LiveMode {
             options: LiveOptions::default(),
-            cache: Mutex::new(SourceCache::new()),
+            cache: Mutex::new((SourceCache::new(), SourceMemo::new())),
             now: "2026-12-01T00:00:00Z".parse().unwrap(),
             nondeterminism,
         };
