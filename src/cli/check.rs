@@ -85,7 +85,9 @@ pub fn run(
     // order (the source cache is one); the tasks are then explained on every core, each
     // task's other runs made whole and dropped on the thread that explains it, a bounded
     // number of tasks in flight, and the lines written in order.
-    let heads = latest.iter().map(|&at| {
+    // Once a line cannot be written (the reader went), no further task is taken up.
+    let stopped = std::cell::Cell::new(false);
+    let heads = latest.iter().take_while(|_| !stopped.get()).map(|&at| {
         let a = whole(at);
         let live = next_run(&a, refs[at].source.dir(), &options, &mut cache, now);
         (at, a, live)
@@ -126,13 +128,12 @@ pub fn run(
         (at, a, live, explanation)
     };
     let mut changed = 0;
-    let mut stopped = false;
     stream_ordered(
         heads,
         default_workers(),
         explain_task,
         |(at, a, live, explanation)| {
-            if stopped {
+            if stopped.get() {
                 return;
             }
             let run = &RunRef {
@@ -202,7 +203,7 @@ pub fn run(
             if let Some(line) = line
                 && writeln!(out, "{line}").is_err()
             {
-                stopped = true;
+                stopped.set(true);
             }
         },
     );
