@@ -345,13 +345,10 @@ fn compute_leaf(kind: &PolicyKind, m: &Mat, recorded: Option<&str>) -> Computed 
                 (inputs, _) => compute_inputs(exclude, inputs),
             }
         }
-        PolicyKind::TaskSource => match material.source {
-            Some(source) => Computed::Key(Some(
-                m.texts
-                    .task_source
-                    .map_or_else(|| hash_strs(&[source]), str::to_string),
-            )),
-            None => Computed::Error("the record has no task source to hash".to_string()),
+        PolicyKind::TaskSource => match (m.texts.task_source, material.source) {
+            (Some(key), _) => Computed::Key(Some(key.to_string())),
+            (None, Some(source)) => Computed::Key(Some(hash_strs(&[source]))),
+            (None, None) => Computed::Error("the record has no task source to hash".to_string()),
         },
         PolicyKind::FlowParameters => match (material.flow_parameters, m.texts.flow_parameters) {
             (None, Some(json)) if json.checked => Computed::Key(json.key()),
@@ -607,8 +604,10 @@ pub fn recompute_lean_from(
     texts: &CanonicalTexts,
     material: Material,
 ) -> RecordEvaluation {
-    let recorded_source =
-        material.source.is_some() && material.source == record.task.source.as_deref();
+    // The loader's key is the recorded source's: it stands for the material's source where
+    // that is the record's, or where the record was read for its keys alone and its source
+    // left as text (both None; `crate::load::visit_unit_keys`).
+    let recorded_source = material.source == record.task.source.as_deref();
     let texts = CanonicalTexts {
         inputs: texts.inputs.filter(|_| record.inputs.is_none()),
         // A record whose last `flow` is not an object has no parameters, whatever came before.

@@ -420,8 +420,10 @@ pub fn visit_bytes_lean(
 /// copied by the sink, and a sink that hashes them at once copies nothing.
 type Sink<'s> = dyn FnMut(Loaded, CanonicalTexts<'_>) + 's;
 
-/// Where a record's canonical inputs and flow parameters lie in the text it was read from.
-type Spans = [Option<Span>; 2];
+/// Where a record's canonical inputs and flow parameters lie in the text it was read from, and
+/// its task source's JSON string where it was left undecoded
+/// ([`crate::record_fast::FastRecord::task_source`]).
+type Spans = [Option<Span>; 3];
 
 /// What reading gathers each record slot into, with the text the record was read from (which
 /// lives at least as long as `'t`) and its spans in it.
@@ -437,6 +439,13 @@ trait Collect<'t> {
     /// Whether records are only skimmed ([`crate::record_fast::read_skim`]): for a collector
     /// that settles the inputs of those it keeps and drops the others.
     fn skims(&self) -> bool {
+        false
+    }
+
+    /// Whether records are wanted for their keys alone ([`crate::record_fast::read_keys`]): a
+    /// task source written as `json.dumps` writes it is left undecoded, for a collector that
+    /// hashes it as it is.
+    fn keys_only(&self) -> bool {
         false
     }
 }
@@ -475,6 +484,8 @@ impl<'t> Collect<'t> for Direct<'_, '_> {
 #[derive(Default)]
 struct Batch<'t> {
     slots: Vec<(Loaded, &'t str, Spans)>,
+    /// Records are wanted for their keys alone ([`visit_unit_keys`]).
+    keys_only: bool,
 }
 
 impl<'t> Collect<'t> for Batch<'t> {
@@ -485,6 +496,11 @@ impl<'t> Collect<'t> for Batch<'t> {
     /// [`Batch::hand_over`] settles unscanned inputs.
     fn defers(&self) -> bool {
         true
+    }
+
+    /// [`Batch::hand_over`] hashes an undecoded task source as it is.
+    fn keys_only(&self) -> bool {
+        self.keys_only
     }
 }
 
@@ -630,10 +646,13 @@ impl Batch<'_> {
                         want.parameters = Some(hashes.json_text(json));
                     }
                 }
-                if let Some(source) = &task.source
-                    && crate::engine::hashes_task_source(policy)
-                {
-                    want.source = Some(hashes.strs(&[source]));
+                if crate::engine::hashes_task_source(policy) {
+                    if let Some(source) = &task.source {
+                        want.source = Some(hashes.strs(&[source]));
+                    } else if let Some((at, None)) = &spans[2] {
+                        // Written as json.dumps writes it: its message holds it as it is.
+                        want.source = Some(hashes.json_text(at.text(text)));
+                    }
                 }
             }
             wanted.push(want);
@@ -693,7 +712,7 @@ struct Wanted {
 
 fn slot<'t>(out: &mut dyn Collect<'t>, source: RecordSource, error: LoadError) {
     let (record, at) = (Err(error), None);
-    out.put(Loaded { source, record, at }, "", [None, None]);
+    out.put(Loaded { source, record, at }, "", [None, None, None]);
 }
 
 /// Loads every record in one file into `out`; `lean` as in [`load_unit_lean`].
@@ -1205,17 +1224,26 @@ pub fn load_unit_lean(unit: Unit) -> (Vec<Loaded>, Vec<CanonicalText>) {
 /// bulk (its inputs hashed whole, its task source), worked out for the whole unit at once.
 /// `keys` and the inspector recompute each record there.
 pub fn visit_unit_lean(unit: Unit, mut visit: impl FnMut(Loaded, CanonicalTexts<'_>)) {
-    load_unit_with(unit, true, &mut visit);
+    load_unit_with(unit, true, false, &mut visit);
+}
+
+/// [`visit_unit_lean`] for the keys alone, as `keys` recomputes them: a task source written as
+/// `json.dumps` writes it is hashed as it is and not decoded, so a record handed over may have
+/// no `task.source` where its [`CanonicalTexts::task_source`] is the recorded source's key
+/// ([`crate::record_fast::read_keys`]). Its recomputed keys, and the errors, are those
+/// [`visit_unit_lean`] gives.
+pub fn visit_unit_keys(unit: Unit, mut visit: impl FnMut(Loaded, CanonicalTexts<'_>)) {
+    load_unit_with(unit, true, true, &mut visit);
 }
 
 /// Loads the records of one unit, in order.
 pub fn load_unit(unit: Unit) -> Vec<Loaded> {
     let mut out = Vec::new();
-    load_unit_with(unit, false, &mut |loaded, _| out.push(loaded));
+    load_unit_with(unit, false, false, &mut |loaded, _| out.push(loaded));
     out
 }
 
-fn load_unit_with(unit: Unit, lean: bool, out: &mut Sink) {
+fn load_unit_with(unit: Unit, lean: bool, keys_only: bool, out: &mut Sink) {
     match unit {
         Unit::Files(paths) => {
             // Every file read first, so that the batch can borrow them all.
@@ -1226,7 +1254,10 @@ fn load_unit_with(unit: Unit, lean: bool, out: &mut Sink) {
                     (path, bytes)
                 })
                 .collect();
-            let mut batch = Batch::default();
+            let mut batch = Batch {
+                slots: Vec::new(),
+                keys_only,
+            };
             for (path, bytes) in &read {
                 match bytes {
                     Ok(bytes) => load_bytes_with(path, bytes, lean, &mut batch),
@@ -1242,7 +1273,10 @@ fn load_unit_with(unit: Unit, lean: bool, out: &mut Sink) {
             bytes,
             ..
         } => {
-            let mut batch = Batch::default();
+            let mut batch = Batch {
+                slots: Vec::new(),
+                keys_only,
+            };
             load_lines_bytes(&bytes, &path, first_line, first_byte, lean, &mut batch);
             batch.hand_over(lean, out);
         }
@@ -1298,6 +1332,8 @@ fn load_text_into<'t>(
     // to prove canonical by their hash.
     let fast = if lean && out.skims() {
         crate::record_fast::read_skim(text)
+    } else if lean && out.keys_only() {
+        crate::record_fast::read_keys(text)
     } else if lean && out.defers() {
         crate::record_fast::read_deferred(text)
     } else if lean {
@@ -1307,7 +1343,7 @@ fn load_text_into<'t>(
     };
     if let Some(fast) = fast {
         let record = Ok(Box::new(fast.record));
-        let spans = [fast.inputs, fast.flow_parameters];
+        let spans = [fast.inputs, fast.flow_parameters, fast.task_source];
         return out.put(Loaded { source, record, at }, text, spans);
     }
     let mut spans = CanonicalSpans::default();
@@ -1333,7 +1369,7 @@ fn load_text_into<'t>(
                 record: Ok(Box::new(record)),
                 at,
             };
-            out.put(loaded, text, [spans.inputs, spans.flow_parameters]);
+            out.put(loaded, text, [spans.inputs, spans.flow_parameters, None]);
         }
         Err(e) => {
             // The tree has no positions: the fault is placed by scanning the text again.
@@ -1583,6 +1619,125 @@ mod tests {
         r#"{ }"#,
         "{\t\"a\": 1}",
     ];
+
+    /// Task sources of every kind a record may hold: written as `json.dumps` writes them, written
+    /// other ways, and broken.
+    const SOURCES_OF_EVERY_KIND: [&str; 14] = [
+        r#""def t(): pass\n""#,
+        r#""def t():\n    \"\"\"Doc.\"\"\"\n    return '\\\\'\n""#,
+        r#""caf\u00e9 \ud83d\ude00\t\u0001\u007f""#,
+        r#""""#,
+        r#""café""#,
+        r#""a\/b""#,
+        r#""caf\u00E9""#,
+        r#""\u0041""#,
+        r#""lone \ud800""#,
+        r#""bad \q""#,
+        "\"raw\ttab\"",
+        r#""unterminated"#,
+        "null",
+        "1",
+    ];
+
+    // Read for their keys alone (as `keys` reads them), records hand over what a lean read
+    // hands over (the same records, the same errors, the same recomputed keys), but that a
+    // task source written as json.dumps writes it is not decoded: `task.source` is None, and
+    // the text is what Prefect's message held, hashed as it is.
+    #[test]
+    fn records_read_for_their_keys_alone_recompute_as_lean_records_do() {
+        let mut lines = Vec::new();
+        for source in SOURCES_OF_EVERY_KIND {
+            let decoded = crate::pyjson::parse(source).ok();
+            let right = match &decoded {
+                Some(crate::pyjson::Value::Str(s)) => hash_strs(&[s]),
+                _ => "0".repeat(32),
+            };
+            for policy in [
+                format!(r#"{{"policy": "TaskSource", "key": "{right}"}}"#),
+                r#"{"policy": "TaskSource", "key": "0123456789abcdef0123456789abcdef"}"#.into(),
+                format!(
+                    r#"{{"policy": "CompoundCachePolicy", "key": "k", "policies": [{{"policy": "TaskSource", "key": "{right}"}}, {{"policy": "RunId", "key": "r"}}]}}"#
+                ),
+                r#"{"policy": "RunId", "key": "r"}"#.into(),
+            ] {
+                lines.push(format!(
+                    r#"{{"format": "cachescope/run-record@1", "flow": {{"run_id": "r"}}, "task": {{"name": "t", "source": {source}}}, "task_run": {{"id": "tr"}}, "inputs": {{"a": 1}}, "policy": {policy}, "key": "k"}}"#
+                ));
+            }
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let jsonl = tmp.path().join("r.jsonl");
+        std::fs::write(&jsonl, lines.join("\n")).unwrap();
+        let mut files = vec![jsonl];
+        // The same records as `.json` files, written with `indent=2` where they are JSON.
+        for (n, line) in lines.iter().enumerate() {
+            let path = tmp.path().join(format!("r{n:03}.json"));
+            let pretty = serde_json::from_str::<serde_json::Value>(line)
+                .map(|v| serde_json::to_string_pretty(&v).unwrap());
+            std::fs::write(&path, pretty.as_deref().unwrap_or(line)).unwrap();
+            files.push(path);
+        }
+        type Got = (
+            super::RecordSource,
+            Result<crate::record::RunRecord, super::LoadError>,
+            Option<crate::engine::RecordEvaluation>,
+        );
+        let visit = |keys_only: bool| {
+            let mut got: Vec<Got> = Vec::new();
+            for unit in units(&files, 1 << 10) {
+                let mut take = |l: super::Loaded, texts: super::CanonicalTexts| {
+                    let evaluation = l.record.as_ref().ok().map(|r| recompute_lean(r, &texts));
+                    got.push((l.source, l.record.map(|r| *r), evaluation));
+                };
+                if keys_only {
+                    super::visit_unit_keys(unit, &mut take);
+                } else {
+                    super::visit_unit_lean(unit, &mut take);
+                }
+            }
+            got
+        };
+        let (lean, keys) = (visit(false), visit(true));
+        assert_eq!(lean.len(), keys.len());
+        let (mut undecoded, mut errors, mut changed) = (0, 0, 0);
+        for ((source, lean, lean_eval), (keys_source, keys, keys_eval)) in
+            lean.into_iter().zip(keys)
+        {
+            assert_eq!(source, keys_source);
+            assert_eq!(lean_eval, keys_eval, "{source:?}");
+            match (lean, keys) {
+                (Ok(lean), Ok(mut keys)) => {
+                    if keys.task.source.is_none() && lean.task.source.is_some() {
+                        // Left as text only where the text is what json.dumps writes.
+                        let mut written = String::new();
+                        crate::pyjson::write_str(
+                            lean.task.source.as_deref().unwrap(),
+                            &mut written,
+                        );
+                        let text = std::fs::read_to_string(&source.path).unwrap();
+                        assert!(
+                            text.contains(&format!(r#""source": {written}"#)),
+                            "{source:?}"
+                        );
+                        keys.task.source = lean.task.source.clone();
+                        undecoded += 1;
+                    }
+                    assert_eq!(lean, keys, "{source:?}");
+                    changed +=
+                        usize::from(keys_eval.is_some_and(|e| e.status == NodeStatus::Changed));
+                }
+                (Err(lean), Err(keys)) => {
+                    assert_eq!(lean, keys);
+                    errors += 1;
+                }
+                (lean, keys) => panic!("{source:?}: {lean:?} against {keys:?}"),
+            }
+        }
+        // Every kind was met: sources left as text, sources refused, keys that differ.
+        assert!(undecoded >= 16, "{undecoded} sources left as text");
+        assert!(errors >= 16, "{errors} errors");
+        assert!(changed >= 8, "{changed} changed");
+    }
 
     // A unit's records are read with their inputs unscanned (only their end found) and settled
     // when handed over: proved by their md5, else scanned, else read again. Every record loads

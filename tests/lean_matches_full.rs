@@ -15,7 +15,9 @@ use cachescope::engine::{recompute, recompute_lean};
 use cachescope::load::{BLOCK, CanonicalText, load_file, units, visit_unit_lean};
 use cachescope::pyjson::{CanonicalSpans, SortKeys, dumps, parse, parse_record_lean};
 use cachescope::record::RunRecord;
-use cachescope::record_fast::{Span, SpanText, read, read_deferred, read_skim, read_unchecked};
+use cachescope::record_fast::{
+    Span, SpanText, read, read_deferred, read_keys, read_skim, read_unchecked,
+};
 
 fn record_texts() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -242,7 +244,40 @@ fn agree(text: &str) -> bool {
             "skimmed:\n{text}"
         );
     }
+    keys_alone(text);
     answered
+}
+
+/// For its keys alone, it reads what deferred reads, and declines what deferred declines; but a
+/// task source it leaves as text is the JSON string `json.dumps` writes for the source that
+/// deferred decodes.
+fn keys_alone(text: &str) {
+    let deferred = read_deferred(text);
+    let keys = read_keys(text);
+    assert_eq!(deferred.is_some(), keys.is_some(), "keys:\n{text}");
+    let (Some(deferred), Some(keys)) = (deferred, keys) else {
+        return;
+    };
+    let mut record = deferred.record;
+    match &keys.task_source {
+        Some((SpanText::At(at), None)) => {
+            let source = record
+                .task
+                .source
+                .take()
+                .expect("deferred decoded the source");
+            let mut written = String::new();
+            cachescope::pyjson::write_str(&source, &mut written);
+            assert_eq!(&text[at.clone()], written, "keys:\n{text}");
+        }
+        other => assert_eq!(other, &None, "keys:\n{text}"),
+    }
+    assert_eq!(keys.record, record, "keys:\n{text}");
+    assert_eq!(keys.inputs, deferred.inputs, "keys:\n{text}");
+    assert_eq!(
+        keys.flow_parameters, deferred.flow_parameters,
+        "keys:\n{text}"
+    );
 }
 
 #[test]

@@ -72,4 +72,24 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(skimmed.record, record);
         assert_eq!(skimmed.flow_parameters, unchecked.flow_parameters);
     }
+    // Read for its keys alone, it reads what deferred reads and declines what it declines; a
+    // task source left as text is what json.dumps writes for the source deferred decodes.
+    let deferred = cachescope::record_fast::read_deferred(text);
+    let keys = cachescope::record_fast::read_keys(text);
+    assert_eq!(deferred.is_some(), keys.is_some());
+    if let (Some(deferred), Some(keys)) = (deferred, keys) {
+        let mut record = deferred.record;
+        match &keys.task_source {
+            Some((SpanText::At(at), None)) => {
+                let source = record.task.source.take().expect("deferred decoded the source");
+                let mut written = String::new();
+                cachescope::pyjson::write_str(&source, &mut written);
+                assert_eq!(&text[at.clone()], written);
+            }
+            other => assert_eq!(other, &None),
+        }
+        assert_eq!(keys.record, record);
+        assert_eq!(keys.inputs, deferred.inputs);
+        assert_eq!(keys.flow_parameters, deferred.flow_parameters);
+    }
 });

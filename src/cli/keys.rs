@@ -12,7 +12,8 @@ use cachescope::live::{
     LiveEvaluation, LiveOptions, SourceCache, SourceMemo, evaluate_with_source_lean,
 };
 use cachescope::load::{
-    BLOCK, LoadError, Loaded, Unit, discover, units, visit_unit_kept, visit_unit_lean,
+    BLOCK, LoadError, Loaded, Unit, discover, units, visit_unit_kept, visit_unit_keys,
+    visit_unit_lean,
 };
 use cachescope::nondeterministic::{NonDeterminism, correct_live, has_opaque_node, observe};
 use cachescope::par::{Spread, default_workers, stream_ordered};
@@ -442,11 +443,11 @@ fn stream(
                 }
             };
             let Some(live) = live else {
-                // Without --live only keys are wanted: canonical inputs stay text and are hashed
-                // as they are. Each record is recomputed and written as it is read, while its
+                // Without --live only keys are wanted: canonical inputs and task sources stay
+                // text and are hashed as they are. Each record is recomputed and written as it is read, while its
                 // text is in the cache, and dropped there: nothing of it is kept.
                 let mut rendered = Ok(());
-                visit_unit_lean(unit, |l, texts| {
+                visit_unit_keys(unit, |l, texts| {
                     let evaluation = l.record.as_ref().ok().map(|r| recompute_lean(r, &texts));
                     let result = evaluated_one(&l, evaluation);
                     rendered = std::mem::replace(&mut rendered, Ok(()))

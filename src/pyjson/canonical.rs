@@ -359,7 +359,7 @@ fn key_at(text: &[u8], at: usize) -> Option<(usize, usize)> {
 /// The end of a string at `at`. With `CANONICAL`, written as `ensure_ascii=True` writes it;
 /// without, any JSON string the parser reads but one with a lone surrogate escape (raw
 /// non-ASCII, `\/`, upper-case hex, escapes Python would not write).
-pub(super) fn string_end<const CANONICAL: bool>(text: &[u8], at: usize) -> Option<usize> {
+pub(crate) fn string_end<const CANONICAL: bool>(text: &[u8], at: usize) -> Option<usize> {
     let mut i = at + 1;
     loop {
         i += plain_run::<CANONICAL>(&text[i..]);
