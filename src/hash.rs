@@ -236,11 +236,18 @@ impl HashBatch {
             .collect();
         // The CPU's SIMD level, found once.
         static LANES: std::sync::OnceLock<md5_many::Md5Many> = std::sync::OnceLock::new();
+        // Side by side in order of length: the lanes of a group then run out together.
+        let mut order: Vec<u32> = (0..messages.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| messages[i as usize].len());
+        let sorted: Vec<&[u8]> = order.iter().map(|&i| messages[i as usize]).collect();
         let mut digests = vec![[0u8; 16]; messages.len()];
         LANES
             .get_or_init(md5_many::Md5Many::new)
-            .hash_many(&messages, &mut digests);
-        let mut hexes: Vec<String> = digests.iter().map(hex).collect();
+            .hash_many(&sorted, &mut digests);
+        let mut hexes: Vec<String> = vec![String::new(); messages.len()];
+        for (&i, digest) in order.iter().zip(&digests) {
+            hexes[i as usize] = hex(digest);
+        }
         for (index, hashed) in self.hashed {
             hexes[index] = hashed;
         }
