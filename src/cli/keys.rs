@@ -444,8 +444,9 @@ fn stream(
             };
             let Some(live) = live else {
                 // Without --live only keys are wanted: canonical inputs and task sources stay
-                // text and are hashed as they are. Each record is recomputed and written as it is read, while its
-                // text is in the cache, and dropped there: nothing of it is kept.
+                // text and are hashed as they are. Each record is recomputed and written as it
+                // is read, while its text is in the cache, and dropped there: nothing of it is
+                // kept.
                 let mut rendered = Ok(());
                 visit_unit_keys(unit, |l, texts| {
                     let evaluation = l.record.as_ref().ok().map(|r| recompute_lean(r, &texts));
