@@ -19,6 +19,7 @@ use crate::par::{Spread, default_workers, stream_ordered};
 use crate::pyjson::{CanonicalSpans, parse, parse_record_lean};
 use crate::pyjson::{Span, SpanText};
 use crate::record::RunRecord;
+use crate::record_fast::Reading;
 
 /// Where a record came from: a file, and for `.jsonl` the 1-based line.
 #[derive(Debug, Clone, Eq)]
@@ -430,23 +431,14 @@ type Spans = [Option<Span>; 3];
 trait Collect<'t> {
     fn put(&mut self, loaded: Loaded, text: &'t str, spans: Spans);
 
-    /// Whether records may be read with their inputs unscanned
-    /// ([`crate::record_fast::read_deferred`]): only for a collector that settles them.
-    fn defers(&self) -> bool {
-        false
-    }
-
-    /// Whether records are only skimmed ([`crate::record_fast::read_skim`]): for a collector
-    /// that settles the inputs of those it keeps and drops the others.
-    fn skims(&self) -> bool {
-        false
-    }
-
-    /// Whether records are wanted for their keys alone ([`crate::record_fast::read_keys`]): a
-    /// task source written as `json.dumps` writes it is left undecoded, for a collector that
-    /// hashes it as it is.
-    fn keys_only(&self) -> bool {
-        false
+    /// How records are read lean. Unchecked unless the collector says otherwise: with their
+    /// inputs unscanned ([`crate::record_fast::read_deferred`]) only for a collector that
+    /// settles them; only skimmed ([`crate::record_fast::read_skim`]) for one that settles the
+    /// inputs of those it keeps and drops the others; for their keys alone
+    /// ([`crate::record_fast::read_keys`], a canonical task source left undecoded) for one
+    /// that hashes such a source as it is.
+    fn reading(&self) -> Reading {
+        Reading::Unchecked
     }
 }
 
@@ -481,11 +473,10 @@ impl<'t> Collect<'t> for Direct<'_, '_> {
 /// each record's bulk (inputs hashed whole, task sources) all at once ([`HashBatch`]: side by
 /// side in SIMD lanes, several times faster than one by one) and hands the slots over in
 /// order, the keys with them.
-#[derive(Default)]
 struct Batch<'t> {
     slots: Vec<(Loaded, &'t str, Spans)>,
-    /// Records are wanted for their keys alone ([`visit_unit_keys`]).
-    keys_only: bool,
+    /// Deferred, or for their keys alone ([`visit_unit_keys`]).
+    reading: Reading,
 }
 
 impl<'t> Collect<'t> for Batch<'t> {
@@ -493,14 +484,10 @@ impl<'t> Collect<'t> for Batch<'t> {
         self.slots.push((loaded, text, spans));
     }
 
-    /// [`Batch::hand_over`] settles unscanned inputs.
-    fn defers(&self) -> bool {
-        true
-    }
-
-    /// [`Batch::hand_over`] hashes an undecoded task source as it is.
-    fn keys_only(&self) -> bool {
-        self.keys_only
+    /// [`Batch::hand_over`] settles unscanned inputs, and hashes an undecoded task source as
+    /// it is.
+    fn reading(&self) -> Reading {
+        self.reading
     }
 }
 
@@ -531,8 +518,8 @@ impl<'t> Collect<'t> for Skim<'_, '_> {
         }
     }
 
-    fn skims(&self) -> bool {
-        true
+    fn reading(&self) -> Reading {
+        Reading::Skimmed
     }
 }
 
@@ -1224,7 +1211,7 @@ pub fn load_unit_lean(unit: Unit) -> (Vec<Loaded>, Vec<CanonicalText>) {
 /// bulk (its inputs hashed whole, its task source), worked out for the whole unit at once.
 /// `keys` and the inspector recompute each record there.
 pub fn visit_unit_lean(unit: Unit, mut visit: impl FnMut(Loaded, CanonicalTexts<'_>)) {
-    load_unit_with(unit, true, false, &mut visit);
+    load_unit_with(unit, true, Reading::Deferred, &mut visit);
 }
 
 /// [`visit_unit_lean`] for the keys alone, as `keys` recomputes them: a task source written as
@@ -1233,17 +1220,19 @@ pub fn visit_unit_lean(unit: Unit, mut visit: impl FnMut(Loaded, CanonicalTexts<
 /// ([`crate::record_fast::read_keys`]). Its recomputed keys, and the errors, are those
 /// [`visit_unit_lean`] gives.
 pub fn visit_unit_keys(unit: Unit, mut visit: impl FnMut(Loaded, CanonicalTexts<'_>)) {
-    load_unit_with(unit, true, true, &mut visit);
+    load_unit_with(unit, true, Reading::KeysOnly, &mut visit);
 }
 
 /// Loads the records of one unit, in order.
 pub fn load_unit(unit: Unit) -> Vec<Loaded> {
     let mut out = Vec::new();
-    load_unit_with(unit, false, false, &mut |loaded, _| out.push(loaded));
+    load_unit_with(unit, false, Reading::Deferred, &mut |loaded, _| {
+        out.push(loaded)
+    });
     out
 }
 
-fn load_unit_with(unit: Unit, lean: bool, keys_only: bool, out: &mut Sink) {
+fn load_unit_with(unit: Unit, lean: bool, reading: Reading, out: &mut Sink) {
     match unit {
         Unit::Files(paths) => {
             // Every file read first, so that the batch can borrow them all.
@@ -1256,7 +1245,7 @@ fn load_unit_with(unit: Unit, lean: bool, keys_only: bool, out: &mut Sink) {
                 .collect();
             let mut batch = Batch {
                 slots: Vec::new(),
-                keys_only,
+                reading,
             };
             for (path, bytes) in &read {
                 match bytes {
@@ -1275,7 +1264,7 @@ fn load_unit_with(unit: Unit, lean: bool, keys_only: bool, out: &mut Sink) {
         } => {
             let mut batch = Batch {
                 slots: Vec::new(),
-                keys_only,
+                reading,
             };
             load_lines_bytes(&bytes, &path, first_line, first_byte, lean, &mut batch);
             batch.hand_over(lean, out);
@@ -1330,14 +1319,8 @@ fn load_text_into<'t>(
     // The fast lane reads a well-formed record in one pass; anything it is not sure of (and
     // every error) is the slow way's. Lean, it leaves plain inputs unchecked for the engine
     // to prove canonical by their hash.
-    let fast = if lean && out.skims() {
-        crate::record_fast::read_skim(text)
-    } else if lean && out.keys_only() {
-        crate::record_fast::read_keys(text)
-    } else if lean && out.defers() {
-        crate::record_fast::read_deferred(text)
-    } else if lean {
-        crate::record_fast::read_unchecked(text)
+    let fast = if lean {
+        crate::record_fast::read_lean(text, out.reading())
     } else {
         crate::record_fast::read(text, false)
     };

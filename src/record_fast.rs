@@ -81,7 +81,7 @@ impl FastRecord {
 /// canonical `inputs` or `flow.parameters` object is left as a span (its field in the record
 /// is `None`), as [`crate::pyjson::parse_record_lean`] leaves it.
 pub fn read(text: &str, lean: bool) -> Option<FastRecord> {
-    read_with(text, lean, false, false, false)
+    read_with(text, lean, Mode::CHECKED)
 }
 
 /// [`read`] lean, but an `inputs` or `flow.parameters` object written with `json.dumps`'
@@ -90,7 +90,7 @@ pub fn read(text: &str, lean: bool) -> Option<FastRecord> {
 /// recorded key) far more cheaply than the check does. Where the check would have found it
 /// not canonical, [`read`] gives its value instead; the engine then builds that value itself.
 pub fn read_unchecked(text: &str) -> Option<FastRecord> {
-    read_with(text, true, true, false, false)
+    read_with(text, true, Mode::UNCHECKED)
 }
 
 /// [`read_unchecked`], but an `inputs` object on one line is not even scanned: only its end is
@@ -107,7 +107,7 @@ pub fn read_unchecked(text: &str) -> Option<FastRecord> {
 /// its last bytes name no `Inputs` policy ([`no_inputs_policy_near_end`]): this then reads
 /// exactly what [`read_unchecked`] reads, whatever the policy turns out to be.
 pub fn read_deferred(text: &str) -> Option<FastRecord> {
-    settle_deferred(text, read_with(text, true, true, true, false)?)
+    settle_deferred(text, read_with(text, true, Mode::DEFERRED)?)
 }
 
 /// [`read_deferred`] for the keys alone, as `keys` recomputes them: a task source written as
@@ -118,7 +118,7 @@ pub fn read_deferred(text: &str) -> Option<FastRecord> {
 /// folder takes 4% fewer instructions (callgrind, 1,000 records: 50.5M to 48.6M). Everything
 /// else is what [`read_deferred`] reads.
 pub fn read_keys(text: &str) -> Option<FastRecord> {
-    settle_deferred(text, read_scanner(text, true, true, true, false, true)?)
+    settle_deferred(text, read_with(text, true, Mode::KEYS)?)
 }
 
 /// What [`read_deferred`] makes of what it read of `text`: unscanned inputs that no md5 can
@@ -211,29 +211,73 @@ fn no_inputs_policy_near_end(text: &str) -> bool {
 /// For a pass that looks closer at few records (`keys --live` finds the records with an opaque
 /// node, and reads those again): the inputs of the others are never read.
 pub fn read_skim(text: &str) -> Option<FastRecord> {
-    read_with(text, true, true, true, true)
+    read_with(text, true, Mode::SKIM)
 }
 
-fn read_with(
-    text: &str,
-    lean: bool,
-    unchecked: bool,
-    defer: bool,
-    skim: bool,
-) -> Option<FastRecord> {
-    read_scanner(text, lean, unchecked, defer, skim, false)
-}
-
-/// [`read_with`], and with `keys_only` a task source written as `json.dumps` writes it left
-/// undecoded ([`read_keys`]).
-fn read_scanner(
-    text: &str,
-    lean: bool,
+/// How a lean read treats a record's bulk: one mode per reading function above.
+#[derive(Clone, Copy)]
+struct Mode {
     unchecked: bool,
     defer: bool,
     skim: bool,
     keys_only: bool,
-) -> Option<FastRecord> {
+}
+
+impl Mode {
+    const CHECKED: Mode = Mode {
+        unchecked: false,
+        defer: false,
+        skim: false,
+        keys_only: false,
+    };
+    const UNCHECKED: Mode = Mode {
+        unchecked: true,
+        ..Mode::CHECKED
+    };
+    const DEFERRED: Mode = Mode {
+        defer: true,
+        ..Mode::UNCHECKED
+    };
+    const SKIM: Mode = Mode {
+        skim: true,
+        ..Mode::DEFERRED
+    };
+    const KEYS: Mode = Mode {
+        keys_only: true,
+        ..Mode::DEFERRED
+    };
+}
+
+/// The lean reads a loader chooses among ([`read_lean`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// [`read_unchecked`].
+    Unchecked,
+    /// [`read_deferred`].
+    Deferred,
+    /// [`read_skim`].
+    Skimmed,
+    /// [`read_keys`].
+    KeysOnly,
+}
+
+/// A record read lean, as `reading` says.
+pub fn read_lean(text: &str, reading: Reading) -> Option<FastRecord> {
+    match reading {
+        Reading::Unchecked => read_unchecked(text),
+        Reading::Deferred => read_deferred(text),
+        Reading::Skimmed => read_skim(text),
+        Reading::KeysOnly => read_keys(text),
+    }
+}
+
+fn read_with(text: &str, lean: bool, mode: Mode) -> Option<FastRecord> {
+    let Mode {
+        unchecked,
+        defer,
+        skim,
+        keys_only,
+    } = mode;
     let mut s = Scanner {
         text,
         b: text.as_bytes(),
