@@ -326,6 +326,7 @@ fn compound(c: &mut Criterion) {
         first_line: 0,
         first_byte: 0,
         bytes: text.clone().into_bytes().into(),
+        line_ends: text.lines().count(),
         file_len: text.len() as u64,
     };
     let unit = || unit_of(&text);

@@ -54,6 +54,7 @@ fn unit(path: &std::path::Path, bytes: &[u8]) -> Unit {
         first_line: 0,
         first_byte: 0,
         bytes: bytes.to_vec().into(),
+        line_ends: bytes.iter().filter(|&&b| b == b'\n').count(),
         file_len: bytes.len() as u64,
     }
 }

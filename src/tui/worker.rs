@@ -279,6 +279,7 @@ mod tests {
             first_line: 0,
             first_byte,
             bytes: vec![b'\n'; len].into(),
+            line_ends: len,
             file_len: 100,
         };
         assert_eq!(parts(&unit(0, 50)), PARTS / 2);
