@@ -1332,7 +1332,7 @@ fn load_text_into<'t>(
         crate::record_fast::read(text, false)
     };
     if let Some(fast) = fast {
-        let record = Ok(Box::new(fast.record));
+        let record = Ok(fast.record);
         let spans = [fast.inputs, fast.flow_parameters, fast.task_source];
         return out.put(Loaded { source, record, at }, text, spans);
     }

@@ -30,7 +30,9 @@ pub use crate::pyjson::{Span, SpanText};
 /// as canonical text (only when `lean`).
 #[derive(Debug)]
 pub struct FastRecord {
-    pub record: RunRecord,
+    /// Boxed where it is read: a record is a few hundred bytes, and each step that passes
+    /// it on moved it whole.
+    pub record: Box<RunRecord>,
     pub inputs: Option<Span>,
     pub flow_parameters: Option<Span>,
     /// The task source's JSON string, quotes and all, where it is written as `json.dumps`
@@ -858,7 +860,7 @@ impl<'a> Scanner<'a> {
             transaction: transaction.map(Box::new),
         };
         Some(FastRecord {
-            record,
+            record: Box::new(record),
             inputs: inputs_span,
             flow_parameters,
             task_source: self.source_span.take().map(|at| (SpanText::At(at), None)),

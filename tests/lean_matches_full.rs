@@ -181,7 +181,7 @@ fn agree(text: &str) -> bool {
             let Some((record, inputs, flow_parameters)) = slow(text, lean) else {
                 panic!("the fast lane read what the slow way refuses (lean {lean}):\n{text}");
             };
-            assert_eq!(fast.record, record, "lean {lean}:\n{text}");
+            assert_eq!(*fast.record, record, "lean {lean}:\n{text}");
             assert_eq!(fast.inputs, inputs, "lean {lean}:\n{text}");
             assert_eq!(
                 fast.flow_parameters, flow_parameters,
@@ -280,7 +280,7 @@ fn keys_alone(text: &str) {
         }
         other => assert_eq!(other, &None, "keys:\n{text}"),
     }
-    assert_eq!(keys.record, keys_view(record), "keys:\n{text}");
+    assert_eq!(*keys.record, keys_view(*record), "keys:\n{text}");
     assert_eq!(keys.inputs, deferred.inputs, "keys:\n{text}");
     assert_eq!(
         keys.flow_parameters, deferred.flow_parameters,

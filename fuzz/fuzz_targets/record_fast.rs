@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let record =
             RunRecord::from_value(value).expect("the fast lane read what the reader refuses");
-        assert_eq!(fast.record, record);
+        assert_eq!(*fast.record, record);
         assert_eq!(fast.inputs, spans.inputs);
         assert_eq!(fast.flow_parameters, spans.flow_parameters);
     }
@@ -88,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
             }
             other => assert_eq!(other, &None),
         }
-        assert_eq!(keys.record, cachescope::record_fast::keys_view(record));
+        assert_eq!(*keys.record, cachescope::record_fast::keys_view(*record));
         assert_eq!(keys.inputs, deferred.inputs);
         assert_eq!(keys.flow_parameters, deferred.flow_parameters);
     }
