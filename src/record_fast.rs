@@ -336,8 +336,8 @@ struct Scanner<'a> {
     defer: bool,
     /// Leave the inputs unscanned whatever the policy and spacing ([`read_skim`]).
     skim: bool,
-    /// Leave a task source undecoded where it is written as `json.dumps` writes it
-    /// ([`read_keys`]).
+    /// Leave a task source undecoded where it is written as `json.dumps` writes it, and keep
+    /// none of the strings `keys` does not use ([`read_keys`], [`keys_view`]).
     keys_only: bool,
     /// Where such a source is.
     source_span: Option<std::ops::Range<usize>>,
