@@ -1227,6 +1227,15 @@ pub fn visit_unit_keys(unit: Unit, mut visit: impl FnMut(Loaded, CanonicalTexts<
     load_unit_with(unit, true, Reading::KeysOnly, &mut visit);
 }
 
+/// [`visit_unit_lean`] for the inspector's load, which keeps its runs in their files: a task source written as `json.dumps` writes it is hashed as it is and not decoded
+/// where the record has a lean inputs or flow-parameters text
+/// ([`crate::record_fast::read_inspect`]), so a record handed over with such a text may have no
+/// `task.source`; one with neither has its source. Its recomputed keys, and the errors, are
+/// those [`visit_unit_lean`] gives.
+pub fn visit_unit_inspect(unit: Unit, mut visit: impl FnMut(Loaded, CanonicalTexts<'_>)) {
+    load_unit_with(unit, true, Reading::Inspect, &mut visit);
+}
+
 /// Loads the records of one unit, in order.
 pub fn load_unit(unit: Unit) -> Vec<Loaded> {
     let mut out = Vec::new();
@@ -1729,6 +1738,98 @@ mod tests {
         assert!(undecoded >= 16, "{undecoded} sources left as text");
         assert!(errors >= 16, "{errors} errors");
         assert!(changed >= 8, "{changed} changed");
+    }
+
+    // Read for the inspector, which keeps its runs in their files, records hand over what a
+    // lean read hands over (the same records, errors and recomputed keys), but that a task
+    // source written as json.dumps writes it is not decoded where the record has a lean inputs
+    // or flow-parameters text; a record with neither (kept whole) has its source.
+    #[test]
+    fn records_read_for_the_inspector_recompute_as_lean_records_do() {
+        let mut lines = Vec::new();
+        for source in SOURCES_OF_EVERY_KIND {
+            let decoded = crate::pyjson::parse(source).ok();
+            let right = match &decoded {
+                Some(crate::pyjson::Value::Str(s)) => hash_strs(&[s]),
+                _ => "0".repeat(32),
+            };
+            for (inputs, flow) in [
+                (r#"{"a": 1}"#, r#"{"run_id": "r"}"#),
+                ("null", r#"{"run_id": "r"}"#),
+                ("null", r#"{"run_id": "r", "parameters": {"day": 1}}"#),
+                (r#"{"a": 1.50}"#, r#"{"run_id": "r"}"#),
+            ] {
+                for policy in [
+                    format!(r#"{{"policy": "TaskSource", "key": "{right}"}}"#),
+                    format!(
+                        r#"{{"policy": "CompoundCachePolicy", "key": "k", "policies": [{{"policy": "TaskSource", "key": "{right}"}}, {{"policy": "Inputs", "key": "i"}}]}}"#
+                    ),
+                ] {
+                    lines.push(format!(
+                        r#"{{"format": "cachescope/run-record@1", "flow": {flow}, "task": {{"name": "t", "source": {source}}}, "inputs": {inputs}, "policy": {policy}, "key": "k"}}"#
+                    ));
+                }
+            }
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let jsonl = tmp.path().join("r.jsonl");
+        std::fs::write(&jsonl, lines.join("\n")).unwrap();
+        let files = vec![jsonl];
+        type Got = (
+            super::RecordSource,
+            Result<crate::record::RunRecord, super::LoadError>,
+            Option<crate::engine::RecordEvaluation>,
+            bool,
+        );
+        let visit = |inspect: bool| {
+            let mut got: Vec<Got> = Vec::new();
+            for unit in units(&files, 1 << 10) {
+                let mut take = |l: super::Loaded, texts: super::CanonicalTexts| {
+                    let evaluation = l.record.as_ref().ok().map(|r| recompute_lean(r, &texts));
+                    let lean_text = texts.inputs.is_some() || texts.flow_parameters.is_some();
+                    got.push((l.source, l.record.map(|r| *r), evaluation, lean_text));
+                };
+                if inspect {
+                    super::visit_unit_inspect(unit, &mut take);
+                } else {
+                    super::visit_unit_lean(unit, &mut take);
+                }
+            }
+            got
+        };
+        let (lean, inspect) = (visit(false), visit(true));
+        assert_eq!(lean.len(), inspect.len());
+        let (mut undecoded, mut kept_whole, mut errors) = (0, 0, 0);
+        for ((source, lean, lean_eval, _), (inspect_source, inspect, inspect_eval, lean_text)) in
+            lean.into_iter().zip(inspect)
+        {
+            assert_eq!(source, inspect_source);
+            assert_eq!(lean_eval, inspect_eval, "{source:?}");
+            match (lean, inspect) {
+                (Ok(lean), Ok(mut inspect)) => {
+                    if inspect.task.source.is_none() && lean.task.source.is_some() {
+                        assert!(lean_text, "{source:?}: a record kept whole lost its source");
+                        inspect.task.source = lean.task.source.clone();
+                        undecoded += 1;
+                    } else if !lean_text && lean.task.source.is_some() {
+                        kept_whole += 1;
+                    }
+                    assert_eq!(lean, inspect, "{source:?}");
+                }
+                (Err(lean), Err(inspect)) => {
+                    assert_eq!(lean, inspect);
+                    errors += 1;
+                }
+                (lean, inspect) => panic!("{source:?}: {lean:?} against {inspect:?}"),
+            }
+        }
+        // Every kind was met: sources left as text, sources of records kept whole, errors.
+        assert!(undecoded >= 16, "{undecoded} sources left as text");
+        assert!(
+            kept_whole >= 16,
+            "{kept_whole} records kept whole with their source"
+        );
+        assert!(errors >= 8, "{errors} errors");
     }
 
     // A unit's records are read with their inputs unscanned (only their end found) and settled

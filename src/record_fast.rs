@@ -124,6 +124,28 @@ pub fn read_keys(text: &str) -> Option<FastRecord> {
     settle_deferred(text, read_with(text, true, Mode::KEYS)?)
 }
 
+/// [`read_deferred`], but a task source written as `json.dumps` writes it is left undecoded
+/// ([`FastRecord::task_source`], hashed as it is, as [`read_keys`] hashes it) where the record
+/// has a lean inputs or flow-parameters text: that is a record the inspector keeps in its file
+/// and not in memory (it reads it again, whole, when it is looked at), and loading 100,000 runs
+/// decoded 100,000 sources only to drop them. A record with neither text is kept whole, so its
+/// source is decoded here. Its recomputed keys, and the errors, are those [`read_deferred`]
+/// gives.
+pub fn read_inspect(text: &str) -> Option<FastRecord> {
+    let mut read = settle_deferred(text, read_with(text, true, Mode::INSPECT)?)?;
+    if read.inputs.is_none()
+        && read.flow_parameters.is_none()
+        && let Some((at, _)) = read.task_source.take()
+    {
+        match parse(at.text(text)) {
+            Ok(Value::Str(source)) => read.record.task.source = Some(source),
+            // Checked as a JSON string where it was read; anything else is the slow way's.
+            _ => return None,
+        }
+    }
+    Some(read)
+}
+
 /// `record` as [`read_keys`] reads it: without the strings that neither the recomputation nor
 /// `keys`' lines use (when it was recorded, the environment, the project root, the task's key,
 /// qualified name and file, the run's dynamic key, the outcome's strings, the transaction's).
@@ -250,6 +272,7 @@ struct Mode {
     defer: bool,
     skim: bool,
     keys_only: bool,
+    raw_source: bool,
 }
 
 impl Mode {
@@ -258,6 +281,7 @@ impl Mode {
         defer: false,
         skim: false,
         keys_only: false,
+        raw_source: false,
     };
     const UNCHECKED: Mode = Mode {
         unchecked: true,
@@ -273,6 +297,11 @@ impl Mode {
     };
     const KEYS: Mode = Mode {
         keys_only: true,
+        raw_source: true,
+        ..Mode::DEFERRED
+    };
+    const INSPECT: Mode = Mode {
+        raw_source: true,
         ..Mode::DEFERRED
     };
 }
@@ -288,6 +317,8 @@ pub enum Reading {
     Skimmed,
     /// [`read_keys`].
     KeysOnly,
+    /// [`read_inspect`].
+    Inspect,
 }
 
 /// A record read lean, as `reading` says.
@@ -297,6 +328,7 @@ pub fn read_lean(text: &str, reading: Reading) -> Option<FastRecord> {
         Reading::Deferred => read_deferred(text),
         Reading::Skimmed => read_skim(text),
         Reading::KeysOnly => read_keys(text),
+        Reading::Inspect => read_inspect(text),
     }
 }
 
@@ -306,6 +338,7 @@ fn read_with(text: &str, lean: bool, mode: Mode) -> Option<FastRecord> {
         defer,
         skim,
         keys_only,
+        raw_source,
     } = mode;
     let mut s = Scanner {
         text,
@@ -315,6 +348,7 @@ fn read_with(text: &str, lean: bool, mode: Mode) -> Option<FastRecord> {
         defer,
         skim,
         keys_only,
+        raw_source,
         source_span: None,
     };
     s.ws();
@@ -336,9 +370,11 @@ struct Scanner<'a> {
     defer: bool,
     /// Leave the inputs unscanned whatever the policy and spacing ([`read_skim`]).
     skim: bool,
-    /// Leave a task source undecoded where it is written as `json.dumps` writes it, and keep
-    /// none of the strings `keys` does not use ([`read_keys`], [`keys_view`]).
+    /// Keep none of the strings `keys` does not use ([`read_keys`], [`keys_view`]).
     keys_only: bool,
+    /// Leave a task source undecoded where it is written as `json.dumps` writes it
+    /// ([`read_keys`], [`read_inspect`]).
+    raw_source: bool,
     /// Where such a source is.
     source_span: Option<std::ops::Range<usize>>,
 }
@@ -959,7 +995,7 @@ impl<'a> Scanner<'a> {
                     first(&mut seen, 32)?;
                     // Wanted for its key alone, and written as json.dumps writes it: the
                     // text is what TaskSource's message holds, and nothing needs decoding.
-                    if s.keys_only
+                    if s.raw_source
                         && s.peek() == Some(b'"')
                         && let Some(end) = string_end::<true>(s.b, s.i)
                     {
@@ -1327,6 +1363,7 @@ mod tests {
                 defer: false,
                 skim: false,
                 keys_only: false,
+                raw_source: false,
                 source_span: None,
             };
             if decoded.is_empty() {

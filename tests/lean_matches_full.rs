@@ -16,7 +16,8 @@ use cachescope::load::{BLOCK, CanonicalText, load_file, units, visit_unit_lean};
 use cachescope::pyjson::{CanonicalSpans, SortKeys, dumps, parse, parse_record_lean};
 use cachescope::record::RunRecord;
 use cachescope::record_fast::{
-    Span, SpanText, keys_view, read, read_deferred, read_keys, read_skim, read_unchecked,
+    Span, SpanText, keys_view, read, read_deferred, read_inspect, read_keys, read_skim,
+    read_unchecked,
 };
 
 fn record_texts() -> Vec<String> {
@@ -245,7 +246,45 @@ fn agree(text: &str) -> bool {
         );
     }
     keys_alone(text);
+    inspect_alone(text);
     answered
+}
+
+/// For the inspector, it reads what deferred reads and declines what deferred declines; but a
+/// task source it leaves as text is the JSON string `json.dumps` writes for the source that
+/// deferred decodes, and only in a record with a lean inputs or flow-parameters text (the
+/// inspector keeps such a run in its file; one with neither is kept whole, with its source).
+fn inspect_alone(text: &str) {
+    let deferred = read_deferred(text);
+    let inspect = read_inspect(text);
+    assert_eq!(deferred.is_some(), inspect.is_some(), "inspect:\n{text}");
+    let (Some(deferred), Some(inspect)) = (deferred, inspect) else {
+        return;
+    };
+    let mut record = deferred.record;
+    match &inspect.task_source {
+        Some((SpanText::At(at), None)) => {
+            assert!(
+                inspect.inputs.is_some() || inspect.flow_parameters.is_some(),
+                "inspect left the source of a record kept whole:\n{text}"
+            );
+            let source = record
+                .task
+                .source
+                .take()
+                .expect("deferred decoded the source");
+            let mut written = String::new();
+            cachescope::pyjson::write_str(&source, &mut written);
+            assert_eq!(&text[at.clone()], written, "inspect:\n{text}");
+        }
+        other => assert_eq!(other, &None, "inspect:\n{text}"),
+    }
+    assert_eq!(inspect.record, record, "inspect:\n{text}");
+    assert_eq!(inspect.inputs, deferred.inputs, "inspect:\n{text}");
+    assert_eq!(
+        inspect.flow_parameters, deferred.flow_parameters,
+        "inspect:\n{text}"
+    );
 }
 
 /// For its keys alone, it reads what deferred reads, and declines what deferred declines; but a

@@ -92,4 +92,25 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(keys.inputs, deferred.inputs);
         assert_eq!(keys.flow_parameters, deferred.flow_parameters);
     }
+    // Read for the inspector, the same, but a source is left as text only in a record with a
+    // lean inputs or flow-parameters text (one with neither is kept whole, with its source).
+    let deferred = cachescope::record_fast::read_deferred(text);
+    let inspect = cachescope::record_fast::read_inspect(text);
+    assert_eq!(deferred.is_some(), inspect.is_some());
+    if let (Some(deferred), Some(inspect)) = (deferred, inspect) {
+        let mut record = deferred.record;
+        match &inspect.task_source {
+            Some((SpanText::At(at), None)) => {
+                assert!(inspect.inputs.is_some() || inspect.flow_parameters.is_some());
+                let source = record.task.source.take().expect("deferred decoded the source");
+                let mut written = String::new();
+                cachescope::pyjson::write_str(&source, &mut written);
+                assert_eq!(&text[at.clone()], written);
+            }
+            other => assert_eq!(other, &None),
+        }
+        assert_eq!(inspect.record, record);
+        assert_eq!(inspect.inputs, deferred.inputs);
+        assert_eq!(inspect.flow_parameters, deferred.flow_parameters);
+    }
 });

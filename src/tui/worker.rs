@@ -8,7 +8,8 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use cachescope::load::{BLOCK, LoadError, Unit, discover, units, visit_unit_lean};
+use cachescope::engine::CanonicalTexts;
+use cachescope::load::{BLOCK, LoadError, Loaded, Unit, discover, units, visit_unit_inspect};
 use cachescope::par::{default_workers, stream_ordered};
 use cachescope::pyjson::{SortKeys, Value, dumps, write_key};
 use jiff::Timestamp;
@@ -111,12 +112,13 @@ pub fn spawn_loader(paths: Vec<PathBuf>, tx: Sender<Msg>) {
 }
 
 /// A unit's runs, each recomputed and built where its record was read, shared from the start:
-/// the UI thread adds it to its list without moving or copying it. Read lean: a run of a
-/// `.jsonl` file keeps its place in the file, not its record.
+/// the UI thread adds it to its list without moving or copying it. Read lean: a run keeps its
+/// place in its file, not its record, so its task source is not even decoded
+/// ([`visit_unit_inspect`]; the record is read again, whole, when it is looked at).
 fn read_unit(unit: Unit) -> (Vec<Arc<Run>>, Vec<LoadError>) {
     let mut runs = Vec::new();
     let mut errors = Vec::new();
-    visit_unit_lean(unit, |loaded, texts| match loaded.record {
+    let visit = |loaded: Loaded, texts: CanonicalTexts<'_>| match loaded.record {
         Ok(record) => runs.push(Arc::new(Run::lean(
             loaded.source,
             record,
@@ -124,7 +126,8 @@ fn read_unit(unit: Unit) -> (Vec<Arc<Run>>, Vec<LoadError>) {
             loaded.at,
         ))),
         Err(e) => errors.push(e),
-    });
+    };
+    visit_unit_inspect(unit, visit);
     (runs, errors)
 }
 
