@@ -124,26 +124,43 @@ pub fn read_keys(text: &str) -> Option<FastRecord> {
     settle_deferred(text, read_with(text, true, Mode::KEYS)?)
 }
 
-/// [`read_deferred`], but a task source written as `json.dumps` writes it is left undecoded
-/// ([`FastRecord::task_source`], hashed as it is, as [`read_keys`] hashes it) where the record
-/// has a lean inputs or flow-parameters text: that is a record the inspector keeps in its file
-/// and not in memory (it reads it again, whole, when it is looked at), and loading 100,000 runs
-/// decoded 100,000 sources only to drop them. A record with neither text is kept whole, so its
-/// source is decoded here. Its recomputed keys, and the errors, are those [`read_deferred`]
-/// gives.
+/// [`read_deferred`] for the inspector's rows, where the record has a lean inputs or
+/// flow-parameters text: that is a record the inspector keeps in its file and not in memory
+/// (it reads it again, whole, when it is looked at), and loading 100,000 runs decoded 100,000
+/// task sources and copied 600,000 strings only to drop them with their records. So a task
+/// source written as `json.dumps` writes it is left as text ([`FastRecord::task_source`],
+/// hashed as it is, as [`read_keys`] hashes it), and the strings that neither the
+/// recomputation nor a row uses are checked and not kept ([`rows_view`]). A record with
+/// neither text is kept whole: it is read as [`read_deferred`] reads it. The recomputed keys,
+/// and the errors, are those [`read_deferred`] gives.
 pub fn read_inspect(text: &str) -> Option<FastRecord> {
-    let mut read = settle_deferred(text, read_with(text, true, Mode::INSPECT)?)?;
-    if read.inputs.is_none()
-        && read.flow_parameters.is_none()
-        && let Some((at, _)) = read.task_source.take()
-    {
-        match parse(at.text(text)) {
-            Ok(Value::Str(source)) => read.record.task.source = Some(source),
-            // Checked as a JSON string where it was read; anything else is the slow way's.
-            _ => return None,
-        }
+    let read = settle_deferred(text, read_with(text, true, Mode::INSPECT)?)?;
+    if read.inputs.is_none() && read.flow_parameters.is_none() {
+        return read_deferred(text);
     }
     Some(read)
+}
+
+/// `record` as [`read_inspect`] reads it where it has a lean inputs or flow-parameters text:
+/// without the strings that neither the recomputation nor the inspector's rows use (the
+/// environment, the project root, the task's qualified name and file, the run's dynamic key,
+/// the cache expiration and result storage, the transaction's strings). [`keys_view`] leaves
+/// out these and three more (when it was recorded, the task's key, the state).
+pub fn rows_view(mut record: RunRecord) -> RunRecord {
+    record.environment = Environment::default();
+    record.project_root = None;
+    let task = &mut record.task;
+    (task.qualname, task.file) = (None, None);
+    record.task_run.dynamic_key = None;
+    let outcome = &mut record.outcome;
+    (outcome.cache_expiration, outcome.result_storage) = (None, None);
+    if let Some(t) = record.transaction.as_deref_mut() {
+        (t.id, t.key, t.outcome) = (None, None, None);
+        if let Some(f) = &mut t.failed {
+            (f.task, f.task_run, f.state) = (None, None, None);
+        }
+    }
+    record
 }
 
 /// `record` as [`read_keys`] reads it: without the strings that neither the recomputation nor
@@ -272,6 +289,7 @@ struct Mode {
     defer: bool,
     skim: bool,
     keys_only: bool,
+    rows_only: bool,
     raw_source: bool,
 }
 
@@ -281,6 +299,7 @@ impl Mode {
         defer: false,
         skim: false,
         keys_only: false,
+        rows_only: false,
         raw_source: false,
     };
     const UNCHECKED: Mode = Mode {
@@ -301,6 +320,7 @@ impl Mode {
         ..Mode::DEFERRED
     };
     const INSPECT: Mode = Mode {
+        rows_only: true,
         raw_source: true,
         ..Mode::DEFERRED
     };
@@ -338,6 +358,7 @@ fn read_with(text: &str, lean: bool, mode: Mode) -> Option<FastRecord> {
         defer,
         skim,
         keys_only,
+        rows_only,
         raw_source,
     } = mode;
     let mut s = Scanner {
@@ -348,6 +369,7 @@ fn read_with(text: &str, lean: bool, mode: Mode) -> Option<FastRecord> {
         defer,
         skim,
         keys_only,
+        rows_only,
         raw_source,
         source_span: None,
     };
@@ -372,6 +394,9 @@ struct Scanner<'a> {
     skim: bool,
     /// Keep none of the strings `keys` does not use ([`read_keys`], [`keys_view`]).
     keys_only: bool,
+    /// Keep none of the strings that neither `keys` nor the inspector's rows use
+    /// ([`read_inspect`], [`rows_view`]).
+    rows_only: bool,
     /// Leave a task source undecoded where it is written as `json.dumps` writes it
     /// ([`read_keys`], [`read_inspect`]).
     raw_source: bool,
@@ -552,6 +577,18 @@ impl<'a> Scanner<'a> {
     fn unused_str(&mut self) -> Option<Option<String>> {
         if !self.keys_only {
             return self.opt_str();
+        }
+        if !self.null() {
+            self.string()?;
+        }
+        Some(None)
+    }
+
+    /// A string or null that neither `keys` nor the inspector's rows use ([`rows_view`] names
+    /// them): as [`Scanner::unused_str`], but not kept by [`read_inspect`] either.
+    fn unused_by_rows_str(&mut self) -> Option<Option<String>> {
+        if !self.rows_only {
+            return self.unused_str();
         }
         if !self.null() {
             self.string()?;
@@ -817,7 +854,7 @@ impl<'a> Scanner<'a> {
                 }
                 "project_root" => {
                     first(&mut seen, 1 << 3)?;
-                    project_root = s.unused_str()?;
+                    project_root = s.unused_by_rows_str()?;
                 }
                 "flow" => {
                     first(&mut seen, 1 << 4)?;
@@ -910,11 +947,11 @@ impl<'a> Scanner<'a> {
             match &*field {
                 "prefect" => {
                     first(&mut seen, 1)?;
-                    env.prefect = s.unused_str()?;
+                    env.prefect = s.unused_by_rows_str()?;
                 }
                 "python" => {
                     first(&mut seen, 2)?;
-                    env.python = s.unused_str()?;
+                    env.python = s.unused_by_rows_str()?;
                 }
                 _ => s.skip(MAX_DEPTH - 2)?,
             }
@@ -981,11 +1018,11 @@ impl<'a> Scanner<'a> {
                 }
                 "qualname" => {
                     first(&mut seen, 4)?;
-                    task.qualname = s.unused_str()?;
+                    task.qualname = s.unused_by_rows_str()?;
                 }
                 "file" => {
                     first(&mut seen, 8)?;
-                    task.file = s.unused_str()?;
+                    task.file = s.unused_by_rows_str()?;
                 }
                 "line" => {
                     first(&mut seen, 16)?;
@@ -1064,7 +1101,7 @@ impl<'a> Scanner<'a> {
                 }
                 "dynamic_key" => {
                     first(&mut seen, 4)?;
-                    run.dynamic_key = s.unused_str()?;
+                    run.dynamic_key = s.unused_by_rows_str()?;
                 }
                 "call_index" => {
                     first(&mut seen, 8)?;
@@ -1096,7 +1133,7 @@ impl<'a> Scanner<'a> {
                 }
                 "cache_expiration" => {
                     first(&mut seen, 4)?;
-                    o.cache_expiration = s.unused_str()?;
+                    o.cache_expiration = s.unused_by_rows_str()?;
                 }
                 "refresh_cache" => {
                     first(&mut seen, 8)?;
@@ -1104,7 +1141,7 @@ impl<'a> Scanner<'a> {
                 }
                 "result_storage" => {
                     first(&mut seen, 16)?;
-                    o.result_storage = s.unused_str()?;
+                    o.result_storage = s.unused_by_rows_str()?;
                 }
                 _ => s.skip(MAX_DEPTH - 2)?,
             }
@@ -1120,15 +1157,15 @@ impl<'a> Scanner<'a> {
             match &*field {
                 "id" => {
                     first(&mut seen, 1)?;
-                    t.id = s.unused_str()?;
+                    t.id = s.unused_by_rows_str()?;
                 }
                 "key" => {
                     first(&mut seen, 2)?;
-                    t.key = s.unused_str()?;
+                    t.key = s.unused_by_rows_str()?;
                 }
                 "outcome" => {
                     first(&mut seen, 4)?;
-                    t.outcome = s.unused_str()?;
+                    t.outcome = s.unused_by_rows_str()?;
                 }
                 "failed" => {
                     first(&mut seen, 8)?;
@@ -1150,15 +1187,15 @@ impl<'a> Scanner<'a> {
             match &*field {
                 "task" => {
                     first(&mut seen, 1)?;
-                    f.task = s.unused_str()?;
+                    f.task = s.unused_by_rows_str()?;
                 }
                 "task_run" => {
                     first(&mut seen, 2)?;
-                    f.task_run = s.unused_str()?;
+                    f.task_run = s.unused_by_rows_str()?;
                 }
                 "state" => {
                     first(&mut seen, 4)?;
-                    f.state = s.unused_str()?;
+                    f.state = s.unused_by_rows_str()?;
                 }
                 _ => s.skip(MAX_DEPTH - 3)?,
             }
@@ -1363,6 +1400,7 @@ mod tests {
                 defer: false,
                 skim: false,
                 keys_only: false,
+                rows_only: false,
                 raw_source: false,
                 source_span: None,
             };
