@@ -109,7 +109,7 @@ pub fn read_unchecked(text: &str) -> Option<FastRecord> {
 /// its last bytes name no `Inputs` policy ([`no_inputs_policy_near_end`]): this then reads
 /// exactly what [`read_unchecked`] reads, whatever the policy turns out to be.
 pub fn read_deferred(text: &str) -> Option<FastRecord> {
-    settle_deferred(text, read_with(text, true, Mode::DEFERRED)?)
+    settle_deferred(text, Mode::DEFERRED)
 }
 
 /// [`read_deferred`] for the keys alone, as `keys` recomputes them: a task source written as
@@ -121,7 +121,7 @@ pub fn read_deferred(text: &str) -> Option<FastRecord> {
 /// else is what [`read_deferred`] reads, but the fields `keys` does not use: they are checked
 /// as [`read_deferred`] checks them, and not kept ([`keys_view`]).
 pub fn read_keys(text: &str) -> Option<FastRecord> {
-    settle_deferred(text, read_with(text, true, Mode::KEYS)?)
+    settle_deferred(text, Mode::KEYS)
 }
 
 /// [`read_deferred`] for the inspector's rows, where the record has a lean inputs or
@@ -134,7 +134,7 @@ pub fn read_keys(text: &str) -> Option<FastRecord> {
 /// neither text is kept whole: it is read as [`read_deferred`] reads it. The recomputed keys,
 /// and the errors, are those [`read_deferred`] gives.
 pub fn read_inspect(text: &str) -> Option<FastRecord> {
-    let read = settle_deferred(text, read_with(text, true, Mode::INSPECT)?)?;
+    let read = settle_deferred(text, Mode::INSPECT)?;
     if read.inputs.is_none() && read.flow_parameters.is_none() {
         return read_deferred(text);
     }
@@ -189,9 +189,12 @@ pub fn keys_view(mut record: RunRecord) -> RunRecord {
     record
 }
 
-/// What [`read_deferred`] makes of what it read of `text`: unscanned inputs that no md5 can
-/// prove are given their pass at once (or the record is read again where it refuses them).
-fn settle_deferred(text: &str, mut read: FastRecord) -> Option<FastRecord> {
+/// `text` read in `mode` (a deferring one), its unscanned inputs that no md5 can prove given
+/// their pass at once; where the pass refuses them, the record is read again in `mode` without
+/// deferring (for [`read_deferred`], that is [`read_unchecked`]), so a record read again keeps
+/// what `mode` keeps.
+fn settle_deferred(text: &str, mode: Mode) -> Option<FastRecord> {
+    let mut read = read_with(text, true, mode)?;
     let provable = read.record.policy.as_ref().is_some_and(inputs_provable)
         && read
             .inputs
@@ -200,7 +203,14 @@ fn settle_deferred(text: &str, mut read: FastRecord) -> Option<FastRecord> {
     if provable || scan_inputs(text, &mut read.inputs) {
         Some(read)
     } else {
-        read_unchecked(text)
+        read_with(
+            text,
+            true,
+            Mode {
+                defer: false,
+                ..mode
+            },
+        )
     }
 }
 

@@ -439,3 +439,14 @@ fn mutated_records_never_make_the_lanes_disagree() {
         }
     }
 }
+
+/// Found by the `record_fast` fuzz target (2026-12-03): inputs that the quick pass refuses (a
+/// tab before a colon) in a record whose policy cannot prove them by their md5 (its `Inputs`
+/// excludes one). Such a record is read again without deferring; read for its keys alone, or
+/// for the inspector, it must still keep only what those reads keep (it kept every string).
+#[test]
+fn a_record_read_again_keeps_what_its_reading_keeps() {
+    let text = r#"{"format": "cachescope/run-record@1", "recorded_at": "2026-12-01T00:00:00.000Z", "environment": {"prefect": "3.9.1", "python": "3.11.7"}, "project_root": "p", "flow": {"run_id": "r", "parameters": {"day": 1}}, "task": {"name": "t", "task_key": "t-0", "qualname": "t", "file": "f.py", "source": "def t(a, b):\n    return a\n"}, "task_run": {"id": "tr", "dynamic_key": "0"}, "inputs": {"a": 1, "b"	: 2}, "policy": {"policy": "CompoundCachePolicy", "key": "k", "policies": [{"policy": "TaskSource", "key": "s"}, {"policy": "Inputs", "key": "i", "exclude": ["a"]}]}, "key": "k", "outcome": {"state": "Completed", "cache_expiration": "2026-12-02T00:00:00Z", "result_storage": "s"}}"#;
+    assert!(text.contains("\"b\"\t:"));
+    assert!(agree(text), "the fast lane declined it:\n{text}");
+}
