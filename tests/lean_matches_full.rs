@@ -16,7 +16,7 @@ use cachescope::load::{BLOCK, CanonicalText, load_file, units, visit_unit_lean};
 use cachescope::pyjson::{CanonicalSpans, SortKeys, dumps, parse, parse_record_lean};
 use cachescope::record::RunRecord;
 use cachescope::record_fast::{
-    Span, SpanText, keys_view, read, read_deferred, read_inspect, read_keys, read_skim,
+    FastRecord, Span, SpanText, keys_view, read, read_deferred, read_inspect, read_keys, read_skim,
     read_unchecked, rows_view,
 };
 
@@ -250,31 +250,50 @@ fn agree(text: &str) -> bool {
     answered
 }
 
-/// For the inspector, it reads what deferred reads and declines what deferred declines; but a
-/// task source it leaves as text is the JSON string `json.dumps` writes for the source that
-/// deferred decodes, and the fields it leaves out are those `rows_view` names (which the
-/// recomputation does not use), only in a record with a lean inputs or flow-parameters text
-/// (the inspector keeps such a run in its file; one with neither is kept whole).
+/// For the inspector, as `read_for` says, where the record has a lean inputs or
+/// flow-parameters text (the inspector keeps such a run in its file, and reads it again whole
+/// when it is looked at); a record with neither is kept whole, and read whole.
 fn inspect_alone(text: &str) {
+    let has_lean_text = |r: &FastRecord| r.inputs.is_some() || r.flow_parameters.is_some();
+    read_for(text, "inspect", read_inspect, rows_view, has_lean_text);
+}
+
+/// For its keys alone, as `read_for` says, always.
+fn keys_alone(text: &str) {
+    read_for(text, "keys", read_keys, keys_view, |_| true);
+}
+
+/// Read by `read` (for `what`), a record is read as deferred reads it, declined where deferred
+/// declines it; but where `lean` holds of the read, a task source left as text is the JSON
+/// string `json.dumps` writes for the source that deferred decodes, and the fields left out are
+/// those `view` names, which the recomputation does not use. Elsewhere it is deferred's record.
+fn read_for(
+    text: &str,
+    what: &str,
+    read: fn(&str) -> Option<FastRecord>,
+    view: fn(RunRecord) -> RunRecord,
+    lean: fn(&FastRecord) -> bool,
+) {
     if let Some((whole, _, _)) = slow(text, false) {
         assert_eq!(
-            recompute(&rows_view(whole.clone())),
+            recompute(&view(whole.clone())),
             recompute(&whole),
-            "rows view:\n{text}"
+            "{what} view:\n{text}"
         );
     }
     let deferred = read_deferred(text);
-    let inspect = read_inspect(text);
-    assert_eq!(deferred.is_some(), inspect.is_some(), "inspect:\n{text}");
-    let (Some(deferred), Some(inspect)) = (deferred, inspect) else {
+    let got = read(text);
+    assert_eq!(deferred.is_some(), got.is_some(), "{what}:\n{text}");
+    let (Some(deferred), Some(got)) = (deferred, got) else {
         return;
     };
+    let lean = lean(&got);
     let mut record = deferred.record;
-    match &inspect.task_source {
+    match &got.task_source {
         Some((SpanText::At(at), None)) => {
             assert!(
-                inspect.inputs.is_some() || inspect.flow_parameters.is_some(),
-                "inspect left the source of a record kept whole:\n{text}"
+                lean,
+                "{what} left the source of a record kept whole:\n{text}"
             );
             let source = record
                 .task
@@ -283,59 +302,16 @@ fn inspect_alone(text: &str) {
                 .expect("deferred decoded the source");
             let mut written = String::new();
             cachescope::pyjson::write_str(&source, &mut written);
-            assert_eq!(&text[at.clone()], written, "inspect:\n{text}");
+            assert_eq!(&text[at.clone()], written, "{what}:\n{text}");
         }
-        other => assert_eq!(other, &None, "inspect:\n{text}"),
+        other => assert_eq!(other, &None, "{what}:\n{text}"),
     }
-    if inspect.inputs.is_some() || inspect.flow_parameters.is_some() {
-        assert_eq!(*inspect.record, rows_view(*record), "inspect:\n{text}");
-    } else {
-        assert_eq!(inspect.record, record, "inspect:\n{text}");
-    }
-    assert_eq!(inspect.inputs, deferred.inputs, "inspect:\n{text}");
+    let record = if lean { view(*record) } else { *record };
+    assert_eq!(*got.record, record, "{what}:\n{text}");
+    assert_eq!(got.inputs, deferred.inputs, "{what}:\n{text}");
     assert_eq!(
-        inspect.flow_parameters, deferred.flow_parameters,
-        "inspect:\n{text}"
-    );
-}
-
-/// For its keys alone, it reads what deferred reads, and declines what deferred declines; but a
-/// task source it leaves as text is the JSON string `json.dumps` writes for the source that
-/// deferred decodes, and the fields it leaves out are those `keys_view` names, which the
-/// recomputation does not use.
-fn keys_alone(text: &str) {
-    if let Some((whole, _, _)) = slow(text, false) {
-        assert_eq!(
-            recompute(&keys_view(whole.clone())),
-            recompute(&whole),
-            "keys view:\n{text}"
-        );
-    }
-    let deferred = read_deferred(text);
-    let keys = read_keys(text);
-    assert_eq!(deferred.is_some(), keys.is_some(), "keys:\n{text}");
-    let (Some(deferred), Some(keys)) = (deferred, keys) else {
-        return;
-    };
-    let mut record = deferred.record;
-    match &keys.task_source {
-        Some((SpanText::At(at), None)) => {
-            let source = record
-                .task
-                .source
-                .take()
-                .expect("deferred decoded the source");
-            let mut written = String::new();
-            cachescope::pyjson::write_str(&source, &mut written);
-            assert_eq!(&text[at.clone()], written, "keys:\n{text}");
-        }
-        other => assert_eq!(other, &None, "keys:\n{text}"),
-    }
-    assert_eq!(*keys.record, keys_view(*record), "keys:\n{text}");
-    assert_eq!(keys.inputs, deferred.inputs, "keys:\n{text}");
-    assert_eq!(
-        keys.flow_parameters, deferred.flow_parameters,
-        "keys:\n{text}"
+        got.flow_parameters, deferred.flow_parameters,
+        "{what}:\n{text}"
     );
 }
 
