@@ -1638,6 +1638,35 @@ mod tests {
         "1",
     ];
 
+    /// What a visit hands over of each record: where it is, the record or its error, its
+    /// recomputation, and whether it came with a lean inputs or flow-parameters text.
+    type Visited = (
+        super::RecordSource,
+        Result<crate::record::RunRecord, super::LoadError>,
+        Option<crate::engine::RecordEvaluation>,
+        bool,
+    );
+
+    /// Every record of `files` as `visit` (one of the `visit_unit_…` functions) hands it over,
+    /// in small units.
+    fn visit_each(
+        files: &[std::path::PathBuf],
+        visit: impl Fn(super::Unit, &mut dyn FnMut(super::Loaded, super::CanonicalTexts<'_>)),
+    ) -> Vec<Visited> {
+        let mut got = Vec::new();
+        for unit in units(files, 1 << 10) {
+            visit(
+                unit,
+                &mut |l: super::Loaded, texts: super::CanonicalTexts| {
+                    let evaluation = l.record.as_ref().ok().map(|r| recompute_lean(r, &texts));
+                    let lean_text = texts.inputs.is_some() || texts.flow_parameters.is_some();
+                    got.push((l.source, l.record.map(|r| *r), evaluation, lean_text));
+                },
+            );
+        }
+        got
+    }
+
     // Read for their keys alone (as `keys` reads them), records hand over what a lean read
     // hands over (the same records, the same errors, the same recomputed keys), but that a
     // task source written as json.dumps writes it is not decoded: `task.source` is None, and
@@ -1676,30 +1705,11 @@ mod tests {
             std::fs::write(&path, pretty.as_deref().unwrap_or(line)).unwrap();
             files.push(path);
         }
-        type Got = (
-            super::RecordSource,
-            Result<crate::record::RunRecord, super::LoadError>,
-            Option<crate::engine::RecordEvaluation>,
-        );
-        let visit = |keys_only: bool| {
-            let mut got: Vec<Got> = Vec::new();
-            for unit in units(&files, 1 << 10) {
-                let mut take = |l: super::Loaded, texts: super::CanonicalTexts| {
-                    let evaluation = l.record.as_ref().ok().map(|r| recompute_lean(r, &texts));
-                    got.push((l.source, l.record.map(|r| *r), evaluation));
-                };
-                if keys_only {
-                    super::visit_unit_keys(unit, &mut take);
-                } else {
-                    super::visit_unit_lean(unit, &mut take);
-                }
-            }
-            got
-        };
-        let (lean, keys) = (visit(false), visit(true));
+        let lean = visit_each(&files, |u, take| super::visit_unit_lean(u, take));
+        let keys = visit_each(&files, |u, take| super::visit_unit_keys(u, take));
         assert_eq!(lean.len(), keys.len());
         let (mut undecoded, mut errors, mut changed) = (0, 0, 0);
-        for ((source, lean, lean_eval), (keys_source, keys, keys_eval)) in
+        for ((source, lean, lean_eval, _), (keys_source, keys, keys_eval, _)) in
             lean.into_iter().zip(keys)
         {
             assert_eq!(source, keys_source);
@@ -1776,29 +1786,8 @@ mod tests {
         let jsonl = tmp.path().join("r.jsonl");
         std::fs::write(&jsonl, lines.join("\n")).unwrap();
         let files = vec![jsonl];
-        type Got = (
-            super::RecordSource,
-            Result<crate::record::RunRecord, super::LoadError>,
-            Option<crate::engine::RecordEvaluation>,
-            bool,
-        );
-        let visit = |inspect: bool| {
-            let mut got: Vec<Got> = Vec::new();
-            for unit in units(&files, 1 << 10) {
-                let mut take = |l: super::Loaded, texts: super::CanonicalTexts| {
-                    let evaluation = l.record.as_ref().ok().map(|r| recompute_lean(r, &texts));
-                    let lean_text = texts.inputs.is_some() || texts.flow_parameters.is_some();
-                    got.push((l.source, l.record.map(|r| *r), evaluation, lean_text));
-                };
-                if inspect {
-                    super::visit_unit_inspect(unit, &mut take);
-                } else {
-                    super::visit_unit_lean(unit, &mut take);
-                }
-            }
-            got
-        };
-        let (lean, inspect) = (visit(false), visit(true));
+        let lean = visit_each(&files, |u, take| super::visit_unit_lean(u, take));
+        let inspect = visit_each(&files, |u, take| super::visit_unit_inspect(u, take));
         assert_eq!(lean.len(), inspect.len());
         let (mut undecoded, mut kept_whole, mut errors) = (0, 0, 0);
         for ((source, lean, lean_eval, _), (inspect_source, inspect, inspect_eval, lean_text)) in

@@ -585,20 +585,19 @@ impl<'a> Scanner<'a> {
     /// [`Scanner::opt_str`] checks it, but read for the keys alone ([`read_keys`]) not kept.
     /// Each kept string is an allocation, a copy and a free: these were nine a record.
     fn unused_str(&mut self) -> Option<Option<String>> {
-        if !self.keys_only {
-            return self.opt_str();
-        }
-        if !self.null() {
-            self.string()?;
-        }
-        Some(None)
+        self.str_kept_if(!self.keys_only)
     }
 
     /// A string or null that neither `keys` nor the inspector's rows use ([`rows_view`] names
     /// them): as [`Scanner::unused_str`], but not kept by [`read_inspect`] either.
     fn unused_by_rows_str(&mut self) -> Option<Option<String>> {
-        if !self.rows_only {
-            return self.unused_str();
+        self.str_kept_if(!(self.keys_only || self.rows_only))
+    }
+
+    /// A string or null, checked as [`Scanner::opt_str`] checks it, and kept if `keep`.
+    fn str_kept_if(&mut self, keep: bool) -> Option<Option<String>> {
+        if keep {
+            return self.opt_str();
         }
         if !self.null() {
             self.string()?;
