@@ -503,14 +503,27 @@ impl<'a> Scanner<'a> {
             return Some(());
         }
         loop {
-            self.ws();
             let key = self.string()?;
-            self.eat(b':')?;
-            self.ws();
+            // `json.dumps` separates a key from its value with `": "` and an entry from the
+            // next with `", "`: each is stepped over at once. Any other whitespace around them
+            // is skipped as JSON allows.
+            if self.b.get(self.i..self.i + 2) == Some(b": ") && !self.space_at(self.i + 2) {
+                self.i += 2;
+            } else {
+                self.eat(b':')?;
+                self.ws();
+            }
             field(self, key)?;
+            if self.b.get(self.i..self.i + 3) == Some(b", \"") {
+                self.i += 2;
+                continue;
+            }
             self.ws();
             match self.peek()? {
-                b',' => self.i += 1,
+                b',' => {
+                    self.i += 1;
+                    self.ws();
+                }
                 b'}' => {
                     self.i += 1;
                     return Some(());
@@ -518,6 +531,11 @@ impl<'a> Scanner<'a> {
                 _ => return None,
             }
         }
+    }
+
+    /// Whether JSON whitespace is at `at`.
+    fn space_at(&self, at: usize) -> bool {
+        matches!(self.b.get(at), Some(b' ' | b'\t' | b'\n' | b'\r'))
     }
 
     /// `null` (true) or something else (false, position unchanged).
@@ -1269,7 +1287,8 @@ impl<'a> Scanner<'a> {
         if depth > MAX_POLICY_DEPTH {
             return None;
         }
-        let mut class: Option<String> = None;
+        // Owned only for a class this does not know (a known one is its kind).
+        let mut class: Option<Cow<'a, str>> = None;
         let mut exclude: Option<Vec<String>> = None;
         let mut function = None;
         let mut policies: Option<Vec<PolicyNode>> = None;
@@ -1282,7 +1301,7 @@ impl<'a> Scanner<'a> {
             match &*field {
                 "policy" => {
                     first(&mut seen, 1)?;
-                    class = Some(s.string()?.into_owned());
+                    class = Some(s.string()?);
                 }
                 "exclude" => {
                     first(&mut seen, 2)?;
@@ -1348,7 +1367,7 @@ impl<'a> Scanner<'a> {
             Some(())
         })?;
         let class = class?;
-        let kind = match class.as_str() {
+        let kind = match &*class {
             "Inputs" => PolicyKind::Inputs {
                 exclude: exclude.unwrap_or_default(),
             },
@@ -1360,7 +1379,9 @@ impl<'a> Scanner<'a> {
             "CompoundCachePolicy" => PolicyKind::Compound {
                 policies: policies?,
             },
-            _ => PolicyKind::Other { class },
+            _ => PolicyKind::Other {
+                class: class.into_owned(),
+            },
         };
         Some(PolicyNode {
             kind,

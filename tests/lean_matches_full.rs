@@ -385,6 +385,9 @@ fn what_the_fast_lane_leaves_to_the_slow_way() {
         ),
         base.replace(r#"{"a": 1}"#, r#"{"b": 1, "a": 2.50}"#),
         base.replace(": ", ":\n\t "),
+        // `json.dumps`' separators with more whitespace after them.
+        base.replace(": ", ":  ").replace(", ", ",  "),
+        base.replace(": ", ": \n").replace(", ", ", \n "),
     ] {
         assert!(agree(&text), "{text}");
     }
