@@ -1982,8 +1982,11 @@ mod tests {
             }
         }
         assert!(kept.next().is_none(), "every record handed over was kept");
-        // The forged keys of inputs the scan refuses, on lines and in files of one line.
-        assert!((5..=15).contains(&forged), "forged keys: {forged}");
+        // The forged keys of inputs the scan refuses, on lines and in files of one line. Six of
+        // them are inputs whose brackets do not balance (`{"a": [1,}`, `{"a": 1}}`,
+        // `{"a": [1}`): the lean load takes inputs to end where the policy follows them, so
+        // their span is the text the key was forged from, as balanced text's span always was.
+        assert!((5..=16).contains(&forged), "forged keys: {forged}");
     }
 
     // The lean load hashes canonical text as it is and everything else as before: on every
