@@ -477,11 +477,20 @@ pub fn canonical_entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
         let start = i;
         let key_end = start + 1 + memchr::memchr(b'"', &bytes[start + 1..])?;
         // The value starts after `": `; walk to the `, ` or `}` that ends it at depth 0,
-        // stepping over strings and the bytes between structural ones eight at a time.
+        // stepping over strings and the bytes between structural ones eight at a time, and
+        // over an array or object value to its end 64 bytes at a time (a record's inputs are
+        // dense in tokens: the walk stopped every few bytes in them).
         let mut j = key_end + 3;
         let mut depth = 0usize;
         loop {
             j += structure_run(&bytes[j..]);
+            if depth == 0
+                && matches!(bytes[j], b'[' | b'{')
+                && let Some(len) = super::object_end::container_end(&bytes[j..])
+            {
+                j += len;
+                continue;
+            }
             match bytes[j] {
                 b'"' => {
                     j += 1;

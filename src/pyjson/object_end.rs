@@ -80,6 +80,12 @@ pub fn object_end_spaced(b: &[u8]) -> Option<usize> {
     if b.first() != Some(&b'{') {
         return None;
     }
+    container_end(b)
+}
+
+/// The length of the array or object at the start of `b` (the caller has seen its `[` or `{`):
+/// up to the bracket that closes it, outside strings. `None` where `b` ends first.
+pub(crate) fn container_end(b: &[u8]) -> Option<usize> {
     let mut depth: u64 = 0;
     let mut in_string: u64 = 0;
     let mut escape: u64 = 0;
@@ -128,13 +134,18 @@ pub fn object_end_spaced(b: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::object_end;
+    use super::{container_end, object_end};
 
     /// The object's end the slow way: byte by byte.
     fn reference(b: &[u8]) -> Option<usize> {
         if b.first() != Some(&b'{') || matches!(b.get(1), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             return None;
         }
+        bracket_end(b)
+    }
+
+    /// Where the bracket at the start of `b` is closed, byte by byte.
+    fn bracket_end(b: &[u8]) -> Option<usize> {
         let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
         for (i, &c) in b.iter().enumerate() {
             // A backslash escapes the next byte, in a string or not (out of one, the text is
@@ -218,6 +229,14 @@ mod tests {
             assert_eq!(
                 object_end(&text),
                 want,
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
+            // An array's end (or an object's with any whitespace) is found the same way.
+            text[0] = b'[';
+            assert_eq!(
+                container_end(&text),
+                bracket_end(&text),
                 "{:?}",
                 String::from_utf8_lossy(&text)
             );
