@@ -195,10 +195,11 @@ pub fn keys_view(mut record: RunRecord) -> RunRecord {
 /// deferring (for [`read_deferred`], that is [`read_unchecked`]), so a record read again keeps
 /// what `mode` keeps.
 fn settle_deferred(text: &str, mode: Mode) -> Option<FastRecord> {
-    let mut read = match read_with(text, true, mode) {
-        Some(read) => read,
+    let mut read = match read_noting_guess(text, true, mode) {
+        (Some(read), _) => read,
         // A wrong guess of where the inputs end leaves the rest unreadable: read without it.
-        None if mode.guess_end => read_with(
+        // A record declined with no guess taken is declined again, so it is not read again.
+        (None, true) => read_with(
             text,
             true,
             Mode {
@@ -206,7 +207,7 @@ fn settle_deferred(text: &str, mode: Mode) -> Option<FastRecord> {
                 ..mode
             },
         )?,
-        None => return None,
+        (None, false) => return None,
     };
     let provable = read.record.policy.as_ref().is_some_and(inputs_provable)
         && read
@@ -405,6 +406,12 @@ pub fn read_lean(text: &str, reading: Reading) -> Option<FastRecord> {
 }
 
 fn read_with(text: &str, lean: bool, mode: Mode) -> Option<FastRecord> {
+    read_noting_guess(text, lean, mode).0
+}
+
+/// [`read_with`], and whether the end of the inputs was guessed ([`guessed_inputs_end`]): only
+/// then can reading again without guessing answer where this declined.
+fn read_noting_guess(text: &str, lean: bool, mode: Mode) -> (Option<FastRecord>, bool) {
     let Mode {
         unchecked,
         defer,
@@ -425,12 +432,15 @@ fn read_with(text: &str, lean: bool, mode: Mode) -> Option<FastRecord> {
         rows_only,
         raw_source,
         guess_end,
+        guessed: false,
         source_span: None,
     };
     s.ws();
-    let record = s.record(lean)?;
-    s.ws();
-    (s.i == s.b.len()).then_some(record)
+    let record = s.record(lean).and_then(|record| {
+        s.ws();
+        (s.i == s.b.len()).then_some(record)
+    });
+    (record, s.guessed)
 }
 
 /// Nesting the policy tree may reach here; deeper trees take the slow way.
@@ -456,6 +466,8 @@ struct Scanner<'a> {
     raw_source: bool,
     /// Deferring, take the inputs to end where the policy follows them ([`guessed_inputs_end`]).
     guess_end: bool,
+    /// Whether it did.
+    guessed: bool,
     /// Where such a source is.
     source_span: Option<std::ops::Range<usize>>,
 }
@@ -834,14 +846,13 @@ impl<'a> Scanner<'a> {
             // A big object is checked while it is hashed, on two cores (check_and_hash).
             // Big ones too: their end is found at several times md5's speed, and their md5,
             // taken in the batch, is then all they cost (not md5 beside the check).
-            let end = |rest: &str| {
+            let mut end = |rest: &str| {
                 if self.skim {
                     object_end_spaced(rest.as_bytes())
                 } else {
-                    self.guess_end
-                        .then(|| guessed_inputs_end(rest))
-                        .flatten()
-                        .or_else(|| object_end(rest.as_bytes()))
+                    let guess = self.guess_end.then(|| guessed_inputs_end(rest)).flatten();
+                    self.guessed |= guess.is_some();
+                    guess.or_else(|| object_end(rest.as_bytes()))
                 }
             };
             if self.defer
@@ -1484,6 +1495,7 @@ mod tests {
                 rows_only: false,
                 raw_source: false,
                 guess_end: false,
+                guessed: false,
                 source_span: None,
             };
             if decoded.is_empty() {
