@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::fs;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -294,6 +295,84 @@ fn read_regular(path: &Path) -> Result<Vec<u8>, LoadError> {
         return Err(too_large(path));
     }
     Ok(bytes)
+}
+
+/// Record files read one after another into one buffer whose bytes stay initialised, kept by
+/// each thread from one unit to the next: a file is then one `read` into memory already
+/// there, where a buffer of its own was an allocation, the kernel's fresh pages and a second
+/// `read` to find its end (on 100,000 `.json` files, a fifth of the system calls).
+struct FileBuffer {
+    /// Initialised up to its length; only `bytes[..valid]` holds files.
+    bytes: Vec<u8>,
+    valid: usize,
+}
+
+thread_local! {
+    static FILE_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl FileBuffer {
+    /// A buffer kept bigger than this goes back to the allocator (a huge record's file).
+    const KEPT: usize = 16 << 20;
+
+    /// This thread's buffer, empty.
+    fn take() -> FileBuffer {
+        FileBuffer {
+            bytes: FILE_BUFFER.take(),
+            valid: 0,
+        }
+    }
+
+    /// Keeps the buffer for the thread's next unit.
+    fn give_back(self) {
+        if self.bytes.len() <= Self::KEPT {
+            FILE_BUFFER.set(self.bytes);
+        }
+    }
+
+    fn get(&self, at: &Range<usize>) -> &[u8] {
+        &self.bytes[at.clone()]
+    }
+
+    /// Reads the record file at `path` after the files already read, refusing anything that
+    /// is not a regular file (as [`read_regular`]); where its bytes are.
+    fn read(&mut self, path: &Path) -> Result<Range<usize>, LoadError> {
+        let (mut file, meta) = open_regular(path)?;
+        if meta.len() > MAX_RECORD_FILE {
+            return Err(too_large(path));
+        }
+        let start = self.valid;
+        // One byte more than the file's size is asked for: a read that stops short of it at
+        // that size has met the file's end, with no second read to learn it.
+        let mut room = meta.len() as usize + 1;
+        loop {
+            if self.bytes.len() < self.valid + room {
+                self.bytes.resize(self.valid + room, 0);
+            }
+            let n = loop {
+                match file.read(&mut self.bytes[self.valid..self.valid + room]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.valid = start;
+                        return Err(io_error(path, "cannot read", &e));
+                    }
+                    Ok(n) => break n,
+                }
+            };
+            self.valid += n;
+            let got = (self.valid - start) as u64;
+            if n == 0 || (got == meta.len() && n < room) {
+                break;
+            }
+            if got > MAX_RECORD_FILE {
+                self.valid = start;
+                return Err(too_large(path));
+            }
+            // A short read before the size (or a file grown since): read on.
+            room = if n < room { room - n } else { 64 << 10 };
+        }
+        Ok(start..self.valid)
+    }
 }
 
 /// The largest record file read (4 GiB): a sparse or runaway file must not exhaust memory.
@@ -1248,25 +1327,28 @@ pub fn load_unit(unit: Unit) -> Vec<Loaded> {
 fn load_unit_with(unit: Unit, lean: bool, reading: Reading, out: &mut Sink) {
     match unit {
         Unit::Files(paths) => {
-            // Every file read first, so that the batch can borrow them all.
-            let read: Vec<(PathBuf, Result<Vec<u8>, LoadError>)> = paths
+            // Every file read first, one after another into one buffer, so that the batch can
+            // borrow them all.
+            let mut files = FileBuffer::take();
+            let read: Vec<(PathBuf, Result<Range<usize>, LoadError>)> = paths
                 .into_iter()
                 .map(|path| {
-                    let bytes = read_regular(&path);
-                    (path, bytes)
+                    let at = files.read(&path);
+                    (path, at)
                 })
                 .collect();
             let mut batch = Batch {
-                slots: Vec::new(),
+                slots: Vec::with_capacity(read.len()),
                 reading,
             };
-            for (path, bytes) in &read {
-                match bytes {
-                    Ok(bytes) => load_bytes_with(path, bytes, lean, &mut batch),
+            for (path, at) in &read {
+                match at {
+                    Ok(at) => load_bytes_with(path, files.get(at), lean, &mut batch),
                     Err(e) => file_error(&mut batch, path, e.clone()),
                 }
             }
             batch.hand_over(lean, out);
+            files.give_back();
         }
         Unit::Lines {
             path,
@@ -2273,6 +2355,48 @@ mod tests {
             }
             assert_eq!(joined, text, "{block}");
             assert!(count > 10, "{block}: {count}");
+        }
+    }
+
+    #[test]
+    fn files_read_into_one_buffer_are_each_whole_and_nothing_more() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = tmp.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        let long: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let files = [
+            write("a.json", b"{\"a\": 1}"),
+            write("empty.json", b""),
+            write("long.json", &long),
+            write("b.json", b"{}"),
+        ];
+        // Twice on one thread: the second time the buffer is the first's, long file's bytes
+        // still in it past the short ones.
+        for round in 0..2 {
+            let mut buffer = super::FileBuffer::take();
+            if round == 1 {
+                assert!(buffer.bytes.len() > long.len(), "the buffer was kept");
+            }
+            let mut order: Vec<&std::path::PathBuf> = files.iter().collect();
+            if round == 1 {
+                order.reverse();
+            }
+            let read: Vec<_> = order.iter().map(|p| (p, buffer.read(p).unwrap())).collect();
+            for (path, at) in &read {
+                assert_eq!(buffer.get(at), std::fs::read(path).unwrap(), "{path:?}");
+            }
+            let missing = buffer.read(&tmp.path().join("gone.json")).unwrap_err();
+            assert!(missing.message.contains("no such file"), "{missing:?}");
+            let folder = buffer.read(tmp.path()).unwrap_err();
+            assert!(folder.message.contains("a folder"), "{folder:?}");
+            // A failed read leaves the files read before it as they were.
+            for (path, at) in &read {
+                assert_eq!(buffer.get(at), std::fs::read(path).unwrap(), "{path:?}");
+            }
+            buffer.give_back();
         }
     }
 
