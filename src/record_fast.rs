@@ -18,6 +18,7 @@ use crate::policy::{Configure, PolicyKind, PolicyNode, Recorded};
 use crate::pyjson::{
     MAX_DEPTH, Value, canonical_len_within, canonical_respaced_within, hex4, object_end,
     object_end_spaced, parse, plain_run, respaced_object_len, spaced_object_len, string_end,
+    whitespace_end,
 };
 use crate::record::{
     Environment, FORMAT_V1, FailedRun, FlowInfo, Outcome, RunRecord, StorageKeyTemplate, TaskInfo,
@@ -483,9 +484,7 @@ fn first(seen: &mut u32, bit: u32) -> Option<()> {
 
 impl<'a> Scanner<'a> {
     fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
-            self.i += 1;
-        }
+        self.i = whitespace_end(self.b, self.i);
     }
 
     fn peek(&self) -> Option<u8> {

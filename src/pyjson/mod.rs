@@ -16,7 +16,7 @@ mod write;
 pub use canonical::{
     canonical_entries, canonical_len, canonical_len_within, canonical_respaced_within,
 };
-pub(crate) use canonical::{hex4, plain_run, string_end};
+pub(crate) use canonical::{hex4, plain_run, string_end, whitespace_end};
 pub use float_repr::{float_repr, write_float_repr};
 pub use locate::{Located, Step, locate, path_name};
 pub use object_end::{object_end, object_end_spaced};

@@ -220,9 +220,7 @@ impl Parser<'_> {
 
     fn skip_ws(&mut self) {
         // Python's json whitespace: space, tab, newline, carriage return.
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
+        self.pos = super::canonical::whitespace_end(self.bytes, self.pos);
     }
 
     fn parse_document(&mut self) -> Result<Value, ParseError> {

@@ -5,7 +5,7 @@
 //! every token does ([`crate::engine`] does that, and checks the text only when the keys
 //! differ).
 
-use super::canonical::{less, string_end};
+use super::canonical::{less, string_end, whitespace_end};
 use super::float_repr::digits_end;
 
 /// Nesting this pass follows (a bit per open container); deeper text takes the checked way.
@@ -35,14 +35,7 @@ fn walk<const RESPACE: bool>(text: &str, within: usize, out: &mut String) -> Opt
     if b.first() != Some(&b'{') {
         return None;
     }
-    let ws = |mut i: usize| {
-        if RESPACE {
-            while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
-                i += 1;
-            }
-        }
-        i
-    };
+    let ws = |i: usize| if RESPACE { whitespace_end(b, i) } else { i };
     // A key at `i` and its colon: the key's span (between its quotes), where its value starts.
     let key = |i: usize, out: &mut String| -> Option<((usize, usize), usize)> {
         let span = key_span(b, i)?;
